@@ -1,0 +1,1 @@
+"""NATS and JetStream: the embedded server, subject mapping, stream management."""

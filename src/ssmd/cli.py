@@ -1,0 +1,92 @@
+"""The ``ssmd`` command line. Each component registers its own commands in ``ssmd.<component>.cli``.
+
+Subcommand modules are imported only when used, so ``ssmd validate`` does not pay for the simulator's
+imports and a component under construction cannot break the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ssmd import __version__
+
+# name -> "module:attribute" of a click command or group
+LAZY_COMMANDS: dict[str, str] = {
+    "validate": "ssmd.config.cli:validate",
+    "nats": "ssmd.bus.cli:nats_group",
+    "stream": "ssmd.bus.cli:stream_group",
+    "sim": "ssmd.sim.cli:sim_group",
+    "connector": "ssmd.connector.cli:connector",
+    "archiver": "ssmd.archiver.cli:archiver",
+    "archive": "ssmd.archive.cli:archive_group",
+    "agent": "ssmd.agent.cli:agent_group",
+    "up": "ssmd.up.cli:up",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._available()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module_name, attr = LAZY_COMMANDS[name].split(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name == module_name:
+                    return None
+                raise
+            command: click.Command = getattr(module, attr)
+            return command
+        return super().get_command(ctx, name)
+
+    @staticmethod
+    def _available() -> list[str]:
+        root = Path(__file__).parent
+        out = []
+        for name, target in LAZY_COMMANDS.items():
+            module = target.split(":")[0].removeprefix("ssmd.").replace(".", "/")
+            if (root / f"{module}.py").exists():
+                out.append(name)
+        return out
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ssmd")
+def cli() -> None:
+    """ssmd: capture Kalshi market data into NATS JetStream and verifiable archives."""
+
+
+def run_async(coro: Any) -> Any:
+    """Run a service's main coroutine; used by every command that starts an event loop."""
+    return asyncio.run(coro)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="ssmd")
+
+
+def _alias(command: str) -> None:
+    cli.main(args=[command, *sys.argv[1:]], prog_name=f"ssmd-{command}")
+
+
+def connector_main() -> None:
+    """``ssmd-connector`` = ``ssmd connector`` (the name the deployment guide uses)."""
+    _alias("connector")
+
+
+def archiver_main() -> None:
+    """``ssmd-archiver`` = ``ssmd archiver``."""
+    _alias("archiver")
+
+
+def agent_main() -> None:
+    """``ssmd-agent`` = ``ssmd agent run``-style entry point; see ``ssmd.agent.cli``."""
+    _alias("agent")

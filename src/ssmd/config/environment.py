@@ -1,0 +1,105 @@
+"""Environment files: where one deployment of a feed publishes and stores its data."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from ssmd.config.base import ConfigModel
+from ssmd.config.capture import CaptureConfig
+
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+class TransportConfig(ConfigModel):
+    transport_type: Literal["nats", "file", "memory"] = Field(
+        validation_alias=AliasChoices("transport_type", "type"), alias="transport_type"
+    )
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _check_url(self) -> TransportConfig:
+        if self.transport_type == "nats":
+            if not self.url:
+                raise ValueError("transport_type nats needs a url (nats://host:4222)")
+            parts = urlsplit(self.url)
+            if parts.scheme not in _NATS_SCHEMES or not parts.netloc:
+                raise ValueError(f"url {self.url!r}: expected nats://host:port")
+        return self
+
+
+class StorageConfig(ConfigModel):
+    storage_type: Literal["local", "gcs", "s3"] = Field(
+        validation_alias=AliasChoices("storage_type", "type"), alias="storage_type"
+    )
+    path: str | None = None
+    bucket: str | None = None
+    region: str | None = None
+    prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _check_bucket(self) -> StorageConfig:
+        if self.storage_type in ("gcs", "s3") and not self.bucket:
+            raise ValueError(f"storage_type {self.storage_type} needs a bucket")
+        return self
+
+
+class KeySpec(ConfigModel):
+    type: Literal["api_key", "transport", "storage", "tls", "webhook"]
+    fields: tuple[str, ...] = Field(min_length=1)
+    source: str
+    description: str | None = None
+    required: bool = True
+    rotation_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str) -> str:
+        if value.startswith("env:"):
+            names = [n.strip() for n in value[4:].split(",")]
+            if not all(names):
+                raise ValueError("env: source needs comma-separated variable names (env:A,B)")
+        elif value.startswith("sealed-secret:"):
+            if "/" not in value[len("sealed-secret:") :]:
+                raise ValueError("sealed-secret: source needs namespace/name")
+        elif value.startswith("vault:"):
+            if not value[6:]:
+                raise ValueError("vault: source needs a path")
+        else:
+            raise ValueError("source must start with env:, sealed-secret: or vault:")
+        return value
+
+    def env_vars(self) -> tuple[str, ...]:
+        if not self.source.startswith("env:"):
+            return ()
+        return tuple(n.strip() for n in self.source[4:].split(","))
+
+
+class ScheduleConfig(ConfigModel):
+    timezone: str = "UTC"
+    day_start: str | None = None
+    day_end: str | None = None
+    auto_roll: bool = True
+
+
+class EnvironmentConfig(ConfigModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    feed: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    schema_: str | None = Field(default=None, alias="schema", pattern=r"^[^:\s]+:[^:\s]+$")
+    transport: TransportConfig
+    storage: StorageConfig
+    keys: dict[str, KeySpec] | None = None
+    schedule: ScheduleConfig | None = None
+    capture: CaptureConfig = CaptureConfig()
+
+    @property
+    def subject_prefix(self) -> str:
+        """Every subject this environment publishes starts with this (``prod.kalshi``)."""
+        return f"{self.name}.{self.feed}"
+
+    @property
+    def stream_name(self) -> str:
+        """The JetStream stream of the deployment guide: ``PROD_KALSHI``."""
+        return f"{self.name}_{self.feed}".upper()

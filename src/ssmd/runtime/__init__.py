@@ -1,0 +1,1 @@
+"""What every service shares: logging, the health/metrics HTTP server, graceful shutdown."""

@@ -1,0 +1,57 @@
+"""Test helpers shipped as public API (the structlog habit): real servers, never mocks.
+
+``pytest_plugins = ["ssmd.testing"]`` in a ``conftest.py`` gives the fixtures below to any project that
+builds on ssmd, not only to ssmd's own tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ssmd.bus.embedded import EmbeddedNats
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    """One real nats-server with JetStream for the whole test session (free port, temp store)."""
+    server = EmbeddedNats(store_dir=tmp_path_factory.mktemp("nats-store"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A nats-server of this test's own, for tests that stop, kill or restart it."""
+    server = EmbeddedNats(store_dir=tmp_path / "nats-store")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A name no other test in this session uses: for streams, consumers and environments on the shared server."""
+    return f"t{next(_names)}"
+
+
+@pytest.fixture
+async def nc(nats_server: EmbeddedNats) -> AsyncIterator[object]:
+    """A connected nats-py client on the session server."""
+    import nats
+
+    client = await nats.connect(nats_server.url)
+    try:
+        yield client
+    finally:
+        await client.close()
