@@ -114,8 +114,9 @@ def _tolerant(raw: bytes | str) -> Frame:
     msg = data.get("msg")
     sub = None
     if isinstance(msg, dict):
-        sub = _Msg(**{k: v for k in ("market_ticker", "event_ticker", "series_ticker")
-                      if isinstance(v := msg.get(k), str)})
+        tickers = [v if isinstance(v := msg.get(k), str) else None
+                   for k in ("market_ticker", "event_ticker", "series_ticker")]
+        sub = _Msg(market_ticker=tickers[0], event_ticker=tickers[1], series_ticker=tickers[2])
     return Frame(type=data["type"], sid=_int(data.get("sid")), seq=_int(data.get("seq")), msg=sub)
 
 
