@@ -117,7 +117,9 @@ def _tolerant(raw: bytes | str) -> Frame:
         tickers = [v if isinstance(v := msg.get(k), str) else None
                    for k in ("market_ticker", "event_ticker", "series_ticker")]
         sub = _Msg(market_ticker=tickers[0], event_ticker=tickers[1], series_ticker=tickers[2])
-    return Frame(type=data["type"], sid=_int(data.get("sid")), seq=_int(data.get("seq")), msg=sub)
+    return Frame(
+        type=data["type"], sid=_int(data.get("sid")), seq=_int(data.get("seq")), id=_int(data.get("id")), msg=sub
+    )
 
 
 def _int(value: object) -> int | None:
