@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _alias(command: str) -> None:
-    cli.main(args=[command, *sys.argv[1:]], prog_name=f"ssmd-{command}")
+    ctx = click.Context(cli)
+    sub = cli.get_command(ctx, command)
+    assert sub is not None, command
+    sub.main(args=sys.argv[1:], prog_name=f"ssmd-{command}")
 
 
 def connector_main() -> None:

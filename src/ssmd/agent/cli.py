@@ -1,0 +1,157 @@
+"""``ssmd agent`` / ``ssmd-agent``: no subcommand runs the live runtime (what the container does)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from ssmd.agent.loader import SignalLoadError, load_signals, split_specs
+
+log = logging.getLogger(__name__)
+
+SIGNALS_HELP = ("signal specs, comma-separated or repeated: built-in name[key=value,...], file.py, directory, "
+                "module[:Class], or signals.yaml")
+
+
+def _signals(values: tuple[str, ...]) -> list[Any]:
+    specs = [s for value in values for s in split_specs(value)]
+    try:
+        return load_signals(specs)
+    except SignalLoadError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group("agent", invoke_without_command=True)
+@click.pass_context
+def agent_group(ctx: click.Context) -> None:
+    """Trading signals over market state: live on NATS (default) or backtested on an archive."""
+    if ctx.invoked_subcommand is None:
+        sub = run.make_context("run", [], parent=ctx)
+        with sub:
+            run.invoke(sub)
+
+
+@agent_group.command("run")
+@click.option("--nats-url", envvar="NATS_URL", default="nats://127.0.0.1:4222", show_default=True,
+              help="env NATS_URL")
+@click.option("--subjects", envvar="NATS_SUBJECTS", help="comma-separated subject filters, e.g. prod.kalshi.json.> "
+              "(env NATS_SUBJECTS)")
+@click.option("--signals", "signal_specs", envvar="SSMD_SIGNALS", multiple=True, help=SIGNALS_HELP +
+              " (env SSMD_SIGNALS)")
+@click.option("--stream", envvar="SSMD_STREAM", default=None, help="stream to consume (default: the one capturing "
+              "the subjects)")
+@click.option("--durable", envvar="SSMD_AGENT_DURABLE", default="ssmd-agent", show_default=True,
+              help="durable consumer name")
+@click.option("--port", envvar="PORT", default=8080, type=int, show_default=True, help="/health /ready /metrics port "
+              "(env PORT)")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--fires-stream", default=None, help="stream for {env}.signals.> if none exists (default ENV_SIGNALS)")
+@click.option("--deliver", type=click.Choice(["all", "new"]), default="all", show_default=True,
+              help="where a new durable consumer starts")
+def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stream: str | None, durable: str,
+        port: int, host: str, fires_stream: str | None, deliver: str) -> None:
+    """Evaluate signals on the live stream; publish fires to {env}.signals.fired.{signal}.{ticker}."""
+    from ssmd.agent.live import AgentSetupError, LiveConfig, Runtime
+    from ssmd.bus.connect import NatsUnavailable
+    from ssmd.runtime.logging import setup_logging
+    from ssmd.runtime.shutdown import shutdown_event
+
+    setup_logging()
+    filters = tuple(s.strip() for s in (subjects or "").split(",") if s.strip())
+    if not filters:
+        click.echo("error: NATS_SUBJECTS (or --subjects) is required: comma-separated filters such as "
+                   "prod.kalshi.json.>", err=True)
+        sys.exit(2)
+    signals = _signals(signal_specs)
+    try:
+        config = LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
+                            health_addr=f"{host}:{port}", fires_stream=fires_stream, deliver=deliver)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+    async def main() -> None:
+        await Runtime(config, signals).run(shutdown_event())
+
+    try:
+        asyncio.run(main())
+    except (NatsUnavailable, AgentSetupError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # e.g. the health port is taken
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@agent_group.command("backtest")
+@click.option("--signals", "signal_specs", envvar="SSMD_SIGNALS", multiple=True, required=True, help=SIGNALS_HELP)
+@click.option("--archive", "archive", type=click.Path(exists=True, path_type=Path), required=True,
+              help="archive root, feed dir, day dir or one .jsonl.gz file")
+@click.option("--from", "start", default=None, help="start (ISO date/time or epoch ms, inclusive)")
+@click.option("--to", "end", default=None, help="end (ISO date/time or epoch ms, exclusive)")
+@click.option("--types", default=None, help="only these frame types / subject tokens, comma-separated (match the "
+              "live NATS_SUBJECTS, e.g. trade,ticker)")
+@click.option("--tickers", default=None, help="only these market tickers, comma-separated")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write fires here: .jsonl, or .parquet (needs ssmd[parquet])")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, end: str | None, types: str | None,
+             tickers: str | None, out: Path | None, as_json: bool) -> None:
+    """Run signals over archived frames; print fires per signal/market and the price move 1/5/15 min later."""
+    from ssmd.agent.backtest import archive_frames, format_summary, run_backtest, write_fires
+    from ssmd.archive import ArchiveError
+
+    signals = _signals(signal_specs)
+    try:
+        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals)
+    except (ArchiveError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if out is not None:
+        try:
+            write_fires(out, result.outcomes)
+        except RuntimeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    summary = result.summary()
+    if as_json:
+        click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(format_summary(summary))
+    if out is not None and not as_json:
+        click.echo(f"fires written to {out}")
+
+
+def _csv(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+@agent_group.command("draft")
+@click.argument("description")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="signal file to write (default signals/draft_<words>.py)")
+@click.option("--archive", type=click.Path(exists=True, path_type=Path), default=None,
+              help="backtest the draft on this archive")
+@click.option("--model", default=None, help="Claude model id (default: ssmd.agent.draft.DEFAULT_MODEL)")
+def draft(description: str, out: Path | None, archive: Path | None, model: str | None) -> None:
+    """Ask Claude to write a signal file, check it loads, backtest it; never deploys it."""
+    if not os.environ.get("ANTHROPIC_API_KEY"):
+        click.echo("error: ssmd agent draft needs ANTHROPIC_API_KEY (and pip install 'ssmd[llm]'); the runtime itself "
+                   "never needs it", err=True)
+        sys.exit(2)
+    from ssmd.agent.draft import DEFAULT_MODEL, DraftError, anthropic_client, draft_signal
+
+    try:
+        result = draft_signal(description, anthropic_client(), out=out, archive=archive, model=model or DEFAULT_MODEL)
+    except DraftError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(result.report())

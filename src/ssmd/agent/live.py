@@ -1,0 +1,296 @@
+"""The live runtime: a durable JetStream consumer feeding the :class:`Engine`, publishing fires with acks.
+
+Delivery contract: a frame is acked only after every fire it caused is stored (JetStream publish ack); the
+consumer uses AckAll, so the last frame's ack after a batch's fires are stored acks the batch. Each
+fire carries ``Nats-Msg-Id = {stream seq}:{signal}:{market}``, so a retried publish inside the stream's duplicate
+window is stored once. A redelivered frame the engine already evaluated is acked without being evaluated again
+(state would double-count it). State lives in memory: after a restart of the agent itself, windows fill again
+from the frames the durable consumer still has to deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from ssmd import __version__
+from ssmd.agent._metrics import AgentMetrics
+from ssmd.agent.engine import Engine
+from ssmd.agent.signal import Fire, Signal
+from ssmd.bus.connect import connect
+from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
+from ssmd.bus.subjects import sanitize_token
+from ssmd.runtime.http import HealthServer
+
+log = logging.getLogger(__name__)
+
+FIRES_MAX_AGE_S = 7 * 86400
+
+class AgentSetupError(Exception):
+    """The runtime cannot start as configured (no stream for the subjects, ...): exit 2 with this message."""
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    nats_url: str
+    subjects: tuple[str, ...]
+    stream: str | None = None
+    durable: str = "ssmd-agent"
+    health_addr: str = "0.0.0.0:8080"
+    fires_stream: str | None = None
+    deliver: str = "all"
+    batch: int = 256
+    fetch_timeout_s: float = 1.0
+    ack_wait_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        envs = {subject.split(".", 1)[0] for subject in self.subjects}
+        env = next(iter(envs), "")
+        if len(envs) != 1 or sanitize_token(env) != env:  # one literal token: no wildcard, no mix
+            raise ValueError(
+                f"NATS_SUBJECTS {','.join(self.subjects)!r}: every filter must start with the same literal "
+                f"environment token (e.g. prod.kalshi.json.trade.>,prod.kalshi.json.ticker.>); fires go to "
+                f"{{env}}.signals.fired.*"
+            )
+
+    @property
+    def env(self) -> str:
+        """The environment token fires are published under: the first token of the first subject filter."""
+        return self.subjects[0].split(".", 1)[0]
+
+
+def fire_subject(env: str, fire: Fire) -> str:
+    return f"{env}.signals.fired.{sanitize_token(fire.signal)}.{sanitize_token(fire.market)}"
+
+
+class Runtime:
+    def __init__(self, config: LiveConfig, signals: Sequence[Signal[Any]], metrics: AgentMetrics | None = None) -> None:
+        self.config = config
+        self.engine = Engine(signals)
+        self.metrics = metrics or AgentMetrics()
+        self.health = HealthServer(config.health_addr, self.metrics.registry, self._health, self._ready,
+                                         extra_routes=[web.get("/", _on_root)])
+        self.last_seq = 0
+        self.published = 0
+        self.nc: Client | None = None
+        self._bound = False
+        self._failing_since: float | None = None
+        self._errors_seen = dict(self.engine.errors)
+
+    # -- HTTP -----------------------------------------------------------------------------------------------
+    def _health(self) -> dict[str, Any]:
+        return {"status": "ok"}
+
+    def _ready(self) -> str | None:
+        if self.nc is None or not self.nc.is_connected:
+            return "not connected to NATS"
+        if not self._bound:
+            return "consumer not bound yet"
+        if self._failing_since is not None:
+            return f"fire publishes failing for {time.monotonic() - self._failing_since:.0f}s"
+        return None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve /health, connect, bind the consumer, then evaluate until ``stop`` is set."""
+        await self.health.start()
+        try:
+            self.nc = await connect(self.config.nats_url, "ssmd-agent")
+            try:
+                js = self.nc.jetstream()
+                sub = await self._bind(js)
+                await self._consume(js, sub, stop)
+            finally:
+                await _close(self.nc)
+        finally:
+            await self.health.stop()
+
+    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        cfg = self.config
+        stream = cfg.stream
+        if stream is None:
+            try:
+                stream = await js.find_stream_name_by_subject(cfg.subjects[0])
+            except NotFoundError:
+                raise AgentSetupError(f"no JetStream stream captures {cfg.subjects[0]!r}: pass --stream or check "
+                                      f"NATS_SUBJECTS") from None
+        try:
+            for subject in cfg.subjects:
+                await check_capture(js, stream, subject)
+        except StreamConflict as exc:
+            raise AgentSetupError(str(exc)) from None
+        await self._ensure_fires_stream(js)
+        consumer = ConsumerConfig(
+            durable_name=cfg.durable,
+            ack_policy=AckPolicy.ALL,  # frames are handled in order, so one ack per batch is exact
+            ack_wait=cfg.ack_wait_s,
+            deliver_policy=DeliverPolicy.ALL if cfg.deliver == "all" else DeliverPolicy.NEW,
+            max_ack_pending=max(1024, cfg.batch * 4),
+            **({"filter_subject": cfg.subjects[0]} if len(cfg.subjects) == 1
+               else {"filter_subjects": list(cfg.subjects)}),
+        )
+        try:
+            await js.add_consumer(stream, consumer)
+        except Exception as exc:
+            raise AgentSetupError(f"cannot create durable consumer {cfg.durable!r} on {stream}: {exc}") from None
+        sub = await js.pull_subscribe_bind(cfg.durable, stream)
+        self._bound = True
+        log.info("agent consuming", extra={"stream": stream, "subjects": list(cfg.subjects), "durable": cfg.durable,
+                                           "signals": [s.id for s in self.engine.signals]})
+        return sub
+
+    async def _ensure_fires_stream(self, js: JetStreamContext) -> None:
+        env = self.config.env
+        try:
+            await js.find_stream_name_by_subject(f"{env}.signals.fired.x.y")
+            return  # some stream already stores fires
+        except NotFoundError:
+            pass
+        name = self.config.fires_stream or f"{sanitize_token(env).upper().replace('-', '_')}_SIGNALS"
+        spec = StreamSpec(name=name, subjects=(f"{env}.signals.>",), max_age_s=FIRES_MAX_AGE_S)
+        try:
+            await ensure_stream(js, spec)
+        except StreamConflict as exc:
+            raise AgentSetupError(str(exc)) from None
+
+    # -- hot loop -------------------------------------------------------------------------------------------
+    async def _consume(self, js: JetStreamContext, sub: JetStreamContext.PullSubscription,
+                       stop: asyncio.Event) -> None:
+        cfg = self.config
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(cfg.batch, timeout=cfg.fetch_timeout_s)
+            except (TimeoutError, NatsTimeout):
+                continue
+            except Exception as exc:  # disconnected, server restarting: nats-py reconnects on its own
+                log.debug("fetch failed: %s", exc)
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
+            if msgs:
+                await self._handle(js, msgs, stop)
+
+    async def _handle(self, js: JetStreamContext, msgs: list[Msg], stop: asyncio.Event) -> None:
+        engine, metrics = self.engine, self.metrics
+        on_frame = engine.on_frame
+        observe = metrics.eval_seconds.observe
+        perf = time.perf_counter
+        outgoing: list[tuple[str, bytes, str, Fire]] = []
+        evaluated = 0
+        unparsed_before = engine.unparsed
+        pending = None
+        for msg in msgs:
+            seq, pending = _position(msg)
+            if seq <= self.last_seq:
+                metrics.redelivered.inc()
+                continue
+            started = perf()
+            fires = on_frame(msg.data, seq)
+            observe(perf() - started)
+            evaluated += 1
+            self.last_seq = seq
+            if fires:
+                env = msg.subject.split(".", 1)[0]
+                for fire in fires:
+                    outgoing.append((fire_subject(env, fire), fire.to_json(), f"{seq}:{fire.signal}:{fire.market}",
+                                     fire))
+        metrics.frames.inc(evaluated)
+        if engine.unparsed != unparsed_before:
+            metrics.unparsed.inc(engine.unparsed - unparsed_before)
+        self._count_signal_errors()
+        if outgoing and not await self._publish(js, outgoing, stop):
+            return  # stopping with fires unstored: leave the frames unacked so they are redelivered
+        await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
+        metrics.last_seq.set(self.last_seq)
+        if pending is not None:
+            metrics.lag_messages.set(pending)
+        if engine.clock is not None:
+            metrics.lag_seconds.set(max(0.0, time.time() - engine.clock / 1000))
+
+    async def _publish(self, js: JetStreamContext, outgoing: list[tuple[str, bytes, str, Fire]],
+                       stop: asyncio.Event) -> bool:
+        """Publish every fire and wait for its ack; retry the failed ones (same msg id) until stored or stopped."""
+        todo = outgoing
+        backoff = 0.1
+        while todo:
+            results = await asyncio.gather(
+                *(js.publish(subject, data, timeout=5.0, headers={"Nats-Msg-Id": msg_id})
+                  for subject, data, msg_id, _ in todo),
+                return_exceptions=True,
+            )
+            failed = []
+            for item, result in zip(todo, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append(item)
+                else:
+                    self.published += 1
+                    self.metrics.fires.labels(item[3].signal).inc()
+            if not failed:
+                self._failing_since = None
+                return True
+            self.metrics.publish_failures.inc(len(failed))
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+                log.warning("publishing %d fires failed (%s); retrying", len(failed),
+                            next(r for r in results if isinstance(r, BaseException)).__class__.__name__)
+            todo = failed
+            if await _sleep(stop, backoff):
+                return False
+            backoff = min(backoff * 2, 2.0)
+        return True
+
+    def _count_signal_errors(self) -> None:
+        for name, count in self.engine.errors.items():
+            seen = self._errors_seen.get(name, 0)
+            if count != seen:
+                self.metrics.signal_errors.labels(name).inc(count - seen)
+                self._errors_seen[name] = count
+
+
+def _position(msg: Msg) -> tuple[int, int | None]:
+    """(stream seq, messages pending) from the ack subject, without building nats-py's metadata objects:
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`` or the 12-token form with domain and
+    account hash in front."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[8])
+    if len(tokens) >= 12:
+        return int(tokens[7]), int(tokens[10])
+    meta = msg.metadata
+    return meta.sequence.stream, meta.num_pending
+
+
+async def _close(nc: Client) -> None:
+    """Flush our acks if the server is there, then close; never hang shutdown on a dead connection."""
+    if nc.is_connected:
+        with contextlib.suppress(Exception):
+            await nc.flush(timeout=2)
+    await nc.close()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep unless ``stop`` is set first; return True if stopping."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _on_root(_: web.Request) -> web.Response:
+    return web.json_response({"service": "ssmd-agent", "version": __version__})

@@ -1,0 +1,227 @@
+"""``ssmd archive verify|cat|stats|replay|export|sync``: the archive as a dataset.
+
+Exit codes: 0 fine, 1 the archive has problems (verify) or an operation failed part-way, 2 bad input (a path that
+is not an archive, a bad option, an unreadable config file, NATS unreachable).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+
+from ssmd.archive._layout import ArchiveError
+from ssmd.runtime.logging import setup_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _filters(func: F) -> F:
+    options = [
+        click.option("--feed", help="Feed directory under the archive root (default: all)."),
+        click.option("--start", help="Keep frames at or after this UTC time (YYYY-MM-DD or ISO time)."),
+        click.option("--end", help="Keep frames before this UTC time; a bare date includes that day."),
+        click.option("--types", help="Comma-separated frame types or subject tokens (trade,ticker,orderbook)."),
+        click.option("--tickers", help="Comma-separated raw market tickers."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _open(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
+          tickers: str | None) -> Any:
+    import ssmd.archive
+
+    try:
+        frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers)
+    except (ArchiveError, ValueError) as exc:
+        _fail(str(exc))
+    return frames
+
+
+@click.group("archive", context_settings={"help_option_names": ["-h", "--help"]})
+def archive_group() -> None:
+    """Verify, read, replay, export and sync archives written by ssmd-archiver."""
+    setup_logging()
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@click.option("--date", help="Only this day (YYYY-MM-DD).")
+@click.option("--feed", help="Only this feed.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report for scripts.")
+def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None:
+    """Prove the archive is complete: every file against its manifest, gaps, strays, duplicates. Exit 1 on any
+    problem."""
+    from ssmd.archive._table import table
+    from ssmd.archive.verify import verify as run
+
+    try:
+        report = run(path, date=date, feed=feed, show_progress=not as_json)
+    except ArchiveError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        rows = [[d.date, d.feed, d.files, d.records, d.bytes, d.gaps, sum(d.problem_counts.values()),
+                 "ok" if d.ok else "PROBLEMS"] for d in report.days]
+        click.echo(table(["DATE", "FEED", "FILES", "RECORDS", "BYTES", "GAPS", "PROBLEMS", "STATUS"], rows))
+        for day in report.days:
+            for problem in day.problems:
+                click.echo(f"  {problem}")
+            for kind, count in sorted(day.problem_counts.items()):
+                shown = sum(1 for p in day.problems if p.kind == kind)
+                if count > shown:
+                    click.echo(f"  {day.feed}/{day.date}: {kind}: {count - shown} more not shown")
+            for name in day.open_files:
+                click.echo(f"  {day.feed}/{day.date}/{name}: open (being written), not checked")
+        totals = report.totals()
+        verdict = "OK" if report.ok else f"FAILED: {totals['problems']} problem(s)"
+        click.echo(f"{verdict}: {totals['days']} day(s), {totals['files']} file(s), {totals['records']:,} records")
+    if not report.ok:
+        sys.exit(1)
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@_filters
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many frames.")
+def cat(path: str, feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None,
+        limit: int | None) -> None:
+    """Print matching frames as JSON lines, exactly as the exchange sent them."""
+    out = sys.stdout.buffer
+    count = 0
+    try:
+        for frame in _open(path, feed, start, end, types, tickers):
+            out.write(frame.raw + b"\n")
+            count += 1
+            if limit is not None and count >= limit:
+                break
+        out.flush()
+    except BrokenPipeError:  # `ssmd archive cat ... | head`: the reader left, as the Python docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except ArchiveError as exc:
+        out.flush()
+        _fail(str(exc), code=1)
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@_filters
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Tickers to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def stats(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
+          tickers: str | None, top: int, as_json: bool) -> None:
+    """Counts by message type, ticker and UTC hour."""
+    from ssmd.archive._table import table
+    from ssmd.archive.stats import collect
+
+    try:
+        result = collect(_open(path, feed, start, end, types, tickers))
+    except ArchiveError as exc:
+        _fail(str(exc), code=1)
+    if as_json:
+        click.echo(orjson.dumps(result.to_json(top), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{result.frames:,} frames, {len(result.by_type)} types, {len(result.by_ticker):,} tickers\n")
+    click.echo(table(["TYPE", "FRAMES"], result.by_type.most_common()) + "\n")
+    click.echo(table(["TICKER", "FRAMES"], result.by_ticker.most_common(top)) + "\n")
+    click.echo(table(["HOUR (UTC)", "FRAMES"], sorted(result.by_hour.items())))
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@click.option("--env", "env_path", required=True, type=click.Path(), help="Environment file (NATS URL, names).")
+@click.option("--speed", default="max", show_default=True,
+              help="1 = original pacing by frame time, 10 = ten times faster, max = as fast as acks allow.")
+@click.option("--subject-prefix", help="Publish under this prefix instead of the environment's ({env}.{feed}).")
+@click.option("--stream", help="Stream to publish into (created if missing; default from env or prefix).")
+@_filters
+def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, stream: str | None,
+           feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None) -> None:
+    """Republish frames to JetStream on the live subject mapping, with acks, for backtests or to rebuild a
+    stream."""
+    import asyncio
+
+    from ssmd.archive.replay import ReplayError, parse_speed, run_replay
+    from ssmd.bus.connect import NatsUnavailable
+    from ssmd.config import ConfigError, load_environment
+
+    try:
+        env = load_environment(env_path, os.environ)
+        factor = parse_speed(speed)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+    frames = _open(path, feed, start, end, types, tickers)
+    try:
+        summary = asyncio.run(run_replay(frames, env, speed=factor, subject_prefix=subject_prefix, stream=stream))
+    except NatsUnavailable as exc:
+        _fail(str(exc))
+    except (ReplayError, ArchiveError) as exc:
+        _fail(str(exc), code=1)
+    click.echo(orjson.dumps(summary).decode())
+    if summary["failed"]:
+        sys.exit(1)
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@click.option("--to", "fmt", type=click.Choice(["parquet", "csv"]), required=True, help="Output format.")
+@click.argument("out", type=click.Path())
+@_filters
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
+           types: str | None, tickers: str | None, overwrite: bool) -> None:
+    """Write typed tables (one per message type, partitioned by date) to OUT. Prices are dollars."""
+    try:
+        from ssmd.archive.export import ExportError, run_export
+    except ImportError as exc:
+        _fail(f"export needs pyarrow: pip install 'ssmd[parquet]' ({exc})")
+
+    frames = _open(path, feed, start, end, types, tickers)
+    try:
+        summary = run_export(frames, out, fmt=fmt, overwrite=overwrite)
+    except ExportError as exc:
+        _fail(str(exc))
+    except ArchiveError as exc:
+        _fail(f"{exc}; nothing was written to {out}", code=1)
+    click.echo(orjson.dumps(summary).decode())
+
+
+@archive_group.command()
+@click.argument("path", type=click.Path())
+@click.argument("dest")
+@click.option("--feed", help="Only this feed.")
+@click.option("--prune-after", type=click.IntRange(min=0), metavar="DAYS",
+              help="Delete local days older than DAYS once every file of the day is verified remotely.")
+@click.option("--endpoint-url", help="Object store endpoint (S3-compatible or GCS emulator).")
+@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+              help="Extra fsspec option for the destination (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sync(path: str, dest: str, feed: str | None, prune_after: int | None, endpoint_url: str | None,
+         storage_options: tuple[str, ...], as_json: bool) -> None:
+    """Upload closed files and manifests to DEST (gs://, s3://, file://); safe to rerun."""
+    from ssmd.archive.sync import SyncError, parse_options, run_sync
+
+    try:
+        options = parse_options(storage_options, endpoint_url, dest)
+        summary = run_sync(path, dest, feed=feed, prune_after_days=prune_after, storage_options=options)
+    except (ArchiveError, ValueError) as exc:
+        _fail(str(exc))
+    except SyncError as exc:
+        _fail(str(exc), code=1)
+    click.echo(orjson.dumps(summary).decode() if as_json else
+               f"sync {dest}: {summary['uploaded']} uploaded, {summary['skipped']} unchanged, "
+               f"{summary['pruned_days']} day(s) pruned")
+    if summary.get("failed"):
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""``ssmd up``: the whole pipeline on one machine, as supervised child processes."""

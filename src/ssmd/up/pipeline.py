@@ -1,0 +1,174 @@
+"""What ``ssmd up`` runs: config files in the data directory and one ChildSpec per process.
+
+Everything lives under one data directory (configs, keys, NATS store, archive, logs), so a demo is inspectable
+afterwards and ``rm -rf`` undoes it. Children are started as ``python -m ssmd ...`` of this interpreter, so the
+demo works from a venv without anything on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from ssmd.bus.embedded import EmbeddedNats, free_port
+from ssmd.up.spec import ChildSpec
+
+FEED = "kalshi"
+LIVE_ENDPOINT = "wss://api.elections.kalshi.com/trade-api/ws/v2"
+DEMO_KEY_ID = "ssmd-demo"
+DEFAULT_SIGNALS = ("price_cross[threshold=0.5],spread_wide[max_cents=5],volume_spike,flow_imbalance,"
+                   "market_status[on=[determined,settled]]")
+MARKER_ENV = "SSMD_UP_DATA_DIR"
+"""Set in every child's environment: lets tests (and `ps e`) find every process one `ssmd up` started."""
+
+# Inherited settings that would silently point a child somewhere else than the pipeline we build.
+_SCRUBBED = ("NATS_URL", "NATS_SUBJECTS", "SSMD_DATA_DIR", "SSMD_KALSHI_WS_URL", "SSMD_SIGNALS", "PORT",
+             "SSMD_STREAM", "SSMD_KALSHI_NO_AUTH")
+
+
+@dataclass(frozen=True)
+class Options:
+    data_dir: Path
+    live: bool = False
+    rate: float = 200.0
+    markets: int = 50
+    rotation: str = "1m"
+    signals: str = DEFAULT_SIGNALS
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    data_dir: Path
+    env_name: str
+    stream: str
+    consumer: str
+    subject_prefix: str
+    archive_root: Path
+    config_dir: Path
+    nats: ChildSpec
+    nats_url: str
+    stream_ensure: ChildSpec
+    keygen: ChildSpec | None
+    sim: ChildSpec | None
+    sim_url: str | None
+    connector: ChildSpec
+    archiver: ChildSpec
+    agent: ChildSpec
+    sent_log: Path | None
+    rotation: str
+    keys_dir: Path | None
+
+    @property
+    def services(self) -> list[ChildSpec]:
+        """Long-running children in start order (NATS first, data sources before consumers)."""
+        return [s for s in (self.nats, self.sim, self.archiver, self.agent, self.connector) if s is not None]
+
+
+def ssmd_command(*args: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", "ssmd", *args)
+
+
+def _write_yaml(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def base_env(data_dir: Path, live: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every child inherits: the user's, minus settings that would redirect it."""
+    env = dict(os.environ if environ is None else environ)
+    scrub = _SCRUBBED if live else (*_SCRUBBED, "KALSHI_API_KEY", "KALSHI_PRIVATE_KEY", "KALSHI_USE_DEMO")
+    for name in scrub:
+        env.pop(name, None)
+    env[MARKER_ENV] = str(data_dir)
+    env.setdefault("SSMD_LOG", "info")
+    return env
+
+
+def build(opts: Options) -> Plan:
+    """Write the configs into ``opts.data_dir`` and describe every child. Nothing is started here."""
+    data = opts.data_dir.resolve()
+    config_dir, logs, archive = data / "config", data / "logs", data / "archive"
+    env_name = "live" if opts.live else "demo"
+    prefix = f"{env_name}.{FEED}"
+    stream = f"{env_name.upper()}_{FEED.upper()}"
+    consumer = f"archiver-{FEED}"
+
+    nats_server = EmbeddedNats(store_dir=data / "nats", port=free_port())
+    feed_path = _write_yaml(config_dir / "feeds" / f"{FEED}.yaml", {
+        "name": FEED, "feed_type": "websocket",
+        "versions": [{"version": "2", "endpoint": LIVE_ENDPOINT,
+                      "protocol": {"transport": "websocket", "message": "json"}}],
+    })
+    environment: dict[str, object] = {
+        "name": env_name, "feed": FEED, "schema": "trade:v1",
+        "transport": {"transport_type": "nats", "url": nats_server.url},
+        "storage": {"storage_type": "local", "path": str(archive)},
+    }
+    if not opts.live:
+        # The simulator is small enough to watch every book too (live keeps the guide's global channels).
+        environment["capture"] = {
+            "channels": ["ticker", "trade", "market_lifecycle_v2", "orderbook_delta"],
+            "markets": {"discover": {"status": "open", "refresh": "1m"}},
+        }
+    env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
+    archiver_path = _write_yaml(config_dir / "archiver.yaml", {
+        "nats": {"url": nats_server.url, "stream": stream, "consumer": consumer, "filter": f"{prefix}.json.>"},
+        "storage": {"path": str(archive)},
+        "rotation": {"interval": opts.rotation},
+    })
+
+    nats = ChildSpec("nats-server", tuple(nats_server.command()), tcp_port=nats_server.port,
+                     log_path=logs / "nats-server.log")
+    ensure = ChildSpec("stream", ssmd_command("stream", "ensure", "--env", str(env_path), "--max-age", "1h"))
+
+    connector_port, archiver_port, agent_port = free_port(), free_port(), free_port()
+    connector_args = ["connector", "--feed", str(feed_path), "--env", str(env_path),
+                      "--health-addr", f"127.0.0.1:{connector_port}"]
+    keygen = sim = None
+    sim_url = sent_log = keys = None
+    if not opts.live:
+        keys = data / "keys"
+        keygen = ChildSpec("keygen", ssmd_command("sim", "keygen", "--out", str(keys), "--api-key", DEMO_KEY_ID))
+        sim_port = free_port()
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        sent_log = data / "sim-sent.jsonl"
+        sim_args = ["sim", "kalshi", "--port", str(sim_port), "--key", f"{DEMO_KEY_ID}={keys / 'kalshi-public.pem'}",
+                    "--markets", str(opts.markets), "--rate", str(opts.rate), "--sent-log", str(sent_log)]
+        if opts.seed is not None:
+            sim_args += ["--seed", str(opts.seed)]
+        sim = ChildSpec("simulator", ssmd_command(*sim_args), health_url=f"{sim_url}/_sim/stats",
+                        log_path=logs / "simulator.log")
+        connector_args += ["--ws-url", f"ws://127.0.0.1:{sim_port}/trade-api/ws/v2"]
+    connector = ChildSpec("connector", ssmd_command(*connector_args),
+                          health_url=f"http://127.0.0.1:{connector_port}/health", log_path=logs / "connector.log")
+    archiver = ChildSpec("archiver", ssmd_command("archiver", "--config", str(archiver_path),
+                                           "--health-addr", f"127.0.0.1:{archiver_port}"),
+                         health_url=f"http://127.0.0.1:{archiver_port}/health", log_path=logs / "archiver.log")
+    agent = ChildSpec("agent", ssmd_command("agent", "run", "--host", "127.0.0.1"),
+                      env={"NATS_URL": nats_server.url, "NATS_SUBJECTS": f"{prefix}.json.>",
+                           "PORT": str(agent_port), "SSMD_SIGNALS": opts.signals},
+                      health_url=f"http://127.0.0.1:{agent_port}/health", log_path=logs / "agent.log")
+    return Plan(
+        data_dir=data, env_name=env_name, stream=stream, consumer=consumer, subject_prefix=prefix,
+        archive_root=archive, config_dir=config_dir, nats=nats, nats_url=nats_server.url, stream_ensure=ensure,
+        keygen=keygen, sim=sim, sim_url=sim_url, connector=connector, archiver=archiver, agent=agent,
+        sent_log=sent_log, rotation=opts.rotation, keys_dir=keys,
+    )
+
+
+def with_demo_credentials(plan: Plan) -> Plan:
+    """The connector signs in to the simulator with the key pair ``ssmd sim keygen`` just wrote."""
+    assert plan.keys_dir is not None
+    pem = (plan.keys_dir / "kalshi-private.pem").read_text()
+    connector = replace(plan.connector, env={"KALSHI_API_KEY": DEMO_KEY_ID, "KALSHI_PRIVATE_KEY": pem})
+    return replace(plan, connector=connector)
+
+
+def metrics_url(spec: ChildSpec) -> str | None:
+    return spec.health_url.rsplit("/", 1)[0] + "/metrics" if spec.health_url else None

@@ -1,0 +1,100 @@
+"""Helpers for live-runtime tests: a capture stream per test, frames published like the connector does, and
+the fires read back from the fires stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import orjson
+from nats.js import JetStreamContext
+
+from ssmd.agent.live import LiveConfig, Runtime
+from ssmd.agent.loader import load_signals
+from ssmd.bus.streams import StreamSpec, ensure_stream
+from ssmd.bus.subjects import subject_for, unparsed_subject
+from ssmd.kalshi.frames import Kind, classify
+
+SIGNALS = ["price_cross[threshold=0.6]", "spread_wide[max_cents=5]", "volume_spike[lookback=3]",
+           "flow_imbalance[min_volume=10]", "market_status[on=[determined,settled]]"]
+
+
+async def capture_stream(js: JetStreamContext, env: str) -> str:
+    name = f"{env.upper()}_KALSHI"
+    await ensure_stream(js, StreamSpec.for_prefix(name, f"{env}.kalshi", max_age_s=3600))
+    return name
+
+
+async def publish_frames(js: JetStreamContext, env: str, frames: Sequence[bytes], first_id: int = 0) -> None:
+    """Publish in order with JetStream acks, on the connector's subjects; a timed-out publish (server restarting)
+    is retried with the same Nats-Msg-Id, so it is stored once, like the connector does."""
+    prefix = f"{env}.kalshi"
+    for index, raw in enumerate(frames, start=first_id):
+        frame = classify(raw)
+        subject = unparsed_subject(prefix) if frame.kind is Kind.UNPARSED else subject_for(
+            prefix, frame.type or "", frame.ticker)
+        for attempt in range(50):
+            try:
+                await js.publish(subject, raw, timeout=2.0, headers={"Nats-Msg-Id": f"{env}-{index}"})
+                break
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.APIError,
+                    nats.js.errors.NoStreamResponseError):
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
+
+
+async def read_fires(js: JetStreamContext, env: str) -> list[dict[str, Any]]:
+    stream = f"{env.upper()}_SIGNALS"
+    info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
+    out = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        out.append({"subject": msg.subject, **orjson.loads(msg.data or b"")})
+    return out
+
+
+async def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:  # noqa: ASYNC109
+    """Poll an async or sync check every 50 ms until truthy; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(url: str, env: str, durable: str, signals: Sequence[str] = SIGNALS,
+                  **config: Any) -> AsyncIterator[Runtime]:
+    """A runtime in this event loop, stopped (and awaited) on exit."""
+    cfg = LiveConfig(nats_url=url, subjects=(f"{env}.kalshi.json.>",), durable=durable,
+                     health_addr="127.0.0.1:0", **config)
+    runtime = Runtime(cfg, load_signals(signals))
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    try:
+        await wait_for(lambda: runtime._bound or task.done(), what="consumer bound")
+        if task.done():
+            task.result()
+        yield runtime
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+def fire_keys(fires: Sequence[dict[str, Any]]) -> list[tuple[str, str, int | None, bytes]]:
+    """What live and backtest must agree on: signal, market, exchange time, values (not stream seqs)."""
+    return sorted(((f["signal"], f["market"], f["ts_ms"], orjson.dumps(f["values"], option=orjson.OPT_SORT_KEYS))
+                   for f in fires), key=lambda k: (k[0], k[1], k[2] if k[2] is not None else -1, k[3]))

@@ -1,0 +1,106 @@
+"""`ssmd up`'s pure parts: metrics parsing, the status line, the generated configs, the CLI's refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ssmd.config import load_archiver, load_environment, load_feed
+from ssmd.config.validate import validate_paths
+from ssmd.up import _prom, pipeline, status
+from ssmd.up.cli import up
+
+PROM = """# HELP ssmd_connector_frames_received_total Frames
+# TYPE ssmd_connector_frames_received_total counter
+ssmd_connector_frames_received_total{type="ticker"} 10.0
+ssmd_connector_frames_received_total{type="trade"} 5.0
+ssmd_connector_frames_received_created{type="trade"} 1.7e9
+ssmd_connector_last_frame_age_seconds NaN
+ssmd_archiver_consumer_lag 3
+"""
+
+
+def test_prometheus_samples_are_summed_across_labels() -> None:
+    """Labelled samples of one metric add up; NaN samples and comments are ignored."""
+    samples = _prom.parse(PROM)
+    assert samples["ssmd_connector_frames_received_total"] == 15.0
+    assert "ssmd_connector_last_frame_age_seconds" not in samples
+    assert _prom.pick(samples, r"nope", r"ssmd_archiver_consumer_lag") == 3.0
+    assert _prom.pick(samples, r"nope") is None
+
+
+def test_status_line_shows_rate_and_counts() -> None:
+    """The status line gives frames/s from two snapshots and every counter; missing services are named."""
+    prev = status.Snapshot(at=10.0, received=100.0)
+    cur = status.Snapshot(at=12.0, received=500.0, sent=520.0, published=480.0, archived=470.0, lag=10.0,
+                          fires=3.0, files=2, errors={"agent": "no /metrics"})
+    text = status.line(prev, cur, 65.0, restarts=1)
+    assert text.startswith("[01:05] in 200/s | sent 520 | published 480 | archived 470 | lag 10 | fires 3 | files 2")
+    assert "restarts 1" in text and "down: agent" in text
+
+
+def test_line_counter_counts_only_new_lines(tmp_path: Path) -> None:
+    """The sent-log counter reads incrementally: appended lines are added, nothing is counted twice."""
+    log = tmp_path / "sent.jsonl"
+    counter = status.LineCounter(log)
+    assert counter.count() == 0
+    log.write_bytes(b"a\nb\n")
+    assert counter.count() == 2
+    with log.open("ab") as fh:
+        fh.write(b"c\n")
+    assert counter.count() == 3
+
+
+def test_generated_configs_load_and_agree(tmp_path: Path) -> None:
+    """The feed, environment and archiver files `ssmd up` writes load, validate together and point at one NATS."""
+    plan = pipeline.build(pipeline.Options(data_dir=tmp_path, rotation="1m"))
+    feed = load_feed(plan.config_dir / "feeds" / "kalshi.yaml")
+    env = load_environment(plan.config_dir / "environments" / "demo.yaml")
+    archiver = load_archiver(plan.config_dir / "archiver.yaml")
+    assert (feed.name, env.stream_name, env.subject_prefix) == ("kalshi", plan.stream, plan.subject_prefix)
+    assert archiver.nats.url == env.transport.url == plan.nats_url
+    assert archiver.rotation.seconds == 60 and Path(archiver.storage.path) == plan.archive_root
+    assert all(r.ok for r in validate_paths([plan.config_dir]))
+    assert "orderbook_delta" in env.capture.channels and env.capture.markets.discover is not None
+
+
+def test_live_plan_keeps_the_guides_global_channels(tmp_path: Path) -> None:
+    """--live subscribes to the guide's default channels only (no orderbooks for every market of the exchange)."""
+    plan = pipeline.build(pipeline.Options(data_dir=tmp_path, live=True))
+    env = load_environment(plan.config_dir / "environments" / "live.yaml")
+    assert env.capture.channels == ("ticker", "trade", "market_lifecycle_v2")
+
+
+def test_live_plan_has_no_simulator(tmp_path: Path) -> None:
+    """--live connects to the feed's real endpoint: no simulator, no --ws-url, a separate `live` stream."""
+    plan = pipeline.build(pipeline.Options(data_dir=tmp_path, live=True))
+    assert plan.sim is None and plan.keygen is None and plan.stream == "LIVE_KALSHI"
+    assert "--ws-url" not in plan.connector.argv
+
+
+def test_children_do_not_inherit_redirecting_settings(tmp_path: Path) -> None:
+    """A NATS_URL or demo credentials in the user's shell never reach the demo's children; the marker does."""
+    env = pipeline.base_env(tmp_path, live=False, environ={"NATS_URL": "nats://elsewhere:4222", "HOME": "/h",
+                                                           "KALSHI_API_KEY": "real", "SSMD_SIGNALS": "x"})
+    assert env == {"HOME": "/h", pipeline.MARKER_ENV: str(tmp_path), "SSMD_LOG": "info"}
+    live = pipeline.base_env(tmp_path, live=True, environ={"KALSHI_API_KEY": "real"})
+    assert live["KALSHI_API_KEY"] == "real"
+
+
+def test_live_without_credentials_exits_2(tmp_path: Path) -> None:
+    """`ssmd up --live` without KALSHI_API_KEY/KALSHI_PRIVATE_KEY says what to set and exits 2, starting nothing."""
+    result = CliRunner().invoke(up, ["--live", "--data-dir", str(tmp_path / "d")],
+                                env={"KALSHI_API_KEY": "", "KALSHI_PRIVATE_KEY": ""})
+    assert result.exit_code == 2
+    assert "KALSHI_API_KEY and KALSHI_PRIVATE_KEY" in result.output
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--duration", "soon"), ("--rotation", "0m")])
+def test_bad_durations_are_usage_errors(tmp_path: Path, option: str, value: str) -> None:
+    """A malformed --duration or --rotation is a usage error (exit 2) naming the option."""
+    result = CliRunner().invoke(up, [option, value, "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert option in result.output
