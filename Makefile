@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Everything is installed into .venv.
 PYTHON ?= python3
+ARGS   ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
@@ -18,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ssmd up
+	$(BIN)/ssmd up $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
