@@ -43,15 +43,61 @@ class ArchiverStorage(ConfigModel):
 class ArchiverRotation(ConfigModel):
     interval: Duration = "15m"
 
+    @field_validator("interval")
+    @classmethod
+    def _within_a_day(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if not 1 <= seconds <= 86400:
+            raise ValueError(f"rotation interval must be between 1s and 1d, got {value!r}")
+        return value
+
     @property
     def seconds(self) -> int:
         return parse_duration(self.interval)
+
+
+class ArchiverBatch(ConfigModel):
+    """How much the archiver may hold un-acknowledged: bounds memory and the work redone after a crash."""
+
+    max_messages: int = Field(default=5000, ge=1, le=1_000_000)
+    max_ack_pending: int = Field(default=20000, ge=1, le=10_000_000)
+    ack_wait: Duration = "60s"
+
+    @model_validator(mode="after")
+    def _pending_covers_batch(self) -> ArchiverBatch:
+        if self.max_ack_pending < self.max_messages:
+            raise ValueError(
+                f"max_ack_pending ({self.max_ack_pending}) must be >= max_messages ({self.max_messages})"
+            )
+        return self
+
+
+class ArchiverCompression(ConfigModel):
+    """gzip-compatible deflate: ``isal`` (ISA-L, levels 0-3, default) or ``zlib`` (levels 1-9)."""
+
+    codec: Literal["isal", "zlib"] = "isal"
+    level: int | None = None
+
+    @model_validator(mode="after")
+    def _level_in_range(self) -> ArchiverCompression:
+        low, high = (0, 3) if self.codec == "isal" else (1, 9)
+        if self.level is not None and not low <= self.level <= high:
+            raise ValueError(f"level for codec {self.codec} must be {low}..{high}, got {self.level}")
+        return self
+
+    @property
+    def effective_level(self) -> int:
+        if self.level is not None:
+            return self.level
+        return 3 if self.codec == "isal" else 6
 
 
 class ArchiverConfig(ConfigModel):
     nats: ArchiverNats
     storage: ArchiverStorage
     rotation: ArchiverRotation = ArchiverRotation()
+    batch: ArchiverBatch = ArchiverBatch()
+    compression: ArchiverCompression = ArchiverCompression()
     feed: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     format: Literal["jsonl", "envelope"] = "jsonl"
 

@@ -1,0 +1,1 @@
+"""ssmd-archiver: JetStream -> rotated ``.jsonl.gz`` files + manifest, exactly once across crashes."""

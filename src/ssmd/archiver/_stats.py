@@ -1,0 +1,64 @@
+"""What the manifest says about one file, accumulated batch by batch (or rebuilt from a recovered file)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+import orjson
+
+from ssmd.kalshi.frames import Frame, frame_time_ms
+
+
+@dataclass
+class FileStats:
+    records: int = 0
+    nbytes: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    by_type: Counter[str] = field(default_factory=Counter)
+    tickers: set[str] = field(default_factory=set)
+    first_ts_ms: int | None = None
+    last_ts_ms: int | None = None
+
+    def add_frames(
+        self, payloads: Sequence[bytes], frames: Sequence[Frame], first_seq: int, last_seq: int, nbytes: int
+    ) -> None:
+        """Fold one batch in; ``frames`` are the routing views of ``payloads`` (classified once)."""
+        if self.first_seq is None:
+            self.first_seq = first_seq
+        self.last_seq = last_seq
+        self.records += len(payloads)
+        self.nbytes += nbytes
+        by_type = self.by_type
+        tickers = self.tickers
+        for frame in frames:
+            by_type[frame.type or "unparsed"] += 1
+            ticker = frame.ticker
+            if ticker is not None:
+                tickers.add(ticker)
+        if self.first_ts_ms is None:
+            self.first_ts_ms = _first_ts(payloads)
+        last = _first_ts(reversed(payloads))
+        if last is not None:
+            self.last_ts_ms = last
+
+
+_TS_SEARCH = 64
+"""Frames examined at each end of a batch for a timestamp: bounded, so a batch without any costs little."""
+
+
+def _first_ts(payloads: Iterable[bytes]) -> int | None:
+    """Exchange time of the first frame that carries one; usually only the very first frame is parsed."""
+    for payload in islice(payloads, _TS_SEARCH):
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            ts = frame_time_ms(data)
+            if ts is not None:
+                return ts
+    return None
