@@ -1,0 +1,87 @@
+"""``ssmd connector`` (also ``ssmd-connector``): the deployment guide's arguments, unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import click
+
+log = logging.getLogger("ssmd.connector")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+@click.command("connector")
+@click.option("--feed", "-f", "feed_path", required=True, help="Feed file (e.g. /config/feeds/kalshi.yaml).")
+@click.option("--env", "-e", "env_path", required=True, help="Environment file (e.g. /config/environments/prod.yaml).")
+@click.option("--health-addr", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /health /ready /metrics.")
+@click.option("--ws-url", envvar="SSMD_KALSHI_WS_URL", default=None,
+              help="WebSocket URL override (the simulator); env SSMD_KALSHI_WS_URL.")
+@click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
+@click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
+def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
+              no_auth: bool) -> None:
+    """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
+
+    Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true uses the demo host.
+    Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
+    """
+    from ssmd.runtime.logging import setup_logging
+
+    setup_logging()
+    no_auth = no_auth or _flag("SSMD_KALSHI_NO_AUTH")
+    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth)))
+
+
+def _fail(message: str) -> int:
+    log.error(message)
+    click.echo(f"error: {message}", err=True)
+    return 2
+
+
+async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
+                no_auth: bool) -> int:
+    from ssmd.config import ConfigError, load_environment, load_feed, parse_duration
+    from ssmd.connector.endpoint import resolve_ws_url
+    from ssmd.connector.service import Connector, Options, StartupError
+    from ssmd.kalshi.auth import AuthError, credentials_from_env
+    from ssmd.runtime.http import parse_addr
+    from ssmd.runtime.shutdown import shutdown_event
+
+    try:
+        feed = load_feed(feed_path)
+        env = load_environment(env_path, os.environ)
+        parse_addr(health_addr)
+        parse_duration(rotation)
+    except ConfigError as exc:
+        return _fail(str(exc).replace("\n", "; "))
+    except ValueError as exc:
+        return _fail(str(exc))
+    if env.feed != feed.name:
+        return _fail(f"{env_path}: feed is {env.feed!r} but {feed_path} defines {feed.name!r}")
+    try:
+        credentials = None if no_auth else credentials_from_env(dict(os.environ))
+    except AuthError as exc:
+        return _fail(str(exc))
+    try:
+        url = resolve_ws_url(feed, os.environ, ws_url)
+    except LookupError as exc:
+        return _fail(f"{feed_path}: {exc}")
+    connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation))
+    shutdown = shutdown_event()
+    try:
+        await connector_.start()
+        log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": url,
+                                             "health_addr": health_addr, "shards": len(connector_.shards)})
+        await connector_.run(shutdown)
+    except StartupError as exc:
+        await connector_.stop()
+        return _fail(str(exc))
+    left = await connector_.stop()
+    log.info("connector stopped", extra={"unflushed": left})
+    return 0

@@ -1,0 +1,114 @@
+"""``transport: file``: frames go straight into the archive layout, for users with no NATS at all.
+
+Reuses the archiver's :class:`~ssmd.archiver.writer.ArchiveWriter` (same format, rotation, manifest and
+durability): frames are batched every few milliseconds and each batch is fsynced before the next one.
+Sequence numbers continue from what is on disk, so a restarted connector appends, never overwrites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from pathlib import Path
+
+from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.config import parse_duration
+from ssmd.connector.metrics import ConnectorMetrics
+
+log = logging.getLogger(__name__)
+
+_BATCH = 5000
+_LINGER = 0.05
+_RETRY = 1.0
+
+
+class FileSink:
+    def __init__(self, path: str, feed: str, rotation: str, metrics: ConnectorMetrics, *,
+                 max_buffer: int = 300_000) -> None:
+        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation)
+        self._metrics = metrics
+        self._max_buffer = max_buffer
+        self._buffer: deque[tuple[Record, str, float]] = deque()
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._error: str | None = None
+        self.dropped = 0
+        self._writing = 0
+        self._running = True
+
+    async def start(self) -> None:
+        self._seq = await self._writer.open()
+        self._task = asyncio.create_task(self._loop(), name="file-sink")
+
+    async def stop(self) -> None:
+        self._running = False  # Python 3.11's wait_for can swallow a cancel; the flag ends the loop anyway
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._writer.close()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer) + self._writing
+
+    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
+        if len(self._buffer) >= self._max_buffer:
+            self.dropped += 1
+            self._metrics.dropped.inc()
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.error("file sink buffer full: DROPPING frames (%d so far): %s", self.dropped, self._error)
+            return
+        self._seq += 1
+        received = int(headers.get("Ssmd-Received-Ns") or time.time_ns())
+        self._buffer.append((Record(payload, self._seq, subject, received), type_token, t0))
+        self._idle.clear()
+        self._wake.set()
+
+    async def drain(self, limit_s: float) -> int:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), limit_s)
+        return self.pending
+
+    def not_ready_reason(self) -> str | None:
+        if self._error:
+            return f"archive writes failing: {self._error}"
+        if self.dropped:
+            return f"file sink buffer overflowed: {self.dropped} frames dropped"
+        return None
+
+    async def _loop(self) -> None:
+        while self._running:
+            if not self._buffer:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                self._wake.clear()
+                await self._writer.rotate_if_due()
+                continue
+            await asyncio.sleep(_LINGER)
+            batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
+            self._writing = len(batch)
+            try:
+                await self._writer.write_batch([item[0] for item in batch])
+            except OSError as exc:
+                self._error = str(exc)
+                log.error("archive write failed, retrying: %s", exc)
+                self._buffer.extendleft(reversed(batch))
+                self._writing = 0
+                await asyncio.sleep(_RETRY)
+                continue
+            self._writing = 0
+            self._error = None
+            now = time.perf_counter()
+            for _, token, t0 in batch:
+                self._metrics.count_published(token)
+                self._metrics.latency.observe(now - t0)
+            self._metrics.buffered.set(len(self._buffer))
+            if not self._buffer:
+                self._idle.set()

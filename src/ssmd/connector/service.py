@@ -1,0 +1,258 @@
+"""The connector process: start-up checks, shards, market discovery, health, graceful shutdown.
+
+Start-up fails fast (exit 2, one line saying what to fix) on what an operator must fix: bad credentials,
+NATS unreachable, a stream that does not capture our subjects. After that nothing the exchange or NATS does
+ends the process; only SIGTERM/SIGINT does, after flushing every buffered frame (bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ssmd.bus.streams import StreamConflict, check_capture
+from ssmd.config import EnvironmentConfig, FeedConfig
+from ssmd.connector.discovery import DiscoveryError, discover_markets
+from ssmd.connector.endpoint import rest_base
+from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.connector.plan import place_new_markets, plan_shards
+from ssmd.connector.publisher import AckHook
+from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription
+from ssmd.connector.sinks import MemorySink, Sink
+from ssmd.kalshi.auth import KalshiCredentials
+from ssmd.runtime.http import HealthServer
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Something the operator must fix; the CLI prints it as one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class Options:
+    env_path: str
+    ws_url: str
+    credentials: KalshiCredentials | None
+    health_addr: str = "0.0.0.0:8080"
+    rotation: str = "15m"
+    on_ack: AckHook | None = None
+
+
+class Connector:
+    def __init__(self, feed: FeedConfig, env: EnvironmentConfig, options: Options,
+                 metrics: ConnectorMetrics | None = None) -> None:
+        self.feed = feed
+        self.env = env
+        self.opts = options
+        self.capture = env.capture
+        self.metrics = metrics or ConnectorMetrics()
+        self.run_id = secrets.token_hex(4)
+        self.shards: list[Shard] = []
+        self.sink: Sink | None = None
+        self.health: HealthServer | None = None
+        self._nc: Any = None
+        self._http: aiohttp.ClientSession | None = None
+        self._stop = asyncio.Event()
+        self._tasks: dict[asyncio.Task[Any], Shard | None] = {}
+        self._markets: list[str] = []
+
+    # -- start-up --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.sink = await self._open_sink()
+        await self.sink.start()
+        self._http = aiohttp.ClientSession()
+        self.health = HealthServer(self.opts.health_addr, self.metrics.registry, self.health_body,
+                                   self.not_ready_reason)
+        try:
+            await self.health.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on --health-addr {self.opts.health_addr}: {exc.strerror}") from None
+        markets = list(self.capture.markets.tickers)
+        if self.capture.market_channels and self.capture.markets.discover is not None:
+            try:
+                found = await self._discover()
+            except (DiscoveryError, aiohttp.ClientError, TimeoutError) as exc:
+                log.error("market discovery failed at start-up, retrying every refresh: %s", exc)
+                found = []
+            markets += [m for m in found if m not in set(markets)]
+        self._markets = markets
+        for index, subs in enumerate(plan_shards(self.capture, markets)):
+            self._start_shard(index, subs)
+        if self.capture.market_channels and self.capture.markets.discover is not None:
+            self._tasks[asyncio.create_task(self._refresh_loop(), name="discovery")] = None
+
+    async def _open_sink(self) -> Sink:
+        kind = self.env.transport.transport_type
+        if kind == "memory":
+            return MemorySink()
+        if kind == "file":
+            from ssmd.connector.filesink import FileSink
+
+            path = self.env.storage.path
+            if not path:
+                raise StartupError(f"{self.opts.env_path}: storage.path is required for transport file")
+            return FileSink(path, self.env.feed, self.opts.rotation, self.metrics,
+                            max_buffer=self.capture.buffer_frames)
+        return await self._open_nats()
+
+    async def _open_nats(self) -> Sink:
+        from ssmd.bus.connect import NatsUnavailable, connect
+        from ssmd.connector.publisher import JetStreamPublisher
+
+        url = self.env.transport.url
+        assert url is not None  # validated by the config model
+        try:
+            # No client-side buffering while disconnected: a publish then fails at once and the publisher's
+            # own buffer re-sends it in order. nats-py would otherwise flush stale publishes first on reconnect.
+            self._nc = await connect(url, "ssmd-connector", pending_size=0)
+        except NatsUnavailable as exc:
+            raise StartupError(f"{exc} (transport.url in {self.opts.env_path}, or NATS_URL)") from None
+        stream = self.env.stream_name
+        subjects = f"{self.env.subject_prefix}.json.>"
+        try:
+            await check_capture(self._nc.jetstream(), stream, subjects)
+        except StreamConflict as exc:
+            await self._nc.close()
+            raise StartupError(f"{exc}; create it with: ssmd stream ensure --env {self.opts.env_path}") from None
+        return JetStreamPublisher(
+            self._nc, stream, self.metrics, max_buffer=self.capture.buffer_frames,
+            max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
+            on_ack=self.opts.on_ack,
+        )
+
+    def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
+        assert self.sink is not None and self._http is not None
+        shard = Shard(index, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
+                      self.capture, self.metrics, self.run_id, subs, self._http)
+        self.shards.append(shard)
+        self._tasks[asyncio.create_task(shard.run(self._stop), name=f"shard-{index}")] = shard
+        return shard
+
+    # -- running ---------------------------------------------------------------------------------------
+
+    async def run(self, shutdown: asyncio.Event) -> None:
+        """Run until ``shutdown`` is set; raise :class:`StartupError` if the credentials are rejected."""
+        waiter = asyncio.create_task(shutdown.wait())
+        try:
+            while not shutdown.is_set():
+                self.metrics.connected.set(1 if self._all_live() else 0)
+                done, _ = await asyncio.wait({waiter, *self._tasks}, timeout=1.0,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is waiter:
+                        continue
+                    shard = self._tasks.pop(task)
+                    exc = task.exception()
+                    if isinstance(exc, HandshakeRejected):
+                        raise StartupError(str(exc))
+                    if exc is not None:
+                        log.error("task %s crashed: %r; restarting it", task.get_name(), exc, exc_info=exc)
+                        if shard is not None:
+                            self._tasks[asyncio.create_task(shard.run(self._stop), name=task.get_name())] = shard
+        finally:
+            waiter.cancel()
+
+    async def _discover(self) -> list[str]:
+        cfg = self.capture.markets.discover
+        assert cfg is not None and self._http is not None
+        base = cfg.rest_url or rest_base(self.opts.ws_url)
+        return await discover_markets(self._http, base, self.opts.credentials, cfg)
+
+    async def _refresh_loop(self) -> None:
+        cfg = self.capture.markets.discover
+        assert cfg is not None
+        while True:
+            await asyncio.sleep(cfg.refresh_s)
+            try:
+                found = await self._discover()
+            except (DiscoveryError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("market discovery failed, keeping the current list: %s", exc)
+                continue
+            await self.apply_markets(list(self.capture.markets.tickers) + found)
+
+    async def apply_markets(self, wanted: list[str]) -> None:
+        """Subscribe markets that appeared, unsubscribe those that are gone (settled), in place."""
+        want = dict.fromkeys(wanted)
+        have = set(self._markets)
+        added = [m for m in want if m not in have]
+        removed = [m for m in self._markets if m not in want]
+        if not added and not removed:
+            return
+        log.info("market list changed: +%d -%d", len(added), len(removed))
+        for channel in self.capture.market_channels:
+            for shard in list(self.shards):
+                for sub in list(shard.subscriptions):
+                    gone = [m for m in (sub.markets or ()) if m in set(removed)]
+                    if sub.channel == channel and gone:
+                        await shard.update_markets(sub, [], gone)
+            plan = [s.subscriptions for s in self.shards]
+            for index, sub, tickers, is_new in place_new_markets(self.capture, plan, channel, added):
+                if index >= len(self.shards):
+                    self._start_shard(index, [Subscription(channel, tickers)])
+                elif is_new:
+                    sub.markets = tickers
+                    await self.shards[index].add_subscription(sub)
+                else:
+                    await self.shards[index].update_markets(sub, tickers, [])
+        self._markets = list(want)
+
+    # -- health ----------------------------------------------------------------------------------------
+
+    def _all_live(self) -> bool:
+        return bool(self.shards) and all(s.state is State.LIVE for s in self.shards)
+
+    def health_body(self) -> dict[str, Any]:
+        dropped = self.sink.dropped if self.sink else 0
+        return {
+            "status": "unhealthy" if dropped else "ok",
+            "feed": self.feed.name,
+            "connected": self._all_live(),
+            "shards": [{"shard": s.index, "state": s.state.name.lower()} for s in self.shards],
+            "buffered": self.sink.pending if self.sink else 0,
+            "dropped": dropped,
+        }
+
+    def not_ready_reason(self) -> str | None:
+        down = [s for s in self.shards if s.state is not State.LIVE]
+        if not self.shards or down:
+            names = ", ".join(f"shard {s.index} {s.state.name.lower()}" for s in down) or "no shards"
+            return f"not connected and subscribed: {names}"
+        refused = [f"shard {s.index} {channel}: {error}" for s in self.shards for channel, error in s.refused.items()]
+        if refused:
+            return "subscription refused by the exchange: " + "; ".join(refused)
+        return self.sink.not_ready_reason() if self.sink else "starting"
+
+    # -- shutdown --------------------------------------------------------------------------------------
+
+    async def stop(self) -> int:
+        """Stop reading, flush (bounded by ``shutdown_timeout``), close. Return frames left unflushed."""
+        self._stop.set()
+        for shard in self.shards:
+            await shard.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        left = 0
+        if self.sink is not None:
+            left = await self.sink.drain(self.capture.shutdown_timeout)
+            if left:
+                log.error("shutdown: %d frames were not acknowledged within %gs and are lost", left,
+                          self.capture.shutdown_timeout)
+            await self.sink.stop()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 5.0)
+        if self._http is not None:
+            await self._http.close()
+        if self.health is not None:
+            await self.health.stop()
+        return left
+

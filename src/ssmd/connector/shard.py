@@ -1,0 +1,443 @@
+"""One WebSocket connection to Kalshi, kept alive for the life of the process.
+
+A shard owns a set of subscriptions (global channels and/or market lists). Its loop: sign, connect, start
+reading *before* subscribing (data that arrives while a subscription is pending is published, not discarded),
+subscribe and wait for each ``subscribed``/``error`` reply, then read until the connection dies. Liveness:
+we ping every ``ping_interval``; a missing pong, or no frame at all from the server (data or its own pings),
+for ``dead_after`` seconds is a dead connection. Any end of a connection is followed by a reconnect with
+exponential back-off and jitter (cap ``backoff_max``), a fresh signature and a full resubscribe. Only a
+rejected handshake before the first successful connection stops the process (bad credentials: exit 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import aiohttp
+
+from ssmd.bus.subjects import subject_for, type_token, unparsed_subject
+from ssmd.config.capture import CaptureConfig
+from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.connector.sinks import Sink
+from ssmd.kalshi.auth import WS_PATH, KalshiCredentials
+from ssmd.kalshi.commands import Commands
+from ssmd.kalshi.frames import Frame, Kind, classify
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_BASE = 0.25
+_CONNECT_TIMEOUT = 10.0
+_SUBJECT_CACHE_MAX = 200_000
+_YIELD_EVERY = 128
+"""``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
+_TERMINAL_CODES = frozenset({10, 17, 25})
+"""Error codes after which Kalshi considers the subscription dead: resubscribe."""
+
+
+class State(enum.IntEnum):
+    DOWN = 0
+    CONNECTING = 1
+    SUBSCRIBING = 2
+    LIVE = 3
+
+
+class HandshakeRejected(Exception):
+    """The exchange refused the upgrade (HTTP 401/403): the credentials are wrong."""
+
+
+class CommandFailed(Exception):
+    def __init__(self, code: int | None, message: str | None) -> None:
+        super().__init__(f"error {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Subscription:
+    """What we asked for; ``sid`` is the server's id on the current connection (None until confirmed)."""
+
+    channel: str
+    markets: list[str] | None = None
+    sid: int | None = None
+
+
+@dataclass
+class _Conn:
+    ws: aiohttp.ClientWebSocketResponse[Literal[False]]
+    conn_id: str
+    commands: Commands = field(default_factory=Commands)
+    waiting: dict[int, asyncio.Future[Frame]] = field(default_factory=dict)
+    by_sid: dict[int, Subscription] = field(default_factory=dict)
+    last_seq: dict[int, int] = field(default_factory=dict)
+    frames: int = 0
+    last_server_frame: float = field(default_factory=time.monotonic)
+    last_pong: float = field(default_factory=time.monotonic)
+    got_data: bool = False
+    live: bool = False
+
+
+class Shard:
+    def __init__(
+        self,
+        index: int,
+        url: str,
+        credentials: KalshiCredentials | None,
+        sink: Sink,
+        prefix: str,
+        capture: CaptureConfig,
+        metrics: ConnectorMetrics,
+        run_id: str,
+        subscriptions: list[Subscription],
+        http: aiohttp.ClientSession,
+    ) -> None:
+        self.index = index
+        self.url = url
+        self._creds = credentials
+        self._sink = sink
+        self._prefix = prefix
+        self._unparsed = unparsed_subject(prefix)
+        self._cfg = capture
+        self._metrics = metrics
+        self._run_id = run_id
+        self.subscriptions = subscriptions
+        self._http = http
+        self.state = State.DOWN
+        self.refused: dict[str, str] = {}
+        """Channels the exchange refused on the current connection, with its error."""
+        self.ever_connected = False
+        self._attempt = 0
+        self._down_since: float | None = None
+        """When the last subscribed connection ended; cleared when capture resumes."""
+        self._conn: _Conn | None = None
+        self._subjects: dict[tuple[str, str | None], tuple[str, str]] = {}
+        self._state_gauge = metrics.shard_state.labels(str(index))
+        self._markets_gauge = metrics.shard_markets.labels(str(index))
+        self._update_markets_gauge()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until ``stop`` is set. Raises :class:`HandshakeRejected` only before the first success."""
+        failures = 0
+        while not stop.is_set():
+            self._attempt += 1
+            reason = "closed"
+            try:
+                reason = await self._connect_and_read(stop)
+            except HandshakeRejected:
+                if not self.ever_connected:
+                    raise
+                reason = "handshake rejected (401/403)"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            except CommandFailed as exc:
+                reason = f"subscribe failed: {exc}"
+            finally:
+                self._set_state(State.DOWN)
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                if conn.got_data:
+                    failures = 0
+                if conn.live and self._down_since is None:
+                    self._down_since = time.monotonic()
+                await _abort(conn.ws)
+            if stop.is_set():
+                break
+            failures += 1
+            delay = min(self._cfg.backoff_max, _BACKOFF_BASE * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+            log.warning("shard %d connection ended (%s); reconnecting in %.2fs", self.index, reason, delay,
+                        extra={"shard": self.index, "attempt": self._attempt})
+            self._metrics.reconnects.inc()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def close(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            await _abort(conn.ws)
+
+    def _set_state(self, state: State) -> None:
+        self.state = state
+        self._state_gauge.set(int(state))
+
+    def _update_markets_gauge(self) -> None:
+        self._markets_gauge.set(sum(len(s.markets or ()) for s in self.subscriptions))
+
+    # -- one connection --------------------------------------------------------------------------------
+
+    async def _connect_and_read(self, stop: asyncio.Event) -> str:
+        self._set_state(State.CONNECTING)
+        headers = self._creds.headers("GET", WS_PATH) if self._creds else {}
+        try:
+            ws = await asyncio.wait_for(
+                self._http.ws_connect(self.url, headers=headers, autoping=False, decode_text=False,
+                                      max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)),
+                _CONNECT_TIMEOUT,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (401, 403):
+                raise HandshakeRejected(f"{self.url} refused the handshake with HTTP {exc.status}: check "
+                                        f"KALSHI_API_KEY and KALSHI_PRIVATE_KEY") from None
+            raise
+        conn = self._conn = _Conn(ws, f"{self._run_id}-{self.index}-{self._attempt}")
+        self.ever_connected = True
+        log.info("shard %d connected to %s", self.index, self.url,
+                 extra={"shard": self.index, "conn": conn.conn_id})
+        reader = asyncio.create_task(self._read(conn), name=f"shard-{self.index}-reader")
+        pinger = asyncio.create_task(self._ping(conn), name=f"shard-{self.index}-pinger")
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            self._set_state(State.SUBSCRIBING)
+            subscriber = asyncio.create_task(self._subscribe_all(conn))
+            done, _ = await asyncio.wait({reader, pinger, stopper, subscriber}, return_when=asyncio.FIRST_COMPLETED)
+            if subscriber in done:
+                subscriber.result()  # raises CommandFailed / TimeoutError
+                done, _ = await asyncio.wait({reader, pinger, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                subscriber.cancel()
+            if stopper in done:
+                return "shutdown"
+            first = next(iter(done))
+            return first.result() if not first.cancelled() else "cancelled"  # type: ignore[return-value]
+        finally:
+            for task in (reader, pinger, stopper):
+                task.cancel()
+            await asyncio.gather(reader, pinger, stopper, return_exceptions=True)
+
+    async def _subscribe_all(self, conn: _Conn) -> None:
+        for sub in self.subscriptions:
+            sub.sid = None
+        self.refused = {}
+        for sub in list(self.subscriptions):
+            await self._subscribe_or_split(conn, sub)
+        self._set_state(State.LIVE)
+        conn.live = True
+        if self._down_since is not None:
+            log.warning("shard %d capturing again; capture was interrupted for %.2fs", self.index,
+                        time.monotonic() - self._down_since, extra={"shard": self.index, "conn": conn.conn_id})
+            self._down_since = None
+        else:
+            log.info("shard %d subscribed to %s", self.index,
+                     ", ".join(s.channel for s in self.subscriptions), extra={"shard": self.index})
+
+    async def _subscribe_or_split(self, conn: _Conn, sub: Subscription) -> None:
+        """A refused subscription is reported and skipped (the others still run); error 26 (too many markets
+        for one subscription) halves the market list and tries again."""
+        try:
+            await self._subscribe(conn, sub)
+        except CommandFailed as exc:
+            markets = sub.markets or []
+            if exc.code == 26 and len(markets) > 1:
+                half = len(markets) // 2
+                other = Subscription(sub.channel, markets[half:])
+                sub.markets = markets[:half]
+                self.subscriptions.insert(self.subscriptions.index(sub) + 1, other)
+                log.warning("error 26: splitting a %s subscription into %d + %d markets", sub.channel,
+                            len(sub.markets), len(other.markets or ()), extra={"shard": self.index})
+                await self._subscribe_or_split(conn, sub)
+                await self._subscribe_or_split(conn, other)
+                return
+            self.refused[sub.channel] = str(exc)
+
+    async def _subscribe(self, conn: _Conn, sub: Subscription) -> None:
+        cid, frame = conn.commands.subscribe([sub.channel], sub.markets)
+        reply = await self._command(conn, cid, frame)
+        if reply.type == "error":
+            code, message = reply.error
+            self._metrics.subscribe_errors.labels(str(code)).inc()
+            log.error("subscribe %s refused by the exchange: error %s: %s", sub.channel, code, message,
+                      extra={"shard": self.index, "channel": sub.channel})
+            raise CommandFailed(code, message)
+        sid = reply.subscribed_sid
+        if sid is not None:
+            sub.sid = sid
+            conn.by_sid[sid] = sub
+        log.debug("subscribed %s: sid %s, %d markets", sub.channel, sid, len(sub.markets or ()),
+                  extra={"shard": self.index, "conn": conn.conn_id})
+
+    async def _command(self, conn: _Conn, cid: int, frame: bytes) -> Frame:
+        """Send one command and wait for its reply (an ``error`` reply is returned, never a timeout)."""
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        conn.waiting[cid] = future
+        try:
+            await conn.ws.send_str(frame.decode())
+            return await asyncio.wait_for(future, self._cfg.subscribe_timeout)
+        finally:
+            conn.waiting.pop(cid, None)
+
+    async def _ping(self, conn: _Conn) -> str:
+        interval = min(self._cfg.ping_interval, self._cfg.dead_after / 2)
+        while True:
+            sent = time.monotonic()
+            await asyncio.wait_for(conn.ws.ping(b"ssmd"), self._cfg.dead_after)
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            if conn.last_pong < sent and now - sent > self._cfg.dead_after:
+                return f"no pong for {now - sent:.1f}s"
+
+    # -- the hot path ----------------------------------------------------------------------------------
+
+    async def _read(self, conn: _Conn) -> str:
+        ws = conn.ws
+        dead_after = self._cfg.dead_after
+        metrics = self._metrics
+        submit = self._sink.submit
+        prefix = self._prefix
+        conn_id = conn.conn_id
+        subjects = self._subjects
+        while True:
+            remaining = conn.last_server_frame + dead_after - time.monotonic()
+            try:
+                msg = await ws.receive(timeout=max(remaining, 0.001))
+            except TimeoutError:
+                return f"no frame from the server for {dead_after:g}s"
+            now = time.monotonic()
+            mtype = msg.type
+            if mtype is aiohttp.WSMsgType.TEXT or mtype is aiohttp.WSMsgType.BINARY:
+                t0 = time.perf_counter()
+                received_ns = time.time_ns()
+                conn.last_server_frame = now
+                metrics.last_frame_at = now
+                raw: bytes = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                conn.frames += 1
+                if conn.frames % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                frame = classify(raw) if mtype is aiohttp.WSMsgType.TEXT else Frame()
+                kind = frame.kind
+                if kind is Kind.DATA:
+                    ftype = frame.type
+                    assert ftype is not None
+                    ticker = frame.ticker
+                    cached = subjects.get((ftype, ticker))
+                    if cached is None:
+                        if len(subjects) > _SUBJECT_CACHE_MAX:
+                            subjects.clear()
+                        cached = subjects[(ftype, ticker)] = (subject_for(prefix, ftype, ticker), type_token(ftype))
+                    subject, token = cached
+                    sid = frame.sid
+                    seq = frame.seq
+                    headers = {"Ssmd-Received-Ns": str(received_ns), "Ssmd-Conn": conn_id}
+                    if sid is not None:
+                        headers["Ssmd-Sid"] = str(sid)
+                        if seq is not None:
+                            headers["Ssmd-Seq"] = str(seq)
+                            headers["Nats-Msg-Id"] = f"{conn_id}:{sid}:{seq}"
+                            self._check_seq(conn, sid, seq)
+                        else:
+                            headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
+                    else:
+                        headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
+                    metrics.count_received(token)
+                    conn.got_data = True
+                    submit(subject, raw, headers, token, t0)
+                elif kind is Kind.CONTROL:
+                    self._on_control(conn, frame, raw)
+                else:
+                    metrics.unparsed.inc()
+                    metrics.count_received("unparsed")
+                    log.warning("frame without JSON or type, published raw to %s", self._unparsed,
+                                extra={"shard": self.index, "conn": conn_id, "bytes": len(raw)})
+                    headers = {"Ssmd-Received-Ns": str(received_ns), "Ssmd-Conn": conn_id,
+                               "Nats-Msg-Id": f"{conn_id}:{conn.frames}"}
+                    submit(self._unparsed, raw, headers, "unparsed", t0)
+            elif mtype is aiohttp.WSMsgType.PING:
+                conn.last_server_frame = now
+                await ws.pong(msg.data)
+            elif mtype is aiohttp.WSMsgType.PONG:
+                conn.last_pong = now
+            elif mtype is aiohttp.WSMsgType.ERROR:
+                return f"websocket error: {ws.exception()!r}"
+            else:  # CLOSE, CLOSING, CLOSED
+                return f"closed by the server (code {ws.close_code})"
+
+    def _check_seq(self, conn: _Conn, sid: int, seq: int) -> None:
+        prev = conn.last_seq.get(sid)
+        conn.last_seq[sid] = seq
+        if prev is None or seq == prev + 1:
+            return
+        sub = conn.by_sid.get(sid)
+        channel = sub.channel if sub else "unknown"
+        self._metrics.seq_gaps.labels(channel).inc()
+        log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, prev + 1, seq,
+                    extra={"shard": self.index, "conn": conn.conn_id, "missing": seq - prev - 1})
+        if sub is not None and sub.channel == "orderbook_delta":
+            asyncio.create_task(self._resubscribe(conn, sub), name=f"shard-{self.index}-resubscribe")  # noqa: RUF006
+
+    async def _resubscribe(self, conn: _Conn, sub: Subscription) -> None:
+        """After a gap the book is wrong until a fresh snapshot: unsubscribe and subscribe again."""
+        old = sub.sid
+        try:
+            if old is not None:
+                conn.by_sid.pop(old, None)
+                cid, frame = conn.commands.unsubscribe([old])
+                await self._command(conn, cid, frame)
+            await self._subscribe(conn, sub)
+            log.info("resubscribed %s after a seq gap (sid %s -> %s)", sub.channel, old, sub.sid,
+                     extra={"shard": self.index})
+        except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            log.error("resubscribe after seq gap failed: %s; reconnecting", exc, extra={"shard": self.index})
+            await _abort(conn.ws)
+
+    def _on_control(self, conn: _Conn, frame: Frame, raw: bytes) -> None:
+        ftype = frame.type or ""
+        self._metrics.control.labels(ftype).inc()
+        cid = frame.id
+        waiter = conn.waiting.get(cid) if cid else None
+        if frame.sid is not None and frame.seq is not None:
+            prev = conn.last_seq.get(frame.sid)
+            if prev is not None and frame.seq > prev:
+                conn.last_seq[frame.sid] = frame.seq
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+            return
+        if ftype == "error":
+            code, message = frame.error
+            self._metrics.subscribe_errors.labels(str(code)).inc()
+            log.error("exchange error %s: %s", code, message,
+                      extra={"shard": self.index, "sid": frame.sid, "id": cid})
+            sub = conn.by_sid.get(frame.sid) if frame.sid is not None else None
+            if sub is not None and code in _TERMINAL_CODES:
+                asyncio.create_task(self._resubscribe(conn, sub))  # noqa: RUF006
+            return
+        log.debug("control frame %s", raw[:200], extra={"shard": self.index})
+
+    # -- market updates (discovery) --------------------------------------------------------------------
+
+    async def update_markets(self, sub: Subscription, add: list[str], remove: list[str]) -> None:
+        """Add/remove markets on a live sid with ``update_subscription``; offline, just edit the plan."""
+        markets = sub.markets if sub.markets is not None else []
+        sub.markets = [m for m in markets if m not in set(remove)] + [m for m in add if m not in set(markets)]
+        self._update_markets_gauge()
+        conn = self._conn
+        if conn is None or sub.sid is None or self.state is not State.LIVE:
+            return  # the next (re)subscribe uses the new list
+        for action, tickers in (("delete_markets", remove), ("add_markets", add)):
+            if not tickers:
+                continue
+            cid, frame = conn.commands.update_subscription(sub.sid, tickers, action)  # type: ignore[arg-type]
+            reply = await self._command(conn, cid, frame)
+            if reply.type == "error":
+                code, message = reply.error
+                self._metrics.subscribe_errors.labels(str(code)).inc()
+                log.error("update_subscription %s refused: error %s: %s", action, code, message,
+                          extra={"shard": self.index, "sid": sub.sid})
+
+    async def add_subscription(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
+        self._update_markets_gauge()
+        conn = self._conn
+        if conn is not None and self.state is State.LIVE:
+            await self._subscribe_or_split(conn, sub)
+
+
+async def _abort(ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(), 2.0)
+

@@ -1,0 +1,54 @@
+"""Where frames go: the interface the WebSocket reader sees, and the in-memory sink for tests.
+
+The reader only ever calls ``submit`` (synchronous, never blocks); durability and retries are the sink's job.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Sink(Protocol):
+    dropped: int
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
+        """Take one frame. ``headers`` holds ``Nats-Msg-Id`` and the ``Ssmd-*`` metadata."""
+
+    async def drain(self, limit_s: float) -> int:
+        """Make everything submitted durable within ``limit_s`` s; return how many frames are not."""
+
+    def not_ready_reason(self) -> str | None: ...
+
+    @property
+    def pending(self) -> int: ...
+
+
+class MemorySink:
+    """``transport: memory``: keeps frames in a list. For tests only; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bytes, dict[str, str]]] = []
+        self.dropped = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
+        self.frames.append((subject, payload, headers))
+
+    async def drain(self, limit_s: float) -> int:
+        return 0
+
+    def not_ready_reason(self) -> str | None:
+        return None
+
+    @property
+    def pending(self) -> int:
+        return 0

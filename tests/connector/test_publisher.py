@@ -1,0 +1,115 @@
+"""The JetStream publisher on its own, against a real nats-server: drops are loud, unroutable is loud,
+retries are deduplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import nats
+import pytest
+
+from ssmd.bus.embedded import EmbeddedNats
+from ssmd.bus.streams import StreamSpec, ensure_stream
+from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.connector.publisher import JetStreamPublisher
+
+
+async def _stream(nc: nats.NATS, name: str) -> str:
+    stream = name.upper()
+    await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, f"{name}.kalshi"))
+    return stream
+
+
+async def test_full_buffer_drops_newest_counts_logs_and_reports(own_nats: EmbeddedNats, unique_name: str,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """With NATS down and the buffer full, every further frame is dropped, counted, logged at error level,
+    and /ready's reason says so; frames already buffered are published once NATS is back."""
+    nc = await nats.connect(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=0)
+    stream = await _stream(nc, unique_name)
+    metrics = ConnectorMetrics()
+    pub = JetStreamPublisher(nc, stream, metrics, max_buffer=10, publish_timeout=1.0)
+    await pub.start()
+    try:
+        await asyncio.to_thread(own_nats.stop)
+        for _ in range(50):
+            if not nc.is_connected:
+                break
+            await asyncio.sleep(0.05)
+        with caplog.at_level(logging.ERROR, logger="ssmd.connector.publisher"):
+            for i in range(15):
+                pub.submit(f"{unique_name}.kalshi.json.trade.X", b"%d" % i, {"Nats-Msg-Id": f"m{i}"}, "trade",
+                           time.perf_counter())
+        assert pub.dropped == 5
+        assert metrics.dropped._value.get() == 5
+        assert any("DROPPING" in r.getMessage() for r in caplog.records)
+        assert "dropped" in (pub.not_ready_reason() or "") or "NATS" in (pub.not_ready_reason() or "")
+        await asyncio.to_thread(own_nats.start)
+        assert await pub.drain(20) == 0
+        info = await nc.jetstream().stream_info(stream)
+        assert info.state.messages == 10
+        assert "5 frames dropped" in (pub.not_ready_reason() or "")
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_subject_no_stream_captures_is_held_and_reported_not_lost(nats_server: EmbeddedNats,
+                                                                         unique_name: str) -> None:
+    """A subject outside the expected stream is never acked: the frame stays buffered (retried) and
+    readiness names the error, instead of vanishing like a core-NATS publish."""
+    nc = await nats.connect(nats_server.url)
+    stream = await _stream(nc, unique_name)
+    pub = JetStreamPublisher(nc, stream, ConnectorMetrics(), publish_timeout=1.0)
+    await pub.start()
+    try:
+        pub.submit(f"elsewhere.{unique_name}.x", b"{}", {"Nats-Msg-Id": "a"}, "trade", time.perf_counter())
+        await asyncio.sleep(1.0)
+        assert pub.pending == 1
+        assert pub.acked == 0
+        reason = pub.not_ready_reason() or ""
+        assert "no stream" in reason or "error" in reason, reason
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_same_msg_id_is_stored_once(nats_server: EmbeddedNats, unique_name: str) -> None:
+    """A retry (same Nats-Msg-Id) of a frame already stored is acked as a duplicate, not stored twice."""
+    nc = await nats.connect(nats_server.url)
+    stream = await _stream(nc, unique_name)
+    metrics = ConnectorMetrics()
+    pub = JetStreamPublisher(nc, stream, metrics)
+    await pub.start()
+    try:
+        for _ in range(3):
+            pub.submit(f"{unique_name}.kalshi.json.trade.A", b'{"type":"trade"}', {"Nats-Msg-Id": "c1:2:7"},
+                       "trade", time.perf_counter())
+        assert await pub.drain(10) == 0
+        assert (await nc.jetstream().stream_info(stream)).state.messages == 1
+        assert metrics.duplicates._value.get() == 2
+        assert pub.acked == 3
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_frames_are_stored_in_submit_order(nats_server: EmbeddedNats, unique_name: str) -> None:
+    """Pipelined publishes land in the stream in the order they were submitted."""
+    nc = await nats.connect(nats_server.url)
+    stream = await _stream(nc, unique_name)
+    pub = JetStreamPublisher(nc, stream, ConnectorMetrics(), max_in_flight=64)
+    await pub.start()
+    try:
+        for i in range(2000):
+            pub.submit(f"{unique_name}.kalshi.json.ticker.T{i % 7}", b"%d" % i, {"Nats-Msg-Id": f"o{i}"},
+                       "ticker", time.perf_counter())
+        assert await pub.drain(20) == 0
+        js = nc.jetstream()
+        sub = await js.subscribe(f"{unique_name}.kalshi.>", ordered_consumer=True, stream=stream)
+        got = [int((await sub.next_msg(5)).data) for _ in range(2000)]
+        assert got == list(range(2000))
+    finally:
+        await pub.stop()
+        await nc.close()
