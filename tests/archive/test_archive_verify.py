@@ -90,6 +90,19 @@ def test_identical_sequenced_frame_is_a_duplicate_but_a_reused_seq_is_not(tmp_pa
     assert _kinds(tmp_path)["problems_duplicate_frame"] == 1
 
 
+def test_identical_snapshot_after_a_reconnect_is_not_a_duplicate(tmp_path: Path) -> None:
+    """After a reconnect seqs restart at 1, and an unchanged book gives a snapshot identical to the previous
+    connection's (same sid, same seq): that is a new subscription's frame, not a duplicate. Repeating it within the
+    same subscription still is."""
+    snap = (b'{"type":"orderbook_snapshot","sid":4,"seq":%d,'
+            b'"msg":{"market_ticker":"M%d","yes_dollars_fp":[["0.4000","10.00"]]}}')
+    first = [snap % (1, 1), snap % (2, 2)]
+    write_day(tmp_path, "2026-02-12", [("1200.jsonl.gz", [*first, *first])])
+    assert _kinds(tmp_path).get("problems_duplicate_frame", 0) == 0
+    write_day(tmp_path / "again", "2026-02-12", [("1200.jsonl.gz", [*first, snap % (2, 2)])])
+    assert _kinds(tmp_path / "again")["problems_duplicate_frame"] == 1
+
+
 def test_stray_tmp_is_caught_but_the_open_file_is_not(tmp_path: Path, samples: list[bytes]) -> None:
     """An old .tmp is an orphan_tmp problem; the newest day's one fresh .tmp is the archiver's open file."""
     day = _archive(tmp_path, samples)

@@ -3,7 +3,8 @@
 Every closed file is checked against its manifest entry (present, valid gzip, sha256, sizes, record count),
 every file on disk must be in the manifest, recorded stream gaps are reported, a stray ``.tmp`` is flagged,
 and duplicates are found across the whole run: trades by ``trade_id``; other sequenced frames by identical
-content (which includes identical ``sid`` and ``seq``). Duplicate detection keeps a 64-bit hash per frame,
+content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
+Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
 so memory grows with the number of frames verified (~60 MB per million).
 """
 
@@ -95,6 +96,9 @@ class _Seen:
     def __init__(self) -> None:
         self.trade_ids: set[int] = set()
         self.frames: set[int] = set()
+        # A subscription's seq starts at 1 and restarts on every reconnect; an unchanged book then yields a
+        # snapshot identical to the previous connection's. Frames are compared within one subscription only.
+        self.subscriptions: dict[int | None, int] = {}
 
 
 def verify(
@@ -282,7 +286,9 @@ def _check_line(line: bytes, envelope: bool, seen: _Seen, result: DayResult, whe
             seen.trade_ids.add(key)
             return seq
     if head.seq is not None:
-        key = hash(raw)
+        if head.seq == 1:
+            seen.subscriptions[head.sid] = seen.subscriptions.get(head.sid, 0) + 1
+        key = hash((seen.subscriptions.get(head.sid, 0), raw))
         if key in seen.frames:
             result.add("duplicate_frame", f"{where}:{number}",
                        f"{head.type} sid={head.sid} seq={head.seq} identical to an earlier frame")
