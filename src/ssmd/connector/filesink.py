@@ -17,6 +17,7 @@ from pathlib import Path
 from ssmd.archiver.writer import ArchiveWriter, Record
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,7 @@ class FileSink:
 
     async def stop(self) -> None:
         self._running = False  # Python 3.11's wait_for can swallow a cancel; the flag ends the loop anyway
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_all((self._task,))
         await self._writer.close()
 
     @property

@@ -27,6 +27,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,7 @@ class JetStreamPublisher:
                        asyncio.create_task(self._watchdog(), name="publisher-watchdog")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
     @property

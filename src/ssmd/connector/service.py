@@ -27,6 +27,7 @@ from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription
 from ssmd.connector.sinks import MemorySink, Sink
 from ssmd.kalshi.auth import KalshiCredentials
 from ssmd.runtime.http import HealthServer
+from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -237,9 +238,7 @@ class Connector:
         self._stop.set()
         for shard in self.shards:
             await shard.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks)
         left = 0
         if self.sink is not None:
             left = await self.sink.drain(self.capture.shutdown_timeout)

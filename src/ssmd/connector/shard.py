@@ -29,6 +29,7 @@ from ssmd.connector.sinks import Sink
 from ssmd.kalshi.auth import WS_PATH, KalshiCredentials
 from ssmd.kalshi.commands import Commands
 from ssmd.kalshi.frames import Frame, Kind, classify
+from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -207,9 +208,7 @@ class Shard:
             first = next(iter(done))
             return first.result() if not first.cancelled() else "cancelled"  # type: ignore[return-value]
         finally:
-            for task in (reader, pinger, stopper):
-                task.cancel()
-            await asyncio.gather(reader, pinger, stopper, return_exceptions=True)
+            await cancel_all((reader, pinger, stopper))
 
     async def _subscribe_all(self, conn: _Conn) -> None:
         for sub in self.subscriptions:

@@ -17,6 +17,7 @@ from typing import IO, Any
 from aiohttp import WSMsgType, web
 
 from ssmd.kalshi.auth import REST_PREFIX, WS_PATH
+from ssmd.runtime.tasks import cancel_all
 from ssmd.sim.config import SimConfig
 from ssmd.sim.handshake import Rejected, check_signature
 from ssmd.sim.markets import Event, MarketModel
@@ -89,11 +90,7 @@ class SimServer:
         self._tasks.append(asyncio.create_task(self._pinger()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks.clear()
         for session in list(self.sessions):
             session.transport.abort()
