@@ -170,3 +170,82 @@ async def test_sent_log_matches_what_arrived_across_a_disconnect(
         client.raw.append(msg.data)
     received = [r for r in client.raw if orjson.loads(r)["type"] != "subscribed"]
     assert log.read_text().splitlines() == received
+
+
+@pytest.mark.parametrize(("code", "text"), [(10, "Channel error"), (17, "Internal error"),
+                                            (25, "Subscription buffer overflow")])
+async def test_error_fault_sends_kalshis_async_error_frame_per_sid(
+    make_sim: Any, connect: Any, ctl: Any, code: int, text: str
+) -> None:
+    """``error`` sends each live sid one ``{"sid","type":"error","msg":{"code","msg"}}`` frame with Kalshi's text
+    and no ``id`` (it answers no command)."""
+    server = await make_sim()
+    client = await connect(server)
+    sids = await client.subscribe(["ticker", "trade"])
+    done = await ctl.fault(server, "error", code=code)
+    assert done["sids"] == 2
+    errors = [await client.recv(), await client.recv()]
+    assert sorted(errors, key=lambda f: f["sid"]) == [
+        {"sid": sid, "type": "error", "msg": {"code": code, "msg": text}} for sid in sorted(sids.values())
+    ]
+
+
+async def test_error_fault_kills_the_subscriptions(make_sim: Any, connect: Any, ctl: Any) -> None:
+    """After ``error`` the sids are gone: no more data on them, ``list_subscriptions`` is empty, stats show none."""
+    server = await make_sim(rate=5000)
+    client = await connect(server)
+    sids = await client.subscribe(["ticker", "trade"])
+    await client.recv()
+    await ctl.fault(server, "error", code=10)
+    _, before = await client.until(lambda f: f.get("type") == "error")
+    await client.until(lambda f: f.get("type") == "error")
+    await asyncio.sleep(0.3)  # the generator keeps running: nothing may arrive for the dead sids
+    cid = await client.send("list_subscriptions")
+    reply, after = await client.until(lambda f: f.get("id") == cid)
+    assert reply["msg"] == []
+    assert after == []
+    assert {f["sid"] for f in before} <= set(sids.values())
+    assert (await ctl.stats(server))["subscriptions"] == 0
+
+
+async def test_error_fault_can_target_channels(make_sim: Any, connect: Any, ctl: Any) -> None:
+    """With ``channels`` only the subscriptions on those channels die; the others keep receiving data."""
+    server = await make_sim(rate=5000)
+    client = await connect(server)
+    sids = await client.subscribe(["ticker", "trade"])
+    done = await ctl.fault(server, "error", code=17, channels=["trade"])
+    assert done["sids"] == 1
+    error, _ = await client.until(lambda f: f.get("type") == "error")
+    assert error["sid"] == sids["trade"]
+    await client.until(lambda f: f.get("sid") == sids["ticker"] and f["type"] == "ticker")
+    cid = await client.send("list_subscriptions")
+    reply, _ = await client.until(lambda f: f.get("id") == cid)
+    assert reply["msg"] == [{"channel": "ticker", "sid": sids["ticker"]}]
+
+
+async def test_resubscribing_after_an_error_fault_gets_a_new_sid_and_data(
+    make_sim: Any, connect: Any, ctl: Any
+) -> None:
+    """A client that resubscribes after a terminal error gets a fresh sid (the dead one is not reused), whose seq
+    starts again at 1."""
+    server = await make_sim(rate=5000)
+    client = await connect(server)
+    old = (await client.subscribe(["trade"]))["trade"]
+    await ctl.fault(server, "error", code=25)
+    await client.until(lambda f: f.get("type") == "error")
+    new = (await client.subscribe(["trade"]))["trade"]
+    assert new != old
+    first, _ = await client.until(lambda f: f.get("type") == "trade")
+    assert (first["sid"], first["seq"]) == (new, 1)
+
+
+@pytest.mark.parametrize("body", [{"code": 7}, {"code": "10"}, {"code": 10, "channels": "trade"}])
+async def test_error_fault_refuses_non_terminal_codes_and_bad_channels(
+    make_sim: Any, http: aiohttp.ClientSession, body: dict[str, Any]
+) -> None:
+    """``error`` with a code that does not kill a subscription on Kalshi, or ``channels`` that is not a list,
+    is a 400 saying what is expected."""
+    server = await make_sim()
+    async with http.post(f"http://127.0.0.1:{server.port}/_sim/fault", json={"kind": "error", **body}) as resp:
+        assert resp.status == 400
+        assert "must be" in (await resp.json())["error"]

@@ -170,3 +170,26 @@ async def test_rate_is_honoured(make_sim: Any, connect: Any, ctl: Any) -> None:
     await asyncio.sleep(1.0)
     after = (await ctl.stats(server))["frames_generated"]
     assert 1000 <= after - before <= 3000
+
+
+async def test_frames_sent_counts_data_frames_per_socket_like_the_sent_log(
+    make_sim: Any, connect: Any, ctl: Any, tmp_path: Path
+) -> None:
+    """``/_sim/stats`` ``frames_sent`` is the number of data frames written, once per socket: it equals the
+    sent-log's line count and the data frames the clients received (replies and errors not included)."""
+    log = tmp_path / "sent.jsonl"
+    server = await make_sim(rate=20000, sent_log=log)
+    clients = [await connect(server), await connect(server)]
+    await clients[0].subscribe(["ticker", "trade"])
+    await clients[1].subscribe(["trade"])
+    for _ in range(1000):
+        await clients[1].recv()
+    await ctl.fault(server, "error", code=10, channels=["ticker"])
+    await ctl.post(server, "/_sim/pause")
+    for c in clients:
+        await c.barrier()
+    control = ("subscribed", "ok", "error")
+    per_socket = [sum(1 for r in c.raw if orjson.loads(r)["type"] not in control) for c in clients]
+    assert min(per_socket) >= 1000
+    stats = await ctl.stats(server)
+    assert stats["frames_sent"] == len(log.read_bytes().splitlines()) == sum(per_socket)

@@ -28,6 +28,9 @@ class ConnectorMetrics:
                                ["type"], registry=r)
         self.subscribe_errors = Counter("ssmd_connector_subscribe_errors", "error replies, by Kalshi code",
                                         ["code"], registry=r)
+        self.resubscribes = Counter("ssmd_connector_resubscribes", "Subscriptions re-issued on a live connection "
+                                    "(reason: seq_gap, or error_<code> for Kalshi's terminal errors)", ["reason"],
+                                    registry=r)
         self.reconnects = Counter("ssmd_connector_reconnects", "WebSocket reconnects", registry=r)
         self.seq_gaps = Counter("ssmd_connector_seq_gaps", "Jumps in a sid's seq", ["channel"], registry=r)
         self.retries = Counter("ssmd_connector_publish_retries", "Publishes re-sent with the same Nats-Msg-Id",

@@ -17,8 +17,9 @@ import enum
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import aiohttp
 
@@ -82,6 +83,13 @@ class _Conn:
     last_pong: float = field(default_factory=time.monotonic)
     got_data: bool = False
     live: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """Resubscriptions in flight on this connection (held so they are not collected; cancelled with it)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 class Shard:
@@ -208,7 +216,7 @@ class Shard:
             first = next(iter(done))
             return first.result() if not first.cancelled() else "cancelled"  # type: ignore[return-value]
         finally:
-            await cancel_all((reader, pinger, stopper))
+            await cancel_all((reader, pinger, stopper, *conn.tasks))
 
     async def _subscribe_all(self, conn: _Conn) -> None:
         for sub in self.subscriptions:
@@ -367,21 +375,25 @@ class Shard:
         log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, prev + 1, seq,
                     extra={"shard": self.index, "conn": conn.conn_id, "missing": seq - prev - 1})
         if sub is not None and sub.channel == "orderbook_delta":
-            asyncio.create_task(self._resubscribe(conn, sub), name=f"shard-{self.index}-resubscribe")  # noqa: RUF006
+            conn.by_sid.pop(sid, None)
+            conn.spawn(self._resubscribe(conn, sub, sid, "a seq gap", "seq_gap"), f"shard-{self.index}-resubscribe")
 
-    async def _resubscribe(self, conn: _Conn, sub: Subscription) -> None:
-        """After a gap the book is wrong until a fresh snapshot: unsubscribe and subscribe again."""
-        old = sub.sid
+    async def _resubscribe(self, conn: _Conn, sub: Subscription, old: int, why: str, reason: str,
+                           dead: bool = False) -> None:
+        """Subscribe ``sub`` again on this connection. After a seq gap the book is wrong until a fresh snapshot,
+        so the live sid is unsubscribed first; after a terminal error (``dead``) the exchange already dropped it.
+        The caller has removed ``old`` from ``conn.by_sid``, so one sid is never resubscribed twice."""
         try:
-            if old is not None:
-                conn.by_sid.pop(old, None)
+            if not dead:
                 cid, frame = conn.commands.unsubscribe([old])
                 await self._command(conn, cid, frame)
             await self._subscribe(conn, sub)
-            log.info("resubscribed %s after a seq gap (sid %s -> %s)", sub.channel, old, sub.sid,
-                     extra={"shard": self.index})
+            self._metrics.resubscribes.labels(reason).inc()
+            log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
+                     extra={"shard": self.index, "conn": conn.conn_id})
         except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-            log.error("resubscribe after seq gap failed: %s; reconnecting", exc, extra={"shard": self.index})
+            log.error("resubscribe of %s after %s failed: %s; reconnecting", sub.channel, why, exc,
+                      extra={"shard": self.index, "conn": conn.conn_id})
             await _abort(conn.ws)
 
     def _on_control(self, conn: _Conn, frame: Frame, raw: bytes) -> None:
@@ -401,9 +413,11 @@ class Shard:
             self._metrics.subscribe_errors.labels(str(code)).inc()
             log.error("exchange error %s: %s", code, message,
                       extra={"shard": self.index, "sid": frame.sid, "id": cid})
-            sub = conn.by_sid.get(frame.sid) if frame.sid is not None else None
-            if sub is not None and code in _TERMINAL_CODES:
-                asyncio.create_task(self._resubscribe(conn, sub))  # noqa: RUF006
+            if frame.sid is not None and code in _TERMINAL_CODES:
+                sub = conn.by_sid.pop(frame.sid, None)
+                if sub is not None:
+                    conn.spawn(self._resubscribe(conn, sub, frame.sid, f"error {code}", f"error_{code}", dead=True),
+                               f"shard-{self.index}-resubscribe")
             return
         log.debug("control frame %s", raw[:200], extra={"shard": self.index})
 

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ssmd.sim.session import TERMINAL_ERRORS
+
 if TYPE_CHECKING:
     from ssmd.sim.server import SimServer
 
-FAULTS = ("disconnect", "stall", "seq_gap", "malformed", "reject_auth")
+FAULTS = ("disconnect", "stall", "seq_gap", "malformed", "reject_auth", "error")
 MALFORMED = (b"this is not JSON {", b'{"sid":1,"msg":{"note":"frame without a type"}}')
 """What the ``malformed`` fault sends: one non-JSON frame and one JSON frame with no ``type``."""
 
@@ -39,10 +41,27 @@ async def apply_fault(server: SimServer, spec: dict[str, Any]) -> dict[str, Any]
                 session.deliver_raw(raw)
             session.flush()
         return {"sockets": len(server.sessions)}
+    if kind == "error":
+        return _fail_subscriptions(server, spec)
     if kind == "reject_auth":
         server.reject_auth = int(spec.get("count", 1))
         return {"count": server.reject_auth}
     raise ValueError(f"kind must be one of {', '.join(FAULTS)}")
+
+
+def _fail_subscriptions(server: SimServer, spec: dict[str, Any]) -> dict[str, Any]:
+    """Kalshi's asynchronous terminal errors: every matching sid on every socket gets one and dies."""
+    code = spec.get("code", 10)
+    if type(code) is not int or code not in TERMINAL_ERRORS:
+        raise ValueError(f"code must be one of {', '.join(map(str, TERMINAL_ERRORS))} (Kalshi's terminal errors)")
+    channels = spec.get("channels")
+    if channels is not None and (not isinstance(channels, list) or not all(isinstance(c, str) for c in channels)):
+        raise ValueError("channels must be a list of channel names")
+    sids = 0
+    for session in list(server.sessions):
+        sids += session.fail_subscriptions(code, channels)
+        session.flush()
+    return {"sids": sids}
 
 
 def control_routes(server: SimServer) -> list[web.RouteDef]:

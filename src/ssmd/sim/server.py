@@ -130,12 +130,14 @@ class SimServer:
         return [model.ticker_event(m, now_ms) for m in markets]
 
     def log_sent(self, frames: list[bytes]) -> None:
+        """One line per data frame (``frames`` is left as it is: the caller counts it)."""
         if self._log_file is not None:
-            frames.append(b"")
             self._log_file.write(b"\n".join(frames))
+            self._log_file.write(b"\n")
             self._log_file.flush()
 
     def count_sent(self, n: int) -> None:
+        """``frames_sent``: data frames written, once per socket (so always the sent-log's line count)."""
         self.stats["frames_sent"] += n
 
     # ----- state -----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ with the subscription's ``sid``/``seq`` and queued; :meth:`Session.flush` writes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,15 +34,19 @@ ERRORS = {
     5: "Unknown command",
     7: "Unknown subscription ID",
     8: "Unknown channel name",
+    10: "Channel error",
     11: "Invalid parameter",
     12: "Exactly one subscription ID is required",
     13: "Unsupported action",
     14: "Market Ticker required",
     15: "Action required",
     16: "Market not found",
+    17: "Internal error",
     25: "Subscription buffer overflow",
     26: "Subscription market limit exceeded",
 }
+TERMINAL_ERRORS = (10, 17, 25)
+"""Codes Kalshi sends asynchronously for a live sid that kill the subscription: the client must resubscribe."""
 
 
 class Hub(Protocol):
@@ -140,18 +144,25 @@ class Session:
             return
         self.transport.write(b"".join(out))
         if log:
-            self.hub.log_sent(log)
             self.hub.count_sent(len(log))
+            self.hub.log_sent(log)
         if self.transport.get_write_buffer_size() > self.hub.buffer_limit:
             self._overflow()
 
     def _overflow(self) -> None:
         """A reader too slow for its subscriptions loses them, as on Kalshi (error 25, terminal)."""
-        for sid in list(self.subs):
-            self._error(0, CommandError(25), sid=sid)
-            self._drop(sid)
+        self.fail_subscriptions(25)
         out, self._out = self._out, []
         self.transport.write(b"".join(out))
+
+    def fail_subscriptions(self, code: int, channels: Collection[str] | None = None) -> int:
+        """Kill every subscription (or those on ``channels``) the way Kalshi does: an error frame with the sid and
+        no ``id``, then silence on that sid. Returns how many died; the caller flushes."""
+        dead = [sid for sid, sub in self.subs.items() if channels is None or sub.channel in channels]
+        for sid in dead:
+            self._error(0, CommandError(code), sid=sid)
+            self._drop(sid)
+        return len(dead)
 
     # ----- commands --------------------------------------------------------------------------------------------
     def handle(self, text: str | bytes) -> None:
