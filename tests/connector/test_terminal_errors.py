@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
 from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare
@@ -22,8 +23,8 @@ async def _labelled(conn: ConnectorProc, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def _until(check: object, what: str, within: float = 15.0) -> None:
-    assert callable(check)
+async def _until(check: Callable[[], Awaitable[bool]], what: str, within: float = 15.0) -> None:
+    """Poll ``check`` every 0.1 s until it holds (bounded)."""
     for _ in range(int(within / 0.1)):
         if await check():
             return
