@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,37 +15,46 @@ from ssmd.bus.embedded import EmbeddedNats
 from ssmd.config.archiver import ArchiverConfig
 
 
-@pytest.fixture
-async def stream_env(nats_server: EmbeddedNats, unique_name: str, tmp_path: Path) -> AsyncIterator[StreamEnv]:
-    """A stream of this test's own on the session server."""
-    env = StreamEnv(nats_server, unique_name, tmp_path / "data")
+async def _env(server: EmbeddedNats, name: str, root: Path, json_only: bool = False) -> AsyncIterator[StreamEnv]:
+    env = StreamEnv(server, name, root, json_only=json_only)
     await env.connect()
     try:
         yield env
     finally:
         await env.nc.close()
+
+
+@pytest.fixture
+async def stream_env(nats_server: EmbeddedNats, unique_name: str, tmp_path: Path) -> AsyncIterator[StreamEnv]:
+    """A stream of this test's own on the session server."""
+    async for env in _env(nats_server, unique_name, tmp_path / "data"):
+        yield env
 
 
 @pytest.fixture
 async def whole_stream_env(nats_server: EmbeddedNats, unique_name: str, tmp_path: Path) -> AsyncIterator[StreamEnv]:
     """A stream capturing only ``{prefix}.json.>``, so the archiver's default filter covers all of it."""
-    env = StreamEnv(nats_server, unique_name, tmp_path / "data", json_only=True)
-    await env.connect()
-    try:
+    async for env in _env(nats_server, unique_name, tmp_path / "data", json_only=True):
         yield env
-    finally:
-        await env.nc.close()
 
 
 @pytest.fixture
 async def own_stream_env(own_nats: EmbeddedNats, unique_name: str, tmp_path: Path) -> AsyncIterator[StreamEnv]:
     """A stream on a server of this test's own (for tests that stop or restart NATS)."""
-    env = StreamEnv(own_nats, unique_name, tmp_path / "data")
-    await env.connect()
-    try:
+    async for env in _env(own_nats, unique_name, tmp_path / "data"):
         yield env
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs: a disk that fills up (needs root, which the test machines have)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
     finally:
-        await env.nc.close()
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,19 +183,6 @@ async def test_nats_restart_loses_and_duplicates_nothing(own_stream_env: StreamE
     await run.close()
     assert read_archive(env.feed_dir) == [frame(i) for i in range(1, 2001)]
 
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB tmpfs (the test machines run as root)."""
-    import subprocess
-
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_disk_full_stops_acking_and_resumes(

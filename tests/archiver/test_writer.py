@@ -7,8 +7,6 @@ import gzip
 import hashlib
 import json
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -224,17 +222,6 @@ async def test_recovery_after_crash_between_link_and_unlink(tmp_path: Path) -> N
     assert await make(tmp_path, Clock(T1207 + 5)).open() == 4
     assert sorted(p.name for p in folder.iterdir()) == ["1200.jsonl.gz", "manifest.json"]
 
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB tmpfs: a disk that fills up (needs root, which the test machines have)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_disk_full_raises_and_leaves_no_partial_batch(tiny_fs: Path) -> None:
