@@ -1,16 +1,12 @@
 """The ``ssmd`` command line. Each component registers its own commands in ``ssmd.<component>.cli``.
 
-Subcommand modules are imported only when used, so ``ssmd validate`` does not pay for the simulator's
-imports and a component under construction cannot break the others.
+Subcommand modules are imported only when used, so ``ssmd validate`` does not pay for the simulator's imports.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -32,41 +28,20 @@ LAZY_COMMANDS: dict[str, str] = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._available()})
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
             module_name, attr = LAZY_COMMANDS[name].split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name == module_name:
-                    return None
-                raise
-            command: click.Command = getattr(module, attr)
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
             return command
         return super().get_command(ctx, name)
-
-    @staticmethod
-    def _available() -> list[str]:
-        root = Path(__file__).parent
-        out = []
-        for name, target in LAZY_COMMANDS.items():
-            module = target.split(":")[0].removeprefix("ssmd.").replace(".", "/")
-            if (root / f"{module}.py").exists():
-                out.append(name)
-        return out
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ssmd")
 def cli() -> None:
     """ssmd: capture Kalshi market data into NATS JetStream and verifiable archives."""
-
-
-def run_async(coro: Any) -> Any:
-    """Run a service's main coroutine; used by every command that starts an event loop."""
-    return asyncio.run(coro)
 
 
 def main(argv: list[str] | None = None) -> None:

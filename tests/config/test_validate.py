@@ -175,11 +175,11 @@ BROKEN = [
     ("environments/prod.yaml", ENV.replace("transport_type: nats", "transport_type: carrier"),
      "transport.transport_type", "nats"),
     ("environments/prod.yaml", ENV.replace("  url: nats://nats.nats.svc.cluster.local:4222\n", ""),
-     "transport", "needs a url"),
-    ("environments/prod.yaml", ENV.replace("nats://nats.nats", "http://nats.nats"), "transport", "nats://"),
+     "transport.url", "needs a url"),
+    ("environments/prod.yaml", ENV.replace("nats://nats.nats", "http://nats.nats"), "transport.url", "nats://"),
     ("environments/prod.yaml", ENV.replace("storage_type: local", "storage_type: s3"), "storage", "bucket"),
-    ("environments/prod.yaml", ENV.replace("name: prod\n", "name: prod.eu\n"), "name", "pattern"),
-    ("environments/prod.yaml", ENV.replace('schema: "trade:v1"', 'schema: "trade"'), "schema", "pattern"),
+    ("environments/prod.yaml", ENV.replace("name: prod\n", "name: prod.eu\n"), "name", "letters, digits"),
+    ("environments/prod.yaml", ENV.replace('schema: "trade:v1"', 'schema: "trade"'), "schema", "NAME:VERSION"),
     ("environments/prod.yaml", ENV + "keys:\n  k:\n    type: api_key\n    fields: [a]\n    source: file:/x\n",
      "keys.k.source", "env:"),
     ("archiver.yaml", ARCHIVER.replace("interval: 15m", "interval: 0m"), "rotation.interval", "positive"),
@@ -246,12 +246,136 @@ def test_unknown_keys_are_warnings(tmp_path: Path) -> None:
     assert "warning: compresion" in out.output
 
 
-def test_configmap_files_are_validated(tmp_path: Path) -> None:
-    """A Kubernetes ConfigMap's embedded files are validated one by one and cross-checked."""
-    indent = lambda s: "".join(f"    {line}\n" for line in s.splitlines())  # noqa: E731
-    cm = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n"
-          f"  feeds/kalshi.yaml: |\n{indent(FEED)}"
-          f"  environments/prod-nats.yaml: |\n{indent(ENV.replace('transport_type: nats', 'transport_type: x'))}")
-    results = validate_paths([write(tmp_path, "cm.yaml", cm)])
-    assert [r.ok for r in results] == [True, False]
-    assert results[1].errors[0].where == "transport.transport_type"
+def _indent(text: str) -> str:
+    return "".join(f"    {line}\n" for line in text.splitlines())
+
+
+def _configmap(name: str, files: dict[str, str]) -> str:
+    data = "".join(f"  {key}: |\n{_indent(text)}" for key, text in files.items())
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: ssmd\ndata:\n{data}"
+
+
+class TestKubernetesManifests:
+    def test_configmap_key_with_slash_is_an_error(self, tmp_path: Path) -> None:
+        """`feeds/kalshi.yaml` as a key (the API server rejects it) names file, ConfigMap, key and the fix."""
+        path = write(tmp_path, "cm.yaml", _configmap("ssmd-nats-config", {"feeds/kalshi.yaml": FEED}))
+        results = validate_paths([path])
+        bad = [r for r in results if not r.ok]
+        assert len(bad) == 1
+        assert str(path) in bad[0].source and "ssmd-nats-config" in bad[0].source
+        [problem] = bad[0].errors
+        assert "feeds/kalshi.yaml" in problem.where
+        assert "[-._a-zA-Z0-9]+" in problem.message
+        assert "items[].path: feeds/kalshi.yaml" in problem.message and "kalshi.yaml" in problem.message
+        out = CliRunner().invoke(cli, ["validate", str(path)])
+        assert out.exit_code == 1
+        assert "ssmd-nats-config" in out.output and "feeds/kalshi.yaml" in out.output
+
+    def test_embedded_files_are_still_validated_with_flat_keys(self, tmp_path: Path) -> None:
+        """Flat keys (kalshi.yaml, prod.yaml) are valid; their content is validated and cross-checked."""
+        bad_env = ENV.replace("transport_type: nats", "transport_type: x")
+        path = write(tmp_path, "cm.yaml", _configmap("cfg", {"kalshi.yaml": FEED, "prod.yaml": bad_env}))
+        results = validate_paths([path])
+        assert [(r.kind, r.ok) for r in results] == [("feed", True), ("environment", False)]
+        assert results[1].errors[0].where == "transport.transport_type"
+        assert "cfg" in results[1].source and "prod.yaml" in results[1].source
+
+    def test_multi_document_file_is_read_document_by_document(self, tmp_path: Path, repo_root: Path) -> None:
+        """`kubectl kustomize` output (many documents) validates: was a YAML syntax error before."""
+        base = sorted((repo_root / "deploy" / "k8s" / "base").glob("*.yaml"))
+        text = "---\n".join(p.read_text() for p in base if p.name != "kustomization.yaml")
+        path = write(tmp_path, "rendered.yaml", text)
+        results = validate_paths([path])
+        assert all(r.ok for r in results), [(r.source, r.errors) for r in results if not r.ok]
+        assert {r.kind for r in results if r.kind} == {"feed", "environment", "archiver"}
+        out = CliRunner().invoke(cli, ["validate", str(path)])
+        assert out.exit_code == 0, out.output
+        assert "syntax error" not in out.output
+
+    def test_bad_document_in_a_stream_names_its_configmap(self, tmp_path: Path) -> None:
+        """An error inside the third document names the file, the ConfigMap and the embedded key."""
+        docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ssmd\n",
+                _configmap("good", {"kalshi.yaml": FEED}),
+                _configmap("broken", {"archiver.yaml": ARCHIVER.replace("interval: 15m", "interval: 0m")})]
+        path = write(tmp_path, "all.yaml", "---\n".join(docs))
+        results = validate_paths([path])
+        [bad] = [r for r in results if not r.ok]
+        assert str(path) in bad.source and "broken" in bad.source and "archiver.yaml" in bad.source
+        assert bad.errors[0].where == "rotation.interval"
+
+    def test_configmap_bad_key_and_bad_content_both_reported(self, tmp_path: Path) -> None:
+        """The key error does not hide the content's own errors (found by the key's folder)."""
+        bad_feed = FEED.replace("message: json", "message: xml")
+        path = write(tmp_path, "cm.yaml", _configmap("cfg", {"feeds/kalshi.yaml": bad_feed}))
+        results = validate_paths([path])
+        wheres = sorted(p.where for r in results for p in r.errors)
+        assert any("feeds/kalshi.yaml" in w for w in wheres)
+        assert "versions[0].protocol.message" in wheres
+
+
+class TestShapes:
+    @pytest.mark.parametrize(("text", "fragment"), [
+        ("", "empty"),
+        ("# only a comment\n", "empty"),
+        ("---\n", "empty"),
+        ("- name: kalshi\n- feed: x\n", "a list"),
+        ("[]\n", "empty list"),
+        ("just words\n", "a string"),
+    ])
+    def test_empty_and_non_mapping_files_are_errors(self, tmp_path: Path, text: str, fragment: str) -> None:
+        """Empty or list-shaped YAML was "all 0 file(s) valid", exit 0: now an error naming the file."""
+        path = write(tmp_path, "archiver.yaml", text)
+        results = validate_paths([path])
+        assert len(results) == 1 and not results[0].ok
+        assert fragment in results[0].errors[0].message
+        out = CliRunner().invoke(cli, ["validate", str(path)])
+        assert out.exit_code == 1
+        assert str(path) in out.output
+
+    def test_empty_file_in_a_folder_is_an_error(self, tmp_path: Path) -> None:
+        """Walking a folder, an empty feed file is an error too (before: silently skipped)."""
+        write(tmp_path, "feeds/kalshi.yaml", "")
+        out = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+        assert out.exit_code == 1
+        assert "kalshi.yaml" in out.output
+
+    def test_json_patch_list_is_not_an_error(self, tmp_path: Path) -> None:
+        """A kustomize JSON6902 patch is list-shaped on purpose: skipped like other non-ssmd files."""
+        path = write(tmp_path, "patch.yaml", "- op: replace\n  path: /spec/replicas\n  value: 2\n")
+        results = validate_paths([path])
+        assert [r.ok for r in results] == [True]
+
+    def test_repo_deploy_folder_validates(self, repo_root: Path) -> None:
+        """`ssmd validate deploy/k8s` (what CI runs) passes on the repository's manifests."""
+        out = CliRunner().invoke(cli, ["validate", str(repo_root / "deploy" / "k8s")])
+        assert out.exit_code == 0, out.output
+
+
+class TestUnsupportedProtocols:
+    @pytest.mark.parametrize(("old", "new", "where", "value"), [
+        ("message: json", "message: itch", "versions[0].protocol.message", "itch"),
+        ("message: json", "message: fix", "versions[0].protocol.message", "fix"),
+        ("message: json", "message: sbe", "versions[0].protocol.message", "sbe"),
+        ("transport: websocket", "transport: multicast", "versions[0].protocol.transport", "multicast"),
+        ("transport: websocket", "transport: tcp", "versions[0].protocol.transport", "tcp"),
+        ("feed_type: websocket", "feed_type: multicast", "feed_type", "multicast"),
+    ])
+    def test_parsed_but_never_read_values_are_rejected(
+        self, tmp_path: Path, old: str, new: str, where: str, value: str
+    ) -> None:
+        """ITCH/FIX/multicast were accepted and then ignored: now "not supported", naming what is."""
+        path = write(tmp_path, "feeds/kalshi.yaml", FEED.replace(old, new))
+        with pytest.raises(ConfigError) as info:
+            load_feed(path)
+        text = str(info.value)
+        assert str(path) in text and where in text
+        assert f"{value} is not supported" in text
+        assert "websocket" in text or "json" in text
+
+
+def test_folder_without_yaml_is_an_error(tmp_path: Path) -> None:
+    """A folder with no YAML at all was "all 0 file(s) valid": nothing checked is not success."""
+    write(tmp_path, "README.md", "# notes\n")
+    out = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert out.exit_code == 1
+    assert "no YAML files" in out.output and str(tmp_path) in out.output

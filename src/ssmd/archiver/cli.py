@@ -36,14 +36,15 @@ def archiver(config_path: str, health_addr: str) -> None:
     except ValueError as exc:
         click.echo(f"--health-addr: {exc}", err=True)
         sys.exit(2)
-    sys.exit(asyncio.run(_main(config, health_addr)))
+    sys.exit(asyncio.run(_main(config, config_path, health_addr)))
 
 
-async def _main(config: object, health_addr: str) -> int:
+async def _main(config: object, config_path: str, health_addr: str) -> int:
     from ssmd.archiver.service import Archiver
     from ssmd.bus.connect import NatsUnavailable
     from ssmd.bus.streams import StreamConflict
     from ssmd.config.archiver import ArchiverConfig
+    from ssmd.config.urls import redact_in
     from ssmd.runtime.http import HealthServer
     from ssmd.runtime.shutdown import shutdown_event
 
@@ -59,8 +60,12 @@ async def _main(config: object, health_addr: str) -> int:
         return 2
     try:
         await service.run(stop)
-    except (NatsUnavailable, StreamConflict) as exc:
-        click.echo(f"ssmd-archiver: {exc}", err=True)
+    except NatsUnavailable as exc:
+        source = " (set by NATS_URL)" if os.environ.get("NATS_URL") else ""
+        click.echo(f"{config_path}: nats.url{source}: {redact_in(str(exc), config.nats.url)}", err=True)
+        return 2
+    except StreamConflict as exc:
+        click.echo(f"{config_path}: nats: {redact_in(str(exc), config.nats.url)}", err=True)
         return 2
     except OSError as exc:  # e.g. the archive cannot even be read for crash recovery
         click.echo(f"ssmd-archiver: cannot use the archive under {config.storage.path}: {exc}", err=True)

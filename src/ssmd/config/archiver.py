@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from ssmd.config.base import ConfigModel, Duration
 from ssmd.config.duration import parse_duration
+from ssmd.config.urls import check_nats_urls
 
 
 class ArchiverNats(ConfigModel):
     url: str
+    """One NATS URL or a comma-separated list of them (a cluster's seed servers)."""
     stream: str = Field(min_length=1, pattern=r"^[^.*>\s]+$")
     consumer: str = Field(min_length=1, pattern=r"^[^.*>\s]+$")
     filter: str = Field(min_length=1)
@@ -20,10 +21,7 @@ class ArchiverNats(ConfigModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("nats", "tls", "ws", "wss") or not parts.netloc:
-            raise ValueError(f"expected nats://host:port, got {value!r}")
-        return value
+        return check_nats_urls(value)
 
     @field_validator("filter")
     @classmethod
@@ -40,16 +38,21 @@ class ArchiverStorage(ConfigModel):
     path: str = Field(min_length=1)
 
 
+def check_rotation(value: str) -> str:
+    """A rotation interval: a duration from 1s to 1d (a day is the longest window: one manifest per day)."""
+    seconds = parse_duration(value)
+    if not 1 <= seconds <= 86400:
+        raise ValueError(f"rotation interval must be between 1s and 1d, got {value!r}")
+    return value
+
+
 class ArchiverRotation(ConfigModel):
     interval: Duration = "15m"
 
     @field_validator("interval")
     @classmethod
     def _within_a_day(cls, value: str) -> str:
-        seconds = parse_duration(value)
-        if not 1 <= seconds <= 86400:
-            raise ValueError(f"rotation interval must be between 1s and 1d, got {value!r}")
-        return value
+        return check_rotation(value)
 
     @property
     def seconds(self) -> int:

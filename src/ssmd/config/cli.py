@@ -13,11 +13,16 @@ from ssmd.config.validate import validate_paths
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--quiet", "-q", is_flag=True, help="Print only files with problems.")
 def validate(paths: tuple[str, ...], quiet: bool) -> None:
-    """Check feed, environment and archiver files (or folders of them, or ConfigMaps).
+    """Check feed, environment and archiver files (or folders of them, or Kubernetes manifests).
 
-    Prints one line per file and, for each problem, the field and what was expected. Exit 1 on any error.
+    Multi-document files (kubectl kustomize output) are read document by document; ConfigMap keys are checked
+    and the ssmd files inside them validated. Prints one line per file and, for each problem, the field and
+    what was expected. Exit 1 on any error.
     """
     results = validate_paths(paths)
+    if not results:
+        click.echo(f"no YAML files (*.yaml, *.yml) under {', '.join(paths)}: nothing was checked")
+        sys.exit(1)
     errors = 0
     for result in results:
         if result.kind is None and result.ok:

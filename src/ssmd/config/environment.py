@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
 from ssmd.config.base import ConfigModel
 from ssmd.config.capture import CaptureConfig
-
-_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+from ssmd.config.urls import check_nats_urls
 
 
 class TransportConfig(ConfigModel):
     transport_type: Literal["nats", "file", "memory"] = Field(
         validation_alias=AliasChoices("transport_type", "type"), alias="transport_type"
     )
-    url: str | None = None
+    url: str | None = Field(default=None, validate_default=True)
+    """One NATS URL or a comma-separated list of them (a cluster's seed servers)."""
 
-    @model_validator(mode="after")
-    def _check_url(self) -> TransportConfig:
-        if self.transport_type == "nats":
-            if not self.url:
-                raise ValueError("transport_type nats needs a url (nats://host:4222)")
-            parts = urlsplit(self.url)
-            if parts.scheme not in _NATS_SCHEMES or not parts.netloc:
-                raise ValueError(f"url {self.url!r}: expected nats://host:port")
-        return self
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (not a model one) so that the error is reported at transport.url.
+        if info.data.get("transport_type") != "nats":
+            return value
+        if not (value and value.strip()):
+            raise ValueError("transport_type nats needs a url (nats://host:4222)")
+        return check_nats_urls(value)
 
 
 class StorageConfig(ConfigModel):

@@ -1,4 +1,9 @@
-"""Feed files: what an exchange speaks and where, versioned by effective date."""
+"""Feed files: what an exchange speaks and where, versioned by effective date.
+
+The reference schema also names REST, multicast and TCP transports and ITCH/FIX/SBE/protobuf messages. ssmd
+captures JSON over WebSocket only, so those values are refused with "not supported" at load time rather than
+accepted and silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,39 @@ import datetime as dt
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
 from ssmd.config.base import ConfigModel
+from ssmd.config.urls import redact_url
 
-Transport = Literal["websocket", "wss", "ws", "https", "http", "multicast", "tcp"]
-_URL_SCHEMES: dict[str, tuple[str, ...]] = {
-    "websocket": ("wss", "ws"),
-    "wss": ("wss", "ws"),
-    "ws": ("ws", "wss"),
-    "https": ("https", "http"),
-    "http": ("http", "https"),
-    "multicast": ("udp", "multicast"),
-    "tcp": ("tcp",),
+Transport = Literal["websocket", "wss", "ws"]
+_URL_SCHEMES = ("wss", "ws")
+_UNSUPPORTED = {
+    "feed_type": (("rest", "multicast"), "ssmd captures WebSocket feeds only (supported: websocket)"),
+    "transport": (("https", "http", "multicast", "tcp", "udp"),
+                  "ssmd captures WebSocket feeds only (supported: websocket, wss, ws)"),
+    "message": (("itch", "fix", "sbe", "protobuf"), "ssmd captures JSON messages only (supported: json)"),
 }
+
+
+def _refuse_unsupported(field: str, value: object) -> object:
+    """Known values of the reference schema that ssmd never reads: a clear refusal, not a bare enum error."""
+    names, supported = _UNSUPPORTED[field]
+    if isinstance(value, str) and value.strip().lower() in names:
+        raise ValueError(f"{value.strip().lower()} is not supported: {supported}")
+    return value
 
 
 class Protocol(ConfigModel):
     transport: Transport
-    message: Literal["json", "itch", "fix", "sbe", "protobuf"]
+    message: Literal["json"]
     version: str | None = None
+
+    @field_validator("transport", "message", mode="before")
+    @classmethod
+    def _supported(cls, value: object, info: ValidationInfo) -> object:
+        assert info.field_name is not None
+        return _refuse_unsupported(info.field_name, value)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -55,16 +73,15 @@ class FeedVersion(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> FeedVersion:
-        scheme = urlsplit(self.endpoint).scheme
-        allowed = _URL_SCHEMES[self.protocol.transport]
-        if scheme not in allowed:
-            want = " or ".join(f"{s}://" for s in allowed)
+        parts = urlsplit(self.endpoint)
+        shown = redact_url(self.endpoint)
+        if parts.scheme not in _URL_SCHEMES:
             raise ValueError(
-                f"endpoint {self.endpoint!r} does not match protocol.transport "
-                f"{self.protocol.transport!r}: expected a {want} URL"
+                f"endpoint {shown!r} does not match protocol.transport "
+                f"{self.protocol.transport!r}: expected a wss:// or ws:// URL"
             )
-        if not urlsplit(self.endpoint).netloc:
-            raise ValueError(f"endpoint {self.endpoint!r} has no host")
+        if not parts.netloc:
+            raise ValueError(f"endpoint {shown!r} has no host")
         if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
             raise ValueError("effective_to is before effective_from")
         return self
@@ -78,14 +95,17 @@ class FeedVersion(ConfigModel):
 
 class FeedConfig(ConfigModel):
     name: str = Field(min_length=1)
-    feed_type: Literal["websocket", "rest", "multicast"] = Field(
-        validation_alias=AliasChoices("feed_type", "type"), alias="feed_type"
-    )
+    feed_type: Literal["websocket"] = Field(validation_alias=AliasChoices("feed_type", "type"), alias="feed_type")
     display_name: str | None = None
     status: Literal["active", "deprecated", "disabled"] = "active"
     versions: tuple[FeedVersion, ...] = Field(min_length=1)
     capture_locations: tuple[dict[str, str], ...] | None = None
     calendar: dict[str, str] | None = None
+
+    @field_validator("feed_type", mode="before")
+    @classmethod
+    def _supported(cls, value: object) -> object:
+        return _refuse_unsupported("feed_type", value)
 
     @model_validator(mode="after")
     def _unique_dates(self) -> FeedConfig:

@@ -18,6 +18,7 @@ from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.base import format_loc, unknown_keys
 from ssmd.config.environment import EnvironmentConfig
 from ssmd.config.feed import FeedConfig
+from ssmd.config.messages import describe, describe_value, relevant, yaml_keys
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,18 @@ def read_yaml(path: Path) -> Any:
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    """One YAML document; a stream of several is an error saying so (services read one file per config)."""
+    documents = parse_yaml_documents(text, source)
+    if len(documents) > 1:
+        raise ConfigError(source, [Problem("(top level)", f"expected one YAML document, found {len(documents)} "
+                                                          "(separated by ---)")])
+    return documents[0] if documents else None
+
+
+def parse_yaml_documents(text: str, source: str) -> list[Any]:
+    """Every document of a YAML stream (``kubectl kustomize`` output); syntax errors name line and column."""
     try:
-        return yaml.safe_load(text)
+        return list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "yaml"
@@ -73,21 +84,21 @@ def parse_yaml(text: str, source: str) -> Any:
 def build(model: type[M], data: Any, source: str) -> tuple[M, list[str]]:
     """Validate ``data`` into ``model``; return it with the paths of unknown keys (for warnings)."""
     if not isinstance(data, dict):
-        got = "an empty file" if data is None else type(data).__name__
-        raise ConfigError(source, [Problem("(top level)", f"expected a mapping of keys, got {got}")])
+        raise ConfigError(source, [shape_problem(model, data)])
     try:
         obj = model.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(format_loc(err["loc"]), _message(err)) for err in exc.errors()]
+        problems = [Problem(format_loc(err["loc"]), describe(err, model)) for err in relevant(exc.errors())]
         raise ConfigError(source, problems) from None
     return obj, list(unknown_keys(obj))
 
 
-def _message(err: Any) -> str:
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "missing":
-        return "required field is missing"
-    return msg
+def shape_problem(model: type[BaseModel] | None, data: Any) -> Problem:
+    """The whole file is not a mapping: empty, a list, a bare string."""
+    want = f"a mapping with keys {', '.join(yaml_keys(model))}" if model is not None else "a mapping of keys"
+    if data is None:
+        return Problem("(top level)", f"the file is empty: expected {want}")
+    return Problem("(top level)", f"expected {want}; got {describe_value(data)}")
 
 
 def detect_kind(data: Any, path: Path | None = None) -> Kind | None:
@@ -110,25 +121,44 @@ def detect_kind(data: Any, path: Path | None = None) -> Kind | None:
 
 
 
-def apply_overrides(data: dict[str, Any], kind: Kind, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Operators' env overrides: ``NATS_URL`` for the NATS URL, ``SSMD_DATA_DIR`` for the storage path."""
+OVERRIDES = {"NATS_URL": {"environment": "transport.url", "archiver": "nats.url"},
+             "SSMD_DATA_DIR": {"environment": "storage.path", "archiver": "storage.path"}}
+"""Operators' environment overrides, and the key each replaces in each kind of file."""
+
+
+def apply_overrides(
+    data: dict[str, Any], kind: Kind, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Apply ``NATS_URL``/``SSMD_DATA_DIR``; return the data and which key paths came from which variable."""
     out = dict(data)
-    nats_url = environ.get("NATS_URL")
-    data_dir = environ.get("SSMD_DATA_DIR")
-    section = {"environment": "transport", "archiver": "nats"}.get(kind)
-    if nats_url and section and isinstance(out.get(section), dict):
-        out[section] = {**out[section], "url": nats_url}
-    if data_dir and kind in ("environment", "archiver") and isinstance(out.get("storage"), dict):
-        out["storage"] = {**out["storage"], "path": data_dir}
-    return out
+    applied: dict[str, str] = {}
+    for variable, targets in OVERRIDES.items():
+        value = environ.get(variable)
+        path = targets.get(kind)
+        if not value or path is None:
+            continue
+        section, key = path.split(".")
+        if isinstance(out.get(section), dict):
+            out[section] = {**out[section], key: value}
+            applied[path] = variable
+    return out, applied
 
 
 def _load_with(model: type[M], kind: Kind, path: str | Path, environ: Mapping[str, str] | None) -> M:
     source = Path(path)
     data = read_yaml(source)
+    applied: dict[str, str] = {}
     if environ is not None and isinstance(data, dict):
-        data = apply_overrides(data, kind, environ)
-    obj, unknown = build(model, data, str(source))
+        data, applied = apply_overrides(data, kind, environ)
+    try:
+        obj, unknown = build(model, data, str(source))
+    except ConfigError as exc:
+        if not applied:
+            raise
+        # The value came from the environment, not the file: say so, or the operator edits the wrong thing.
+        problems = [Problem(f"{p.where} (set by {applied[p.where]})", p.message) if p.where in applied else p
+                    for p in exc.problems]
+        raise ConfigError(exc.source, problems) from None
     for key in unknown:
         log.warning("unknown config key ignored: %s in %s", key, source)
     return obj

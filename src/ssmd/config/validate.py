@@ -1,11 +1,14 @@
 """``ssmd validate``: check config files one by one, then against each other.
 
 Directories are walked; each YAML file's kind comes from its folder (``feeds/``, ``environments/``) or its
-keys. A Kubernetes ConfigMap is opened and each embedded file checked, so manifests cannot drift.
+keys. Kubernetes manifests are understood too: a file may hold many documents (``kubectl kustomize`` output),
+a ConfigMap's keys are checked against what the API server accepts, and each ssmd file embedded in a ConfigMap
+is validated like a file on disk, so manifests cannot drift from the code.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -16,14 +19,24 @@ from pydantic import BaseModel
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.environment import EnvironmentConfig
 from ssmd.config.feed import FeedConfig
-from ssmd.config.load import MODELS, ConfigError, Problem, build, detect_kind, parse_yaml
+from ssmd.config.load import (
+    MODELS,
+    ConfigError,
+    Problem,
+    build,
+    detect_kind,
+    parse_yaml_documents,
+    shape_problem,
+)
 
 YAML_SUFFIXES = (".yaml", ".yml")
+CONFIGMAP_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+"""What the Kubernetes API server accepts as a ConfigMap key (and at most 253 characters)."""
 
 
 @dataclass
 class FileResult:
-    """The verdict on one file (or one file inside a ConfigMap)."""
+    """The verdict on one file (or one document of it, or one file inside a ConfigMap)."""
 
     source: str
     kind: str | None
@@ -46,32 +59,88 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def check_text(text: str, source: str, hint: Path | None) -> list[FileResult]:
-    """Validate one YAML document (or the files inside a ConfigMap)."""
+    """Validate every document of one YAML file (or of one file inside a ConfigMap)."""
     try:
-        data = parse_yaml(text, source)
+        documents = parse_yaml_documents(text, source)
     except ConfigError as exc:
         return [FileResult(source, None, errors=exc.problems)]
-    if isinstance(data, dict) and data.get("kind") == "ConfigMap":
-        return _check_configmap(data, source)
+    present = [(index, doc) for index, doc in enumerate(documents, 1) if doc is not None]
+    if not present:
+        kind = detect_kind(None, hint)
+        return [FileResult(source, kind, errors=[shape_problem(MODELS[kind] if kind else None, None)])]
+    results: list[FileResult] = []
+    for index, data in present:
+        label = source
+        if _is_k8s_object(data):
+            label = f"{source} [{data['kind']} {_k8s_name(data)}]"
+        elif len(present) > 1:
+            label = f"{source} [document {index}]"
+        results.extend(_check_document(data, source, label, hint))
+    return results
+
+
+def _check_document(data: Any, source: str, label: str, hint: Path | None) -> list[FileResult]:
+    if _is_k8s_object(data):
+        if data["kind"] == "ConfigMap":
+            return _check_configmap(data, source, label)
+        return [FileResult(label, None)]
+    if _is_json_patch(data):
+        return [FileResult(label, None)]  # a kustomize JSON6902 patch: list-shaped on purpose
     kind = detect_kind(data, hint)
+    if not isinstance(data, dict):
+        return [FileResult(label, kind, errors=[shape_problem(MODELS[kind] if kind else None, data)])]
     if kind is None:
-        return [FileResult(source, None)]
-    result = FileResult(source, kind)
+        return [FileResult(label, None)]
+    result = FileResult(label, kind)
     try:
-        result.config, result.warnings = build(MODELS[kind], data, source)
+        result.config, result.warnings = build(MODELS[kind], data, label)
     except ConfigError as exc:
         result.errors = exc.problems
     return [result]
 
 
-def _check_configmap(data: dict[str, Any], source: str) -> list[FileResult]:
-    results: list[FileResult] = []
+def _check_configmap(data: dict[str, Any], source: str, label: str) -> list[FileResult]:
+    name = _k8s_name(data)
+    problems = [
+        Problem(f'{section}["{key}"]', _bad_key_message(str(key)))
+        for section in ("data", "binaryData")
+        for key in (data.get(section) or {})
+        if not CONFIGMAP_KEY.fullmatch(str(key)) or len(str(key)) > 253
+    ]
+    results = [FileResult(label, None, errors=problems)] if problems else []
     for key, text in (data.get("data") or {}).items():
         if not str(key).endswith(YAML_SUFFIXES) or not isinstance(text, str):
             continue
-        # The guide's keys carry a folder (feeds/kalshi.yaml); plain keys fall back to detection by content.
-        results.extend(check_text(text, f"{source}[{key}]", Path(PurePosixPath(str(key)))))
-    return results
+        # A key with a folder (feeds/kalshi.yaml) is refused above, but its folder still tells the file's kind;
+        # flat keys fall back to detection by content.
+        embedded = f"{source} [ConfigMap {name}, key {key}]"
+        results.extend(check_text(text, embedded, Path(PurePosixPath(str(key)))))
+    return results or [FileResult(label, None)]
+
+
+def _bad_key_message(key: str) -> str:
+    rule = f"{key!r} is not a valid ConfigMap key: the API server accepts only keys matching [-._a-zA-Z0-9]+"
+    if len(key) > 253:
+        return f"{rule}, at most 253 characters"
+    if "/" in key:
+        flat = PurePosixPath(key).name
+        return f"{rule}; use a key like {flat} and mount it with items[].path: {key}"
+    return f"{rule}; rename it (letters, digits, '-', '_' and '.')"
+
+
+def _is_k8s_object(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("apiVersion"), str) and isinstance(data.get("kind"), str)
+
+
+def _k8s_name(data: dict[str, Any]) -> str:
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return str(name) if name else "(no name)"
+
+
+def _is_json_patch(data: Any) -> bool:
+    return (isinstance(data, list) and bool(data)
+            and all(isinstance(op, dict) and "op" in op and "path" in op for op in data))
 
 
 def cross_check(results: list[FileResult]) -> None:

@@ -12,10 +12,6 @@ import click
 log = logging.getLogger("ssmd.connector")
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
 @click.command("connector")
 @click.option("--feed", "-f", "feed_path", required=True, help="Feed file (e.g. /config/feeds/kalshi.yaml).")
 @click.option("--env", "-e", "env_path", required=True, help="Environment file (e.g. /config/environments/prod.yaml).")
@@ -28,13 +24,17 @@ def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | Non
               no_auth: bool) -> None:
     """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
-    Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true uses the demo host.
-    Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
+    Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true (or 1, yes, on)
+    uses the demo host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
     """
+    from ssmd.config.envvars import EnvVarError, env_flag
     from ssmd.runtime.logging import setup_logging
 
     setup_logging()
-    no_auth = no_auth or _flag("SSMD_KALSHI_NO_AUTH")
+    try:
+        no_auth = env_flag(os.environ, "SSMD_KALSHI_NO_AUTH") or no_auth
+    except EnvVarError as exc:
+        sys.exit(_fail(str(exc)))
     sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth)))
 
 
@@ -46,7 +46,10 @@ def _fail(message: str) -> int:
 
 async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
                 no_auth: bool) -> int:
-    from ssmd.config import ConfigError, load_environment, load_feed, parse_duration
+    from ssmd.config import ConfigError, load_environment, load_feed
+    from ssmd.config.archiver import check_rotation
+    from ssmd.config.envvars import EnvVarError
+    from ssmd.config.urls import redact_in, redact_url
     from ssmd.connector.endpoint import resolve_ws_url
     from ssmd.connector.service import Connector, Options, StartupError
     from ssmd.kalshi.auth import AuthError, credentials_from_env
@@ -56,32 +59,35 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     try:
         feed = load_feed(feed_path)
         env = load_environment(env_path, os.environ)
-        parse_addr(health_addr)
-        parse_duration(rotation)
     except ConfigError as exc:
         return _fail(str(exc).replace("\n", "; "))
-    except ValueError as exc:
-        return _fail(str(exc))
+    for flag, value, check in (("--health-addr", health_addr, parse_addr), ("--rotation", rotation, check_rotation)):
+        try:
+            check(value)
+        except ValueError as exc:
+            return _fail(f"{flag}: {exc}")
     if env.feed != feed.name:
-        return _fail(f"{env_path}: feed is {env.feed!r} but {feed_path} defines {feed.name!r}")
+        return _fail(f"{env_path}: feed: {env.feed!r} does not match name {feed.name!r} in {feed_path}")
     try:
         credentials = None if no_auth else credentials_from_env(dict(os.environ))
     except AuthError as exc:
         return _fail(str(exc))
     try:
         url = resolve_ws_url(feed, os.environ, ws_url)
+    except EnvVarError as exc:
+        return _fail(str(exc))
     except LookupError as exc:
-        return _fail(f"{feed_path}: {exc}")
+        return _fail(f"{feed_path}: versions: {exc}")
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation))
     shutdown = shutdown_event()
     try:
         await connector_.start()
-        log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": url,
+        log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),
                                              "health_addr": health_addr, "shards": len(connector_.shards)})
         await connector_.run(shutdown)
     except StartupError as exc:
         await connector_.stop()
-        return _fail(str(exc))
+        return _fail(redact_in(str(exc), env.transport.url))
     left = await connector_.stop()
     log.info("connector stopped", extra={"unflushed": left})
     return 0

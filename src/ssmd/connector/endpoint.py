@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from ssmd.config import FeedConfig
+from ssmd.config.envvars import env_flag
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ LEGACY_HOSTS = frozenset({"trading-api.kalshi.com", "api.kalshi.com"})
 
 
 def use_demo(environ: Mapping[str, str]) -> bool:
-    return environ.get("KALSHI_USE_DEMO", "").strip().lower() in ("true", "1")
+    """``KALSHI_USE_DEMO`` (default false); raises :class:`~ssmd.config.envvars.EnvVarError` on a typo."""
+    return env_flag(environ, "KALSHI_USE_DEMO")
 
 
 def resolve_ws_url(feed: FeedConfig, environ: Mapping[str, str], override: str | None = None,
