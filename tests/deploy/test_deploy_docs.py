@@ -64,3 +64,27 @@ def test_doc_lists_each_guide_step_that_does_not_work_as_written() -> None:
     for text in ("docker build -t ssmd-connector:latest .", "feeds/kalshi.yaml", "ssmd-connector-file",
                  '"prod.kalshi.trade.>"', "fsGroup", "ImagePullBackOff"):
         assert text in section, text
+
+
+def test_sizing_frame_sizes_and_arithmetic_hold() -> None:
+    """The sizing section's frame sizes are the captured frames' averages, and its example adds up."""
+    import json
+    from collections import defaultdict
+
+    sizes: dict[str, list[int]] = defaultdict(list)
+    for line in (ROOT / "tests" / "data" / "kalshi-captured-frames.jsonl").read_bytes().splitlines():
+        if line.strip():
+            sizes[json.loads(line)["type"]].append(len(line))
+    average = {t: round(sum(v) / len(v)) for t, v in sizes.items()}
+    assert (average["ticker"], average["trade"], average["market_lifecycle_v2"]) == (469, 286, 179)
+    section = DOC.split("## 4. Sizing the stream", 1)[1].split("\n## ", 1)[0]
+    for kind, size in (("`ticker`", 469), ("`trade`", 286), ("`market_lifecycle_v2`", 179)):
+        assert f"{kind} {size}" in section
+    overhead = 280
+    base = 150 * (469 + overhead) + 50 * (286 + overhead) + 5 * (179 + overhead)
+    books = 1_000 * (240 + overhead)
+    assert f"{base:,} B/s" in section and f"{books:,} B/s" in section
+    day = 86_400
+    assert f"{base * day / 1e9:.1f} GB/day" in section and f"{books * day / 1e9:.1f} GB/day" in section
+    assert f"{(base + books) * day / 1e9:.1f} GB/day per server" in section
+    assert f"{(base + books) * day / 1e9 * 6 / 24:.1f} GB per server" in section
