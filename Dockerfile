@@ -1,10 +1,13 @@
 # syntax=docker/dockerfile:1.7
-# One Dockerfile, one set of layers, three tags (see docs/deployment.md, "Images"):
-#   docker build --target connector -t ssmd-connector:dev .
-#   docker build --target archiver  -t ssmd-archiver:dev .
-#   docker build --target agent     -t ssmd-agent:dev .
-# The three final stages differ only in ENTRYPOINT, so registries and nodes store the layers once, while the
-# deployment guide's manifests (which pass only `args`) work unchanged. `docker build .` gives the plain `ssmd` CLI.
+# One Dockerfile, one set of layers, four images (see docs/deployment.md, "Images"). ALWAYS name the target:
+#   docker build --target connector -t ssmd-connector:latest .
+#   docker build --target archiver  -t ssmd-archiver:latest .
+#   docker build --target agent     -t ssmd-agent:latest .
+#   docker build --target ssmd      -t ssmd:latest .          (the CLI: stream Job, archive-sync CronJob)
+# The final stages differ only in ENTRYPOINT, so registries and nodes store the layers once, while the
+# deployment guide's manifests (which pass only `args`) work unchanged. A plain `docker build .` (the guide's
+# `docker build -t ssmd-connector:latest .`) FAILS on purpose, naming these commands: it would otherwise tag one
+# image as another and fail later in the cluster with "No such option: --feed".
 
 ARG PYTHON_VERSION=3.11
 
@@ -36,7 +39,11 @@ ENV PATH=/opt/ssmd/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     PORT=8080
-RUN groupadd --system --gid 10001 ssmd \
+# curl and nc: the deployment guide runs `curl -s localhost:8080/health` and `nc -zv nats... 4222` inside the pods.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends curl netcat-openbsd \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 ssmd \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin ssmd \
  && mkdir -p /data/ssmd /config \
  && chown 10001:10001 /data/ssmd
@@ -46,7 +53,7 @@ WORKDIR /data
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 # Every service serves /health on 8080 (connector/archiver --health-addr, agent $PORT). Kubernetes ignores this and
-# uses the Deployment's probes; plain `docker run` and compose use it.
+# uses the Deployment's probes; plain `docker run` and compose use it. Python rather than curl: exec form, no shell.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/health', timeout=4)"]
 
@@ -59,7 +66,17 @@ ENTRYPOINT ["ssmd-archiver"]
 FROM runtime AS agent
 ENTRYPOINT ["ssmd-agent"]
 
-# Default target (last stage): the full CLI, used by the stream Job and the archive-sync CronJob via `command:`.
+# The full CLI, used by the stream Job and the archive-sync CronJob (`command: [ssmd, ...]`).
 FROM runtime AS ssmd
 ENTRYPOINT ["ssmd"]
 CMD ["--help"]
+
+# Default target (the last stage): refuse to build an image without a --target. BuildKit builds only the stages the
+# chosen target needs, and the legacy builder stops at the target, so a named target never reaches this stage.
+FROM python:${PYTHON_VERSION}-slim AS choose-a-target
+RUN echo "ssmd: this Dockerfile builds four images; name one with --target:" >&2 \
+ && echo "  docker build --target connector -t ssmd-connector:latest ." >&2 \
+ && echo "  docker build --target archiver  -t ssmd-archiver:latest ." >&2 \
+ && echo "  docker build --target agent     -t ssmd-agent:latest ." >&2 \
+ && echo "  docker build --target ssmd      -t ssmd:latest ." >&2 \
+ && exit 1

@@ -32,6 +32,12 @@ def _agent(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE)
 
 
+def _entrypoint(script: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The installed console script, as the image's ENTRYPOINT runs it."""
+    return subprocess.Popen([str(Path(sys.executable).with_name(script))], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
 async def _get(url: str) -> tuple[int, bytes, str]:
     try:
         async with aiohttp.ClientSession() as session, session.get(url) as response:
@@ -83,8 +89,51 @@ async def _has_fire(js: object, env: str) -> bool:
         return False
 
 
+async def _idle_agent_serves_and_stops(env: dict[str, str]) -> None:
+    """Start `ssmd-agent` (the image's entrypoint) with ``env``; /health and /ready answer 200; SIGTERM exits 0;
+    stderr carries exactly one warning saying nothing is evaluated and how to select signals."""
+    port = free_port()
+    env = {**env, "PORT": str(port), "SSMD_LOG": "info"}
+    proc = _entrypoint("ssmd-agent", env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        async def health() -> tuple[int, bytes, str] | None:
+            assert proc.poll() is None, f"ssmd-agent exited {proc.returncode}: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+            return await _ok(_get(f"{base}/health"))
+
+        status, body, ctype = await wait_for(health, timeout=30, what="/health")
+        assert (status, body) == (200, b'{"status":"ok"}') and ctype.startswith("application/json")
+        status, body, _ = await _get(f"{base}/ready")
+        assert (status, body) == (200, b'{"ready":true}')
+        _, metrics, _ = await _get(f"{base}/metrics")
+        assert b"ssmd_agent_signals 0.0" in metrics
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    warnings = [line for line in stderr.splitlines() if "no signals selected" in line]
+    assert len(warnings) == 1, stderr
+    assert "evaluates nothing" in warnings[0] and "SSMD_SIGNALS" in warnings[0], warnings[0]
+    assert "Traceback" not in stderr
+
+
+async def test_guide_env_only_port_runs_idle() -> None:
+    """The deployment guide's agent Deployment sets only PORT: the agent starts, serves /health ({"status":"ok"})
+    and /ready, warns once that no signals are selected, and exits 0 on SIGTERM (it used to exit 2)."""
+    await _idle_agent_serves_and_stops(_env())
+
+
+async def test_nats_url_without_signals_runs_idle(nats_server: EmbeddedNats) -> None:
+    """NATS_URL (and NATS_SUBJECTS) set but no signals: the same idle start, health and clean SIGTERM."""
+    await _idle_agent_serves_and_stops(_env(NATS_URL=nats_server.url, NATS_SUBJECTS="prod.kalshi.json.>"))
+
+
 def test_missing_subjects_exits_2() -> None:
-    """Without NATS_SUBJECTS the runtime refuses to guess what to consume: exit 2 naming the variable."""
+    """Signals selected but no NATS_SUBJECTS: the runtime refuses to guess what to consume, exit 2 naming it."""
     proc = subprocess.run([sys.executable, "-m", "ssmd", "agent"], env=_env(SSMD_SIGNALS="spread_wide[max_cents=3]"),
                           capture_output=True, timeout=60)
     assert proc.returncode == 2

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from _k8s_render import Obj, containers, load_documents, pod_spec, render
 from click.testing import CliRunner
+from test_deploy_image import IMAGES
 
 from ssmd.config import load_archiver, load_environment, load_feed
 
@@ -157,8 +158,8 @@ def test_probes_are_health_and_ready_on_the_health_port(name: str) -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}
 
 
-def _workloads() -> list[Obj]:
-    return [o for o in PROD if pod_spec(o) is not None]
+def _workloads(objects: list[Obj] | None = None) -> list[Obj]:
+    return [o for o in (PROD if objects is None else objects) if pod_spec(o) is not None]
 
 
 @pytest.mark.parametrize("obj", _workloads(), ids=_ids(_workloads()))
@@ -239,6 +240,22 @@ def test_connector_config_files_load_where_its_args_point(tmp_path: Path) -> Non
                                                                          "PROD_KALSHI")
 
 
+def test_shipped_feed_dials_kalshis_current_production_host(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The shipped feed file names Kalshi's current production host (not the guide's legacy trading-api host), so
+    the connector dials it without the legacy-host warning; the legacy host appears only in a comment."""
+    from ssmd.connector.endpoint import LEGACY_HOSTS, PROD_WS_URL, resolve_ws_url
+
+    for objects in (BASE, PROD):
+        text = _by(objects, "ConfigMap", "ssmd-nats-config")["data"]["kalshi.yaml"]
+        (tmp_path / "kalshi.yaml").write_text(text)
+        with caplog.at_level("WARNING"):
+            assert resolve_ws_url(load_feed(tmp_path / "kalshi.yaml"), {}) == PROD_WS_URL
+        assert "legacy" not in caplog.text
+        for line in text.splitlines():
+            if any(host in line for host in LEGACY_HOSTS):
+                assert line.strip().startswith("#"), line
+
+
 def test_archiver_config_loads_and_reads_what_the_connector_writes(tmp_path: Path) -> None:
     """The archiver's mounted file loads, drains the connector's stream, and stores on the PVC mount."""
     archiver = _by(PROD, "Deployment", "ssmd-archiver")
@@ -278,6 +295,24 @@ def test_agent_signals_load() -> None:
     (container,) = containers(_by(PROD, "Deployment", "ssmd-agent"))
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert len(load_signals(split_specs(env["SSMD_SIGNALS"]))) == 5
+
+
+def test_base_images_are_the_dockerfile_targets_and_prod_maps_every_one() -> None:
+    """Base containers use the bare image names the Dockerfile/release build (an overlay's `images:` maps them);
+    the prod overlay maps every one to a registry and tag, so no bare name is left to ImagePullBackOff; a container
+    that runs its own `command:` uses the `ssmd` CLI image, every other one the image of its service."""
+    for obj in _workloads(BASE):
+        for container in containers(obj):
+            assert container["image"] in IMAGES.values(), container["image"]
+            wanted = "ssmd" if "command" in container else GUIDE_IMAGE[obj["metadata"]["name"]]
+            assert container["image"] == wanted, obj["metadata"]["name"]
+    for obj in _workloads():
+        for container in containers(obj):
+            name, _, tag = container["image"].rpartition(":")
+            assert name.startswith("ghcr.io/your-org/") and name.rsplit("/", 1)[1] in IMAGES.values() and tag
+
+
+GUIDE_IMAGE = {name: want["image"] for name, want in GUIDE.items()}
 
 
 def test_stream_job_runs_a_valid_ssmd_stream_ensure(tmp_path: Path) -> None:
@@ -396,3 +431,61 @@ def test_workload_command_line_parses_with_the_real_cli(obj: Obj, tmp_path: Path
         command, rest = command.commands[rest[0]], rest[1:]
     with command.make_context(argv[0], rest, resilient_parsing=False) as ctx:
         assert ctx.params is not None
+
+
+def test_archive_sync_reaches_the_gke_metadata_server_on_either_dataplane() -> None:
+    """Workload Identity tokens come from the GKE metadata server: 169.254.169.254:80 (Dataplane V2 evaluates policy
+    before NAT) and 169.254.169.252:988 (the gke-metadata-server the other dataplane redirects to), besides object
+    storage on 443 and DNS; and the policy names its source (the GKE network-policy docs)."""
+    (policy,) = [o for o in PROD if o["kind"] == "NetworkPolicy"
+                 and o["spec"]["podSelector"]["matchLabels"] == {"app": "ssmd-archive-sync"}]
+    pairs = {(peer["ipBlock"]["cidr"], port["port"]) for rule in policy["spec"]["egress"]
+             for peer in rule.get("to", []) if "ipBlock" in peer for port in rule["ports"]}
+    assert pairs == {("169.254.169.254/32", 80), ("169.254.169.252/32", 988)}
+    assert _egress_ports(policy) == {443, 80, 988, 53}
+    source = (K8S / "base" / "networkpolicy-archive-sync.yaml").read_text()
+    assert "https://cloud.google.com/kubernetes-engine/docs/how-to/network-policy" in source
+
+
+NATS_VALUES = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
+NATS_RELEASE, NATS_NAMESPACE = "nats", "nats"  # as in the helm command of values.yaml and docs/deployment.md
+
+
+def _nats_pod_urls() -> list[str]:
+    """The client URL of every server of the chart's StatefulSet: {release}-{i}.{release}-headless.{namespace}."""
+    replicas = NATS_VALUES["config"]["cluster"]["replicas"]
+    return [f"nats://{NATS_RELEASE}-{i}.{NATS_RELEASE}-headless.{NATS_NAMESPACE}.svc.cluster.local:4222"
+            for i in range(replicas)]
+
+
+def _service_nats_urls(objects: list[Obj], tmp_path: Path) -> dict[str, str]:
+    """The NATS URL each service is configured with (connector/stream env file, archiver file, agent env)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data = _by(objects, "ConfigMap", "ssmd-nats-config")["data"]
+    (tmp_path / "env.yaml").write_text(data["prod-nats.yaml"])
+    (tmp_path / "archiver.yaml").write_text(_by(objects, "ConfigMap", "ssmd-archiver-config")["data"]["archiver.yaml"])
+    (agent,) = containers(_by(objects, "Deployment", "ssmd-agent"))
+    url = load_environment(tmp_path / "env.yaml").transport.url
+    assert url is not None
+    return {"connector": url, "archiver": load_archiver(tmp_path / "archiver.yaml").nats.url,
+            "agent": next(e["value"] for e in agent["env"] if e["name"] == "NATS_URL")}
+
+
+def test_prod_services_name_every_server_of_the_nats_cluster(tmp_path: Path) -> None:
+    """In prod every service gets all the chart's servers, comma-separated, in pod order (three of them); the base
+    keeps the guide's single service address."""
+    urls = _nats_pod_urls()
+    assert len(urls) == 3
+    assert set(_service_nats_urls(PROD, tmp_path).values()) == {",".join(urls)}
+    assert set(_service_nats_urls(BASE, tmp_path / "b").values()) == {"nats://nats.nats.svc.cluster.local:4222"}
+
+
+def test_prod_stream_is_replicated_on_three_servers() -> None:
+    """The prod stream-ensure Job asks for --replicas 3 (one copy per server) with file storage; base keeps the
+    guide's 1 replica."""
+    for objects, replicas in ((PROD, "3"), (BASE, "1")):
+        (job,) = containers(_by(objects, "Job", "ssmd-stream-ensure"))
+        assert _flag(job["command"], "--replicas") == replicas
+        assert _flag(job["command"], "--storage") == "file"
+    assert int(_flag(containers(_by(PROD, "Job", "ssmd-stream-ensure"))[0]["command"], "--replicas")) == \
+        NATS_VALUES["config"]["cluster"]["replicas"]

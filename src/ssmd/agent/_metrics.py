@@ -27,4 +27,6 @@ class AgentMetrics:
                                   registry=r)
         self.lag_seconds = Gauge("ssmd_agent_lag_seconds", "Wall-clock now minus the exchange time of the last frame",
                                  registry=r)
+        self.signals = Gauge("ssmd_agent_signals", "Signals this runtime evaluates (0: none selected, idle)",
+                             registry=r)
         self.last_seq = Gauge("ssmd_agent_last_stream_seq", "Stream sequence of the last evaluated frame", registry=r)

@@ -58,13 +58,19 @@ def agent_group(ctx: click.Context) -> None:
               help="where a new durable consumer starts")
 def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stream: str | None, durable: str,
         port: int, host: str, fires_stream: str | None, deliver: str) -> None:
-    """Evaluate signals on the live stream; publish fires to {env}.signals.fired.{signal}.{ticker}."""
+    """Evaluate signals on the live stream; publish fires to {env}.signals.fired.{signal}.{ticker}.
+
+    With no signals selected it only serves /health, /ready and /metrics (and says so once in the log).
+    """
     from ssmd.agent.live import AgentSetupError, LiveConfig, Runtime
     from ssmd.bus.connect import NatsUnavailable
     from ssmd.runtime.logging import setup_logging
     from ssmd.runtime.shutdown import shutdown_event
 
     setup_logging()
+    if not [spec for value in signal_specs for spec in split_specs(value)]:
+        _run_idle(f"{host}:{port}")
+        return
     filters = tuple(s.strip() for s in (subjects or "").split(",") if s.strip())
     if not filters:
         click.echo("error: NATS_SUBJECTS (or --subjects) is required: comma-separated filters such as "
@@ -87,6 +93,20 @@ def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stre
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:  # e.g. the health port is taken
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _run_idle(health_addr: str) -> None:
+    from ssmd.agent.live import serve_idle
+    from ssmd.runtime.shutdown import shutdown_event
+
+    async def main() -> None:
+        await serve_idle(health_addr, shutdown_event())
+
+    try:
+        asyncio.run(main())
+    except (OSError, ValueError) as exc:  # the port is taken or malformed
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

@@ -38,6 +38,11 @@ from ssmd.runtime.http import HealthServer
 log = logging.getLogger(__name__)
 
 FIRES_MAX_AGE_S = 7 * 86400
+NO_SIGNALS_WARNING = (
+    "no signals selected: the agent evaluates nothing and only serves /health, /ready and /metrics; select signals "
+    "with SSMD_SIGNALS (or --signals), e.g. SSMD_SIGNALS='price_cross[threshold=0.6],volume_spike' together with "
+    "NATS_URL and NATS_SUBJECTS='prod.kalshi.json.>' (docs/agent.md)"
+)
 
 class AgentSetupError(Exception):
     """The runtime cannot start as configured (no stream for the subjects, ...): exit 2 with this message."""
@@ -81,6 +86,7 @@ class Runtime:
         self.config = config
         self.engine = Engine(signals)
         self.metrics = metrics or AgentMetrics()
+        self.metrics.signals.set(len(self.engine.signals))
         self.health = HealthServer(config.health_addr, self.metrics.registry, self._health, self._ready,
                                          extra_routes=[web.get("/", _on_root)])
         self.last_seq = 0
@@ -260,6 +266,25 @@ class Runtime:
             if count != seen:
                 self.metrics.signal_errors.labels(name).inc(count - seen)
                 self._errors_seen[name] = count
+
+
+async def serve_idle(health_addr: str, stop: asyncio.Event, metrics: AgentMetrics | None = None) -> None:
+    """No signals selected: serve /health, /ready and /metrics until ``stop``, evaluating nothing.
+
+    The deployment guide's agent Deployment sets only ``PORT`` (its NATS and signal settings are "future
+    configuration"), so a pod started that way must stay up and healthy rather than crash-loop; the one warning tells
+    the operator what to set. Nothing connects to NATS: there is nothing to consume for.
+    """
+    metrics = metrics or AgentMetrics()
+    metrics.signals.set(0)
+    health = HealthServer(health_addr, metrics.registry, lambda: {"status": "ok"}, lambda: None,
+                          extra_routes=[web.get("/", _on_root)])
+    await health.start()
+    log.warning(NO_SIGNALS_WARNING)
+    try:
+        await stop.wait()
+    finally:
+        await health.stop()
 
 
 def _position(msg: Msg) -> tuple[int, int | None]:
