@@ -114,13 +114,15 @@ def test_a_path_that_is_not_an_archive_is_a_clear_error(tmp_path: Path) -> None:
         list(ssmd.archive.open(tmp_path))
 
 
-def test_a_truncated_file_raises_naming_it_after_the_good_frames(tmp_path: Path, samples: list[bytes]) -> None:
-    """Reading stops with ArchiveError naming the damaged file; frames before it were yielded normally."""
-    day = write_day(tmp_path, "2026-02-12", [("1200.jsonl.gz", samples[:10]), ("1215.jsonl.gz", samples[10:])])
+def test_a_truncated_file_is_named_after_every_readable_frame(tmp_path: Path, samples: list[bytes]) -> None:
+    """A damaged file does not stop the read: the frames of the files around it come back, then ArchiveError
+    (ArchiveProblems) names the damaged file as bad_gzip."""
+    day = write_day(tmp_path, "2026-02-12", [("1200.jsonl.gz", samples[:10]), ("1215.jsonl.gz", samples[10:20]),
+                                             ("1230.jsonl.gz", samples[20:])])
     blob = (day / "1215.jsonl.gz").read_bytes()
     (day / "1215.jsonl.gz").write_bytes(blob[:40])
     seen = []
-    with pytest.raises(ssmd.archive.ArchiveError, match=r"1215\.jsonl\.gz: unreadable"):
+    with pytest.raises(ssmd.archive.ArchiveError, match=r"the first: kalshi/2026-02-12/1215\.jsonl\.gz: bad_gzip"):
         for frame in ssmd.archive.open(tmp_path):
             seen.append(frame.raw)
-    assert seen[:10] == samples[:10]
+    assert seen == samples[:10] + samples[20:]

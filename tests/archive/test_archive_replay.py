@@ -207,3 +207,22 @@ async def test_rejected_publishes_are_counted_and_exit_1(
     summary = orjson.loads(proc.stdout)
     assert (summary["published"], summary["failed"]) == (3, 2)
     assert "maximum messages" in summary["first_error"]
+
+
+async def test_replay_publishes_what_is_readable_and_names_the_rest(
+    tmp_path: Path, samples: list[bytes], nats_server: EmbeddedNats, unique_name: str
+) -> None:
+    """A zero-byte file is named on stderr as bad_gzip; the other frames are published, and the exit code is 1,
+    or 0 with --ignore-problems (then the frames are published again, as asked)."""
+    day = write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", samples[:9]), ("1215.jsonl.gz", samples[9:])])
+    (day / "1215.jsonl.gz").write_bytes(b"")
+    env = env_file(tmp_path, unique_name, nats_server.url)
+    proc = await asyncio.to_thread(replay, str(tmp_path / "arc"), "--env", str(env))
+    assert proc.returncode == 1, proc.stderr
+    assert "problem: kalshi/2026-02-12/1215.jsonl.gz: bad_gzip: " in proc.stderr
+    summary = orjson.loads(proc.stdout)
+    assert (summary["published"], summary["problems"]) == (9, {"bad_gzip": 1})
+    accepted = await asyncio.to_thread(replay, str(tmp_path / "arc"), "--env", str(env), "--ignore-problems")
+    assert accepted.returncode == 0, accepted.stderr
+    got = await _stream_messages(nats_server.url, unique_name.upper() + "_KALSHI")
+    assert [raw for _, raw in got] == samples[:9] * 2

@@ -14,14 +14,15 @@ from typing import Any
 
 import orjson
 
+from ssmd.archive.problems import MANIFEST_INVALID, MISSING_FILE, ArchiveError, Report
+
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FILE_RE = re.compile(r"^(\d{2})(\d{2})(?:_(\d+))?\.jsonl\.gz$")
 MANIFEST = "manifest.json"
 TMP_SUFFIX = ".tmp"
 
 
-class ArchiveError(Exception):
-    """A path that is not an archive, or a manifest that cannot be read; ``str()`` names the path."""
+__all__ = ["ArchiveError", "Day", "file_key", "find_days", "manifest_format", "parse_day", "window_start"]
 
 
 def file_key(name: str) -> tuple[int, int, str]:
@@ -90,14 +91,54 @@ class Day:
             raise ArchiveError(f"{path}: manifest is not a JSON object")
         return data
 
-    def manifest_format(self) -> str:
-        """``jsonl`` or ``envelope``; a day without a readable manifest is assumed ``jsonl`` and sniffed per file."""
+    def where(self, name: str) -> str:
+        """How problems name a file of this day: ``feed/YYYY-MM-DD/HHMM.jsonl.gz``."""
+        return f"{self.label}/{name}"
+
+    def listing(self, report: Report) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+        """The manifest (``None`` if there is none or it is unreadable) and its file entries by name, only this
+        day's single file when ``only`` is set. An unreadable manifest or malformed entry is ``manifest_invalid``."""
         try:
             manifest = self.manifest()
-        except ArchiveError:
-            return "jsonl"
-        fmt = manifest.get("format") if manifest else None
-        return fmt if fmt in ("jsonl", "envelope") else "jsonl"
+        except ArchiveError as exc:
+            report(MANIFEST_INVALID, self.label, str(exc))
+            return None, {}
+        if manifest is None:
+            return None, {}
+        files = manifest.get("files")
+        if not isinstance(files, list):
+            report(MANIFEST_INVALID, self.label, "manifest.json has no 'files' list")
+            return manifest, {}
+        entries: dict[str, dict[str, Any]] = {}
+        for index, entry in enumerate(files):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                report(MANIFEST_INVALID, self.label, f"files[{index}] has no name")
+                continue
+            if entry["name"] in entries:
+                report(MANIFEST_INVALID, self.label, f"files[{index}]: {entry['name']} listed twice")
+            entries[entry["name"]] = entry
+        if self.only is not None:
+            entries = {k: v for k, v in entries.items() if k == self.only}
+        return manifest, entries
+
+    def files(self, entries: dict[str, dict[str, Any]]) -> list[tuple[str, Path | None]]:
+        """Every closed data file on disk and every file the manifest lists (``entries``, from :meth:`listing`), in
+        archive order; a listed file that is not on disk comes with ``None``: report it with :meth:`missing` where
+        its data would have been."""
+        on_disk = {p.name: p for p in self.data_files()}
+        names = sorted(set(on_disk) | set(entries), key=file_key)
+        return [(name, on_disk.get(name)) for name in names]
+
+    def missing(self, name: str, report: Report) -> None:
+        """A listed file that is not on disk: the archiver renames a file into place before it lists it, so a listed
+        file is never legitimately absent."""
+        report(MISSING_FILE, self.where(name), "listed in manifest.json but not on disk")
+
+
+def manifest_format(manifest: dict[str, Any] | None) -> str:
+    """``jsonl`` or ``envelope``; without a readable manifest ``jsonl``, and readers sniff each file's first line."""
+    fmt = manifest.get("format") if manifest else None
+    return fmt if fmt in ("jsonl", "envelope") else "jsonl"
 
 
 def find_days(path: str | Path, feed: str | None = None) -> list[Day]:

@@ -1,7 +1,8 @@
 """``ssmd archive verify|cat|stats|replay|export|sync``: the archive as a dataset.
 
-Exit codes: 0 fine, 1 the archive has problems (verify) or an operation failed part-way, 2 bad input (a path that
-is not an archive, a bad option, an unreadable config file, NATS unreachable).
+Exit codes: 0 fine, 1 the archive has problems (verify, or parts a reading command could not read: each is printed
+as a ``problem:`` line on stderr; ``--ignore-problems`` accepts them) or an operation failed part-way, 2 bad input
+(a path that is not an archive, a bad option, an unreadable config file, NATS unreachable).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
 
-from ssmd.archive._layout import ArchiveError
+from ssmd.archive.problems import ArchiveError, ArchiveProblems, Problem
 from ssmd.runtime.logging import setup_logging
+
+if TYPE_CHECKING:
+    from ssmd.archive.reader import ArchiveReader
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +36,8 @@ def _filters(func: F) -> F:
         click.option("--end", help="Keep frames before this UTC time; a bare date includes that day."),
         click.option("--types", help="Comma-separated frame types or subject tokens (trade,ticker,orderbook)."),
         click.option("--tickers", help="Comma-separated raw market tickers."),
+        click.option("--ignore-problems", is_flag=True,
+                     help="Exit 0 although parts of the archive could not be read (they are still printed)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -39,14 +45,43 @@ def _filters(func: F) -> F:
 
 
 def _open(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
-          tickers: str | None) -> Any:
+          tickers: str | None, raise_at_end: bool = False) -> ArchiveReader:
+    """The reader for a command. Problems are printed on stderr as they are found; the command calls
+    :func:`_verdict` at the end (or, with ``raise_at_end``, the reader raises ArchiveProblems after the last frame,
+    which is how export knows to discard its output)."""
     import ssmd.archive
 
     try:
-        frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers)
+        frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers,
+                                   ignore_problems=not raise_at_end, on_problem=_print_problem)
     except (ArchiveError, ValueError) as exc:
         _fail(str(exc))
     return frames
+
+
+def _print_problem(problem: Problem) -> None:
+    click.echo(f"problem: {problem}", err=True)
+
+
+def _verdict(reader: ArchiveReader, ignore_problems: bool, lost: str = "the output lacks that data") -> None:
+    """End of a reading command: exit 1 if parts of the archive could not be read, unless that is accepted."""
+    if not reader.problems:
+        return
+    if not ignore_problems:
+        _reject(reader, lost)
+    _print_not_shown(reader)
+    click.echo(f"warning: {reader.problems.summary()} accepted (--ignore-problems): {lost}", err=True)
+
+
+def _reject(reader: ArchiveReader, lost: str) -> NoReturn:
+    _print_not_shown(reader)
+    _fail(f"{reader.problems.summary()}: {lost}; 'ssmd archive verify' shows the whole archive's state, "
+          f"--ignore-problems accepts it", code=1)
+
+
+def _print_not_shown(reader: ArchiveReader) -> None:
+    for kind, count in sorted(reader.problems.not_shown().items()):
+        click.echo(f"problem: {count} more {kind} not shown", err=True)
 
 
 @click.group("archive", context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,12 +132,13 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
 @_filters
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many frames.")
 def cat(path: str, feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None,
-        limit: int | None) -> None:
+        ignore_problems: bool, limit: int | None) -> None:
     """Print matching frames as JSON lines, exactly as the exchange sent them."""
     out = sys.stdout.buffer
     count = 0
+    reader = _open(path, feed, start, end, types, tickers)
     try:
-        for frame in _open(path, feed, start, end, types, tickers):
+        for frame in reader:
             out.write(frame.raw + b"\n")
             count += 1
             if limit is not None and count >= limit:
@@ -110,9 +146,7 @@ def cat(path: str, feed: str | None, start: str | None, end: str | None, types: 
         out.flush()
     except BrokenPipeError:  # `ssmd archive cat ... | head`: the reader left, as the Python docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except ArchiveError as exc:
-        out.flush()
-        _fail(str(exc), code=1)
+    _verdict(reader, ignore_problems)
 
 
 @archive_group.command()
@@ -121,22 +155,22 @@ def cat(path: str, feed: str | None, start: str | None, end: str | None, types: 
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Tickers to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def stats(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
-          tickers: str | None, top: int, as_json: bool) -> None:
+          tickers: str | None, ignore_problems: bool, top: int, as_json: bool) -> None:
     """Counts by message type, ticker and UTC hour."""
     from ssmd.archive._table import table
     from ssmd.archive.stats import collect
 
-    try:
-        result = collect(_open(path, feed, start, end, types, tickers))
-    except ArchiveError as exc:
-        _fail(str(exc), code=1)
+    reader = _open(path, feed, start, end, types, tickers)
+    result = collect(reader)
     if as_json:
-        click.echo(orjson.dumps(result.to_json(top), option=orjson.OPT_INDENT_2).decode())
-        return
-    click.echo(f"{result.frames:,} frames, {len(result.by_type)} types, {len(result.by_ticker):,} tickers\n")
-    click.echo(table(["TYPE", "FRAMES"], result.by_type.most_common()) + "\n")
-    click.echo(table(["TICKER", "FRAMES"], result.by_ticker.most_common(top)) + "\n")
-    click.echo(table(["HOUR (UTC)", "FRAMES"], sorted(result.by_hour.items())))
+        click.echo(orjson.dumps({**result.to_json(top), "problems": reader.problems.counts},
+                                option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(f"{result.frames:,} frames, {len(result.by_type)} types, {len(result.by_ticker):,} tickers\n")
+        click.echo(table(["TYPE", "FRAMES"], result.by_type.most_common()) + "\n")
+        click.echo(table(["TICKER", "FRAMES"], result.by_ticker.most_common(top)) + "\n")
+        click.echo(table(["HOUR (UTC)", "FRAMES"], sorted(result.by_hour.items())))
+    _verdict(reader, ignore_problems, "the counts lack that data")
 
 
 @archive_group.command()
@@ -148,7 +182,8 @@ def stats(path: str, feed: str | None, start: str | None, end: str | None, types
 @click.option("--stream", help="Stream to publish into (created if missing; default from env or prefix).")
 @_filters
 def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, stream: str | None,
-           feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None) -> None:
+           feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None,
+           ignore_problems: bool) -> None:
     """Republish frames to JetStream on the live subject mapping, with acks, for backtests or to rebuild a
     stream."""
     import asyncio
@@ -169,7 +204,8 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
         _fail(str(exc))
     except (ReplayError, ArchiveError) as exc:
         _fail(str(exc), code=1)
-    click.echo(orjson.dumps(summary).decode())
+    click.echo(orjson.dumps({**summary, "problems": frames.problems.counts}).decode())
+    _verdict(frames, ignore_problems, "those frames were not replayed")
     if summary["failed"]:
         sys.exit(1)
 
@@ -181,21 +217,27 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
 @_filters
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
-           types: str | None, tickers: str | None, overwrite: bool) -> None:
-    """Write typed tables (one per message type, partitioned by date) to OUT. Prices are dollars."""
+           types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool) -> None:
+    """Write typed tables (one per message type, partitioned by date) to OUT. Prices are dollars. If parts of the
+    archive cannot be read, nothing is written unless --ignore-problems is given."""
     try:
         from ssmd.archive.export import ExportError, run_export
     except ImportError as exc:
         _fail(f"export needs pyarrow: pip install 'ssmd[parquet]' ({exc})")
 
-    frames = _open(path, feed, start, end, types, tickers)
+    # Without --ignore-problems the reader raises after the last frame; run_export then removes its partial
+    # output as for any failure, so an export that lacks data never appears at OUT.
+    frames = _open(path, feed, start, end, types, tickers, raise_at_end=not ignore_problems)
     try:
         summary = run_export(frames, out, fmt=fmt, overwrite=overwrite)
     except ExportError as exc:
         _fail(str(exc))
+    except ArchiveProblems:
+        _reject(frames, f"nothing was written to {out}")
     except ArchiveError as exc:
         _fail(f"{exc}; nothing was written to {out}", code=1)
-    click.echo(orjson.dumps(summary).decode())
+    click.echo(orjson.dumps({**summary, "problems": frames.problems.counts}).decode())
+    _verdict(frames, ignore_problems, f"{out} lacks that data")
 
 
 @archive_group.command()

@@ -3,24 +3,32 @@
 Nothing is decoded unless a filter or the caller needs it: with no filters a frame costs one line split and one
 small object. Type/ticker/time filters decode each line once (:mod:`ssmd.archive._head`); ``.value`` parses the
 full frame into ``ssmd.kalshi.values`` types only when asked for.
+
+A damaged archive is read as far as it can be: each problem (the kinds ``verify`` uses) is collected on the
+reader's ``problems`` and passed to ``on_problem`` as it is found, and unless ``ignore_problems=True`` the
+iteration ends with :class:`ssmd.archive.problems.ArchiveProblems` after the last readable frame, so nobody
+mistakes a partial read for the whole archive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+import logging
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ssmd.archive._head import Head, decode_head
-from ssmd.archive._layout import ArchiveError, Day, find_days, window_start
-from ssmd.archive._lines import BAD_LINE, GZIP_ERRORS, is_envelope, iter_lines, unwrap
+from ssmd.archive._layout import Day, find_days, manifest_format, window_start
+from ssmd.archive._lines import FileLines
 from ssmd.archive._window import Window
+from ssmd.archive.problems import ArchiveProblems, Problem, Problems, compare
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import values
 
+log = logging.getLogger("ssmd.archive")
 _UNSET: Any = object()
 
 
@@ -82,7 +90,9 @@ def open(
     types: Collection[str] | str | None = None,
     tickers: Collection[str] | str | None = None,
     parsed: bool = False,
-) -> Iterator[ArchiveFrame]:
+    ignore_problems: bool = False,
+    on_problem: Callable[[Problem], Any] | None = None,
+) -> ArchiveReader:
     """Frames under ``path`` (archive root, feed dir, day dir or one file) in file order.
 
     ``start``/``end`` (datetime, date, ISO string or epoch ms; ``end`` exclusive, a bare date as ``end`` means
@@ -90,55 +100,81 @@ def open(
     outside it; frames without a time are kept when their file is in the window. ``types`` matches a frame's
     ``type`` or its subject token (``orderbook`` covers snapshots and deltas); ``tickers`` the raw ticker.
     ``parsed=True`` fills ``.value`` eagerly. Raises :class:`ssmd.archive.ArchiveError` for a path that is not
-    an archive, and while iterating for a file that is not valid gzip (naming the file).
+    an archive. Problems met while reading (a file that is not gzip, a missing file, a bad line, ...) do not stop
+    the read: see :class:`ArchiveReader`.
     """
     window = Window.of(start, end)
     days = find_days(path, feed)
-    type_set = _as_set(types)
-    ticker_set = _as_set(tickers)
-    return _frames(days, window, type_set, ticker_set, parsed)
+    return ArchiveReader(days, window, _as_set(types), _as_set(tickers), parsed, ignore_problems, on_problem)
+
+
+class ArchiveReader:
+    """What :func:`open` returns: iterate it for :class:`ArchiveFrame` objects.
+
+    ``problems`` (:class:`ssmd.archive.problems.Problems`) collects what could not be read, in the order found;
+    ``on_problem`` is called with each one as it is found (by default each is logged as a warning). After the
+    last readable frame the iteration raises :class:`~ssmd.archive.problems.ArchiveProblems` if there were any,
+    unless ``ignore_problems`` is set: then it just ends and ``problems`` says what is missing.
+    """
+
+    def __init__(self, days: list[Day], window: Window, types: frozenset[str] | None,
+                 tickers: frozenset[str] | None, parsed: bool = False, ignore_problems: bool = False,
+                 on_problem: Callable[[Problem], Any] | None = None) -> None:
+        self.ignore_problems = ignore_problems
+        self.problems = Problems(on_problem if on_problem is not None else _log_problem)
+        self._frames = self._read(days, window, types, tickers, parsed)
+
+    def __iter__(self) -> Iterator[ArchiveFrame]:
+        return self._frames
+
+    def __next__(self) -> ArchiveFrame:
+        return next(self._frames)
+
+    def _read(self, days: list[Day], window: Window, types: frozenset[str] | None,
+              tickers: frozenset[str] | None, parsed: bool) -> Iterator[ArchiveFrame]:
+        yield from _frames(days, window, types, tickers, parsed, self.problems)
+        if self.problems and not self.ignore_problems:
+            raise ArchiveProblems(self.problems)
+
+
+def _log_problem(problem: Problem) -> None:
+    log.warning("archive problem: %s", problem, extra={"kind": problem.kind, "where": problem.where})
 
 
 def _frames(
-    days: list[Day], window: Window, types: frozenset[str] | None, tickers: frozenset[str] | None, parsed: bool
+    days: list[Day], window: Window, types: frozenset[str] | None, tickers: frozenset[str] | None, parsed: bool,
+    problems: Problems,
 ) -> Iterator[ArchiveFrame]:
     need_head = types is not None or tickers is not None or window.bounded
+    report = problems.add
     for day in days:
         if not window.overlaps_day(day.date):
             continue
-        fmt = day.manifest_format()
-        ends = _file_ends(day)
-        for file in day.data_files():
-            if not window.overlaps(window_start(day.date, file.name), ends.get(file.name)):
+        manifest, entries = day.listing(report)
+        fmt = manifest_format(manifest)
+        ends = _file_ends(entries)
+        for file_name, file in day.files(entries):
+            if not window.overlaps(window_start(day.date, file_name), ends.get(file_name)):
                 continue
-            for frame in iter_file(file, fmt, need_head):
-                if need_head and not _matches(frame, window, types, tickers):
-                    continue
-                if parsed:
-                    frame.value  # noqa: B018 - fill the cache now, as asked
-                yield frame
-
-
-def iter_file(file: Path, fmt: str, decode: bool = False) -> Iterator[ArchiveFrame]:
-    """Every frame of one file; ``decode`` decodes each frame's head up front (filters need it)."""
-    name = str(file)
-    envelope = fmt == "envelope"
-    number = 0
-    try:
-        for number, line in enumerate(iter_lines(file), 1):
-            if number == 1 and not envelope and is_envelope(line):
-                envelope = True
-            if envelope:
-                try:
-                    raw, seq, _subject = unwrap(line)
-                except BAD_LINE:
-                    raw, seq = line, None
+            if file is None:
+                day.missing(file_name, report)
+                continue
+            lines = FileLines(file, day.where(file_name), fmt, report)
+            name = str(file)
+            if not need_head and not parsed:
+                for number, raw, seq in lines:
+                    yield ArchiveFrame(raw, name, number, seq)
             else:
-                raw, seq = line, None
-            yield ArchiveFrame(raw, name, number, seq, decode_head(raw) if decode else None)
-    except GZIP_ERRORS as exc:
-        raise ArchiveError(f"{file}: unreadable after line {number}: {exc or type(exc).__name__} "
-                           f"(run ssmd archive verify)") from None
+                for number, raw, seq in lines:
+                    frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None)
+                    if need_head and not _matches(frame, window, types, tickers):
+                        continue
+                    if parsed:
+                        frame.value  # noqa: B018 - fill the cache now, as asked
+                    yield frame
+            entry = entries.get(file_name)
+            if entry is not None and lines.complete:
+                compare(entry, lines.where, report, records=lines.records)
 
 
 def _matches(
@@ -158,17 +194,13 @@ def _matches(
     return True
 
 
-def _file_ends(day: Day) -> dict[str, dt.datetime]:
+def _file_ends(entries: dict[str, dict[str, Any]]) -> dict[str, dt.datetime]:
     """Window ends from the manifest (a file's end is not in its name)."""
-    try:
-        manifest = day.manifest()
-    except ArchiveError:  # an unreadable manifest only costs the file-level skip; verify reports it
-        return {}
     out: dict[str, dt.datetime] = {}
-    for entry in (manifest or {}).get("files") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("end"), str):
+    for name, entry in entries.items():
+        if isinstance(entry.get("end"), str):
             try:
-                out[entry["name"]] = dt.datetime.fromisoformat(entry["end"].replace("Z", "+00:00"))
+                out[name] = dt.datetime.fromisoformat(entry["end"].replace("Z", "+00:00"))
             except ValueError:
                 continue
     return out

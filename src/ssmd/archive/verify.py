@@ -5,7 +5,9 @@ every file on disk must be in the manifest, recorded stream gaps are reported, a
 and duplicates are found across the whole run: trades by ``trade_id``; other sequenced frames by identical
 content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
 Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
-so memory grows with the number of frames verified (~60 MB per million).
+so memory grows with the number of frames verified (~60 MB per million). Gzip, line and manifest-listing problems
+are classified by the code every reader uses (:class:`ssmd.archive._lines.FileLines`, ``Day.listing``), so a
+reader and verify name the same damage alike.
 """
 
 from __future__ import annotations
@@ -19,25 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from isal import igzip
-
 from ssmd.archive._head import decode_head
-from ssmd.archive._layout import ArchiveError, Day, find_days, parse_day
-from ssmd.archive._lines import BAD_LINE, CHUNK, GZIP_ERRORS, is_envelope, unwrap
+from ssmd.archive._layout import ArchiveError, Day, find_days, manifest_format, parse_day
+from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
+from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
 from ssmd.config.duration import parse_duration
 
-MAX_DETAILS = 20  # per problem kind and day; the counts are always complete
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    where: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.kind}: {self.detail}"
+__all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
 
 @dataclass
@@ -131,29 +122,21 @@ def verify(
 
 def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progress | None) -> DayResult:
     result = DayResult(feed=day.feed, date=day.path.name, path=str(day.path))
-    try:
-        manifest = day.manifest()
-    except ArchiveError as exc:
-        result.add("manifest_invalid", day.label, str(exc))
-        manifest = None
-    on_disk = {p.name: p for p in day.data_files()}
-    if manifest is None and "manifest_invalid" not in result.problem_counts and day.only is None:
+    manifest, entries = day.listing(result.add)
+    if manifest is None and MANIFEST_INVALID not in result.problem_counts and day.only is None:
         result.add("manifest_missing", day.label, "no manifest.json: files cannot be checked against it")
-    entries = _entries(manifest, result, day)
-    fmt = (manifest or {}).get("format", "jsonl")
-    if day.only is not None:
-        entries = {k: v for k, v in entries.items() if k == day.only}
-    for name in sorted(set(on_disk) - set(entries)):
-        if manifest is not None:
-            result.add("unlisted_file", f"{day.label}/{name}", "file on disk is not in manifest.json")
-    for name in sorted(set(entries) - set(on_disk)):
-        result.add("missing_file", f"{day.label}/{name}", "listed in manifest.json but not on disk")
+    fmt = manifest_format(manifest)
     last_seq: int | None = None
-    for name, file in on_disk.items():
-        last_seq = _verify_file(file, entries.get(name), fmt, seen, result, day.label, last_seq)
+    for name, file in day.files(entries):
+        if file is None:
+            day.missing(name, result.add)
+            continue
+        if manifest is not None and name not in entries:
+            result.add("unlisted_file", day.where(name), "file on disk is not in manifest.json")
+        last_seq = _verify_file(file, entries.get(name), fmt, seen, result, day.where(name), last_seq)
         result.files += 1
         if progress:
-            progress.advance(note=f"{day.label}/{name}")
+            progress.advance(note=day.where(name))
     for gap in (manifest or {}).get("gaps") or []:
         if isinstance(gap, dict):
             result.gaps += 1
@@ -165,117 +148,60 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
     return result
 
 
-def _entries(manifest: dict[str, Any] | None, result: DayResult, day: Day) -> dict[str, dict[str, Any]]:
-    if manifest is None:
-        return {}
-    files = manifest.get("files")
-    if not isinstance(files, list):
-        result.add("manifest_invalid", day.label, "manifest.json has no 'files' list")
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for index, entry in enumerate(files):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            result.add("manifest_invalid", day.label, f"files[{index}] has no name")
-            continue
-        if entry["name"] in out:
-            result.add("manifest_invalid", day.label, f"files[{index}]: {entry['name']} listed twice")
-        out[entry["name"]] = entry
-    return out
-
-
 class _Hashing(io.RawIOBase):
     """A read-only file wrapper that hashes and counts the compressed bytes the gzip reader consumes."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.raw = raw
+        self.raw: BinaryIO | None = None
         self.sha = hashlib.sha256()
         self.size = 0
+
+    def attach(self, raw: BinaryIO) -> _Hashing:
+        self.raw = raw
+        return self
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        assert self.raw is not None
         count = self.raw.readinto(buffer)  # type: ignore[attr-defined]
         if count:
             self.sha.update(memoryview(buffer)[:count])
             self.size += count
         return int(count or 0)
 
-    def drain(self) -> None:
-        buffer = bytearray(CHUNK)
-        while self.readinto(buffer):
-            pass
-
 
 def _verify_file(
-    file: Path, entry: dict[str, Any] | None, fmt: str, seen: _Seen, result: DayResult, label: str,
+    file: Path, entry: dict[str, Any] | None, fmt: str, seen: _Seen, result: DayResult, where: str,
     last_seq: int | None,
 ) -> int | None:
-    where = f"{label}/{file.name}"
-    records = size = 0
+    hashing = _Hashing()
+    lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
-    envelope = fmt == "envelope"
-    torn = False
-    with file.open("rb") as handle:
-        hashing = _Hashing(handle)
-        try:
-            with igzip.GzipFile(fileobj=hashing, mode="rb") as stream:  # type: ignore[no-untyped-call]
-                rest = b""
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
-                    rest = lines.pop()
-                    for line in lines:
-                        records += 1
-                        if records == 1 and not envelope and is_envelope(line):
-                            envelope = True
-                        seq = _check_line(line, envelope, seen, result, where, records)
-                        if seq is not None:
-                            if last_seq is not None and seq <= last_seq:
-                                result.add("seq_order", f"{where}:{records}",
-                                           f"stream seq {seq} after {last_seq}: written twice or out of order")
-                            first_seq = seq if first_seq is None else first_seq
-                            last_seq = seq
-                if rest:
-                    torn = True
-                    records += 1
-            hashing.drain()
-        except GZIP_ERRORS as exc:
-            result.add("bad_gzip", where, f"not a valid gzip file: {exc or type(exc).__name__}")
-            return last_seq
-    result.records += records
-    result.bytes += size
-    if torn:
-        result.add("torn_line", where, "last line has no newline: the file was cut short")
+    for number, raw, seq in lines:
+        _check_line(raw, seen, result, where, number)
+        if seq is not None:
+            if last_seq is not None and seq <= last_seq:
+                result.add("seq_order", f"{where}:{number}",
+                           f"stream seq {seq} after {last_seq}: written twice or out of order")
+            first_seq = seq if first_seq is None else first_seq
+            last_seq = seq
+    if not lines.complete:
+        return last_seq
+    result.records += lines.records
+    result.bytes += lines.size
     if entry is not None:
-        _compare(entry, where, result, records=records, bytes=size, compressed_bytes=hashing.size,
-                 sha256=hashing.sha.hexdigest())
-        if envelope and first_seq is not None:
-            _compare(entry, where, result, nats_start_seq=first_seq, nats_end_seq=last_seq)
+        compare(entry, where, result.add, records=lines.records, bytes=lines.size, compressed_bytes=hashing.size,
+                sha256=hashing.sha.hexdigest())
+        if lines.envelope and first_seq is not None:
+            compare(entry, where, result.add, nats_start_seq=first_seq, nats_end_seq=last_seq)
     return last_seq
 
 
-def _compare(entry: dict[str, Any], where: str, result: DayResult, **actual: Any) -> None:
-    for key, value in actual.items():
-        want = entry.get(key)
-        if want is None and key.startswith("nats_"):
-            continue
-        if want != value:
-            kind = {"sha256": "sha256_mismatch", "records": "records_mismatch"}.get(key, "size_mismatch")
-            result.add(kind, where, f"manifest {key}={want!r}, file has {value!r}")
-
-
-def _check_line(line: bytes, envelope: bool, seen: _Seen, result: DayResult, where: str, number: int) -> int | None:
-    """Duplicate checks for one line; returns the stream seq of an envelope line."""
-    seq = None
-    raw = line
-    if envelope:
-        try:
-            raw, seq, _subject = unwrap(line)
-        except BAD_LINE:
-            result.add("bad_line", f"{where}:{number}", "not a valid envelope line")
-            return None
+def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: int) -> None:
+    """Duplicate checks for one frame."""
     head = decode_head(raw)
     if head.type == "trade":
         trade_id = head.trade_id
@@ -284,7 +210,7 @@ def _check_line(line: bytes, envelope: bool, seen: _Seen, result: DayResult, whe
             if key in seen.trade_ids:
                 result.add("duplicate_trade", f"{where}:{number}", f"trade_id {trade_id} seen before")
             seen.trade_ids.add(key)
-            return seq
+            return
     if head.seq is not None:
         if head.seq == 1:
             seen.subscriptions[head.sid] = seen.subscriptions.get(head.sid, 0) + 1
@@ -293,7 +219,6 @@ def _check_line(line: bytes, envelope: bool, seen: _Seen, result: DayResult, whe
             result.add("duplicate_frame", f"{where}:{number}",
                        f"{head.type} sid={head.sid} seq={head.seq} identical to an earlier frame")
         seen.frames.add(key)
-    return seq
 
 
 def _check_tmp(day: Day, manifest: dict[str, Any] | None, newest: bool, now: float, result: DayResult) -> None:

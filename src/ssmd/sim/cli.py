@@ -78,8 +78,13 @@ def kalshi(
         ping_interval=ping_interval, rest_rate_limit=rest_rate_limit, replay=replay, speed=_parse_speed(speed),
         duration=duration, lifecycle_interval=lifecycle_interval,
     )
+    from ssmd.archive import ArchiveError
+
     try:
         asyncio.run(_serve(config))
+    except ArchiveError as exc:
+        click.echo(f"ssmd sim kalshi: --replay {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"ssmd sim kalshi: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)

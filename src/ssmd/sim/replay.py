@@ -1,17 +1,18 @@
 """``--replay``: play archived frames (docs/archive-format.md) as the live feed, with their original spacing.
 
-Each archived frame is re-addressed to every subscriber that wants it: its ``sid``/``seq`` are the subscriber's,
-its ``msg`` is the archived one. Spacing follows ``msg.ts_ms``/``ts`` divided by ``--speed``; frames with no
-timestamp follow the previous one at once. Playback waits for the first subscriber. Lines that are not JSON
-frames are sent as they are, to every session
-with a subscription (they were data on the original connection too).
+The archive is read with ``ssmd.archive.open`` (the one reader of the format: files in archive order, ``1200_10``
+after ``1200_2``; envelope lines unwrapped, ``data_b64`` included). Each archived frame is re-addressed to every
+subscriber that wants it: its ``sid``/``seq`` are the subscriber's, its ``msg`` is the archived one. Spacing follows
+``msg.ts_ms``/``ts`` divided by ``--speed``; frames with no timestamp follow the previous one at once. Playback
+waits for the first subscriber. Frames that are not JSON data frames are sent as they are, to every session with
+a subscription (they were data on the original connection too). Parts of the archive that cannot be read are
+logged as warnings and skipped: a stand-in exchange keeps playing what it has.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-from collections.abc import Iterator
+import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ssmd.kalshi.frames import frame_time_ms
 from ssmd.sim.markets import LIFECYCLE, ORDERBOOK, TICKER, TRADE, Event
 
 if TYPE_CHECKING:
+    from ssmd.archive import ArchiveFrame, ArchiveReader
     from ssmd.sim.server import SimServer
 
 CHANNEL_OF = {
@@ -32,36 +34,23 @@ BATCH = 2000
 """Frames read per blocking file read (done off the event loop)."""
 
 
-def archive_files(source: Path) -> list[Path]:
-    """A single file, or every ``*.jsonl.gz`` under a directory in name order (= time order by layout)."""
-    if source.is_file():
-        return [source]
-    return sorted(source.rglob("*.jsonl.gz"))
+def open_archive(source: Path) -> ArchiveReader:
+    """The frames to play: ``source`` is an archive root, feed dir, day dir or one ``.jsonl.gz`` file. Raises
+    ``ssmd.archive.ArchiveError`` at once for a path that is not an archive."""
+    import ssmd.archive
+
+    return ssmd.archive.open(source, ignore_problems=True)
 
 
-def _lines(files: list[Path]) -> Iterator[bytes]:
-    for path in files:
-        with gzip.open(path, "rb") as fh:
-            for line in fh:
-                line = line.rstrip(b"\n")
-                if line:
-                    yield line
-
-
-def _frame(line: bytes) -> tuple[dict[str, Any] | None, bytes]:
-    """Parse one archive line; envelope lines (``{"subject", "data", ...}``) yield their ``data``."""
+def _frame(frame: ArchiveFrame) -> dict[str, Any] | None:
+    """The archived frame as a JSON object with a ``type``, or ``None`` for anything else (sent as it is)."""
     try:
-        obj = orjson.loads(line)
+        obj = orjson.loads(frame.raw)
     except orjson.JSONDecodeError:
-        return None, line
-    if isinstance(obj, dict) and "data" in obj and "subject" in obj:
-        data = obj["data"]
-        if isinstance(data, str):
-            return _frame(data.encode())
-        obj = data
+        return None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-        return None, line
-    return obj, line
+        return None
+    return obj
 
 
 def to_event(obj: dict[str, Any]) -> Event | None:
@@ -73,32 +62,30 @@ def to_event(obj: dict[str, Any]) -> Event | None:
     return Event(channel, obj["type"], str(ticker), orjson.dumps(msg))
 
 
-async def replay(server: SimServer, source: Path, speed: float | None) -> None:
-    """Play ``source`` once. Playback starts when the first subscription exists: a replay nobody hears is lost."""
+async def replay(server: SimServer, frames: ArchiveReader, speed: float | None) -> None:
+    """Play ``frames`` once. Playback starts when the first subscription exists: a replay nobody hears is lost."""
     await server.first_subscription.wait()
-    files = archive_files(Path(source))
-    lines = _lines(files)
     loop = asyncio.get_running_loop()
     wall0: float | None = None
     ts0: int | None = None
     while True:
-        batch = await asyncio.to_thread(lambda: [line for _, line in zip(range(BATCH), lines, strict=False)])
+        batch = await asyncio.to_thread(lambda: list(itertools.islice(frames, BATCH)))
         if not batch:
             break
         pending: list[Event] = []
-        for line in batch:
+        for archived in batch:
             while server.paused or server.stalled:
                 server.dispatch(pending)
                 pending = []
                 await asyncio.sleep(0.05)
                 wall0 = None  # restart the clock after a pause
-            obj, raw = _frame(line)
+            obj = _frame(archived)
             if obj is None:
                 server.dispatch(pending)
                 pending = []
                 for session in list(server.sessions):
                     if session.subs:
-                        session.deliver_raw(raw)
+                        session.deliver_raw(archived.raw)
                         session.flush()
                 continue
             ev = to_event(obj)

@@ -71,6 +71,11 @@ class SimServer:
         return app
 
     async def start(self) -> None:
+        replaying = None
+        if self.config.replay is not None:
+            from ssmd.sim.replay import open_archive
+
+            replaying = open_archive(self.config.replay)  # a path that is not an archive fails before listening
         if self.config.sent_log is not None:
             # open for the server's lifetime (closed in stop()); appends are small page-cache writes
             self._log_file = Path(self.config.sent_log).open("ab")  # noqa: ASYNC230, SIM115
@@ -81,10 +86,10 @@ class SimServer:
         addresses = self._runner.addresses
         if addresses:
             self.port = int(addresses[0][1])
-        if self.config.replay is not None:
+        if replaying is not None:
             from ssmd.sim.replay import replay
 
-            self._tasks.append(asyncio.create_task(replay(self, self.config.replay, self.config.speed)))
+            self._tasks.append(asyncio.create_task(replay(self, replaying, self.config.speed)))
         else:
             self._tasks.append(asyncio.create_task(self._generate()))
         self._tasks.append(asyncio.create_task(self._pinger()))
