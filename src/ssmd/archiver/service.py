@@ -75,6 +75,7 @@ class Archiver:
         self._resync: str | None = None
         self._activity = time.monotonic()
         self._pending = "0"
+        self._files_counted = 0
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._sub: Subscription | None = None
@@ -283,6 +284,8 @@ class Archiver:
                 self._resync = self._resync or "retry after error"
                 await _sleep_or_stop(stop, retry)
                 retry = min(retry * 2, _RETRY_MAX_S)
+            finally:
+                self._count_closed_files()
 
     def _set_not_ready(self, reason: str) -> None:
         if self.not_ready != reason:
@@ -300,8 +303,15 @@ class Archiver:
             self._request_resync(f"no message or heartbeat for {silent:.1f}s")
 
     async def _rotate(self) -> None:
-        if await self.writer.rotate_if_due():
-            self.metrics.files.inc()
+        await self.writer.rotate_if_due()
+
+    def _count_closed_files(self) -> None:
+        """The one place ``files_total`` grows: by the files the writer closed since the last call, whichever
+        operation closed them and whether or not it then failed (a close on a full disk still closed a file)."""
+        closed = len(self.writer.closed_files)
+        if closed > self._files_counted:
+            self.metrics.files.inc(closed - self._files_counted)
+            self._files_counted = closed
 
     async def _save_gaps(self) -> None:
         while self._gaps:
@@ -314,7 +324,6 @@ class Archiver:
         n = min(len(self._records), self._max_batch)
         batch = self._records[:n]
         reply = self._replies[n - 1]
-        before_files = len(self.writer.closed_files)
         before = (self.writer.bytes_written, self.writer.compressed_bytes_written)
         await self.writer.write_batch(batch)
         del self._records[:n]
@@ -326,7 +335,6 @@ class Archiver:
         m.batches.inc()
         m.bytes.inc(self.writer.bytes_written - before[0])
         m.compressed_bytes.inc(self.writer.compressed_bytes_written - before[1])
-        m.files.inc(len(self.writer.closed_files) - before_files)
         m.last_seq.set(self.writer.last_seq)
         m.lag.set(int(self._pending))
 
@@ -345,12 +353,12 @@ class Archiver:
                 await self._save_gaps()
             while self._records:
                 await self._flush()
-            before = len(self.writer.closed_files)
             await self.writer.close()
-            self.metrics.files.inc(len(self.writer.closed_files) - before)
         except OSError as exc:
             log.error("could not write everything at shutdown; unacknowledged messages stay in the stream",
                       extra={"error": str(exc), "buffered": len(self._records)})
+        finally:
+            self._count_closed_files()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.flush(timeout=2)
