@@ -122,8 +122,8 @@ async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, 
     assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
     assert (day / "manifest.json").read_bytes() == before
     assert not (day / ".manifest.json.tmp").exists()
-    verify = subprocess.run([sys.executable, "-m", "ssmd", "archive", "verify", str(tiny_fs)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ssmd", "archive", "verify", str(tiny_fs)],
+                                     capture_output=True, text=True, timeout=60, check=False)
     assert "being written" not in verify.stdout, verify.stdout
     (tiny_fs / "filler").unlink()
     assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now).open() == 20

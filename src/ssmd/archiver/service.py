@@ -35,6 +35,7 @@ from ssmd.bus.connect import connect
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
+from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class Archiver:
     # -- writing ---------------------------------------------------------------------------------------
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        retry = _RETRY_MIN_S
+        retry = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while not stop.is_set():
             try:
                 if self._gaps:
@@ -270,20 +271,18 @@ class Archiver:
                 else:
                     await self._idle()
                     await self._rotate()
-                retry = _RETRY_MIN_S
+                retry.reset()
                 if self.not_ready and self.not_ready != "starting":
                     log.info("archiver recovered", extra={"was": self.not_ready})
                     self.not_ready = None
             except OSError as exc:
                 self.metrics.write_errors.inc()
                 self._set_not_ready(f"cannot write the archive: {exc}")
-                await _sleep_or_stop(stop, retry)
-                retry = min(retry * 2, _RETRY_MAX_S)
+                await _sleep_or_stop(stop, retry.next_delay())
             except Exception as exc:  # NATS trouble while re-creating the consumer: retry, never exit
                 self._set_not_ready(f"consumer: {type(exc).__name__}: {exc}")
                 self._resync = self._resync or "retry after error"
-                await _sleep_or_stop(stop, retry)
-                retry = min(retry * 2, _RETRY_MAX_S)
+                await _sleep_or_stop(stop, retry.next_delay())
             finally:
                 self._count_closed_files()
 
