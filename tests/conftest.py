@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from diskfull import tiny_fs
+
 pytest_plugins = ["ssmd.testing"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,3 +20,5 @@ def samples_path() -> Path:
     """Genuine captured Kalshi frames: ../shared/samples, else the copy under tests/data."""
     shared = SHARED / "samples" / "kalshi-captured-frames.jsonl"
     return shared if shared.exists() else ROOT / "tests" / "data" / "kalshi-captured-frames.jsonl"
+
+__all__ = ["tiny_fs"]  # a fixture for every test directory (defined in diskfull.py)

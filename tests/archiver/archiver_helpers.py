@@ -21,11 +21,14 @@ import yaml
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from diskfull import fill_disk
 from ssmd.archiver.manifest import name_order
 from ssmd.archiver.service import Archiver
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.config.archiver import ArchiverConfig
+
+__all__ = ["Running", "Spawned", "StreamEnv", "fill_disk", "frame", "gunzip", "manifests", "read_archive", "run_cli"]
 
 
 def frame(i: int, kind: str = "ticker") -> bytes:
@@ -37,18 +40,6 @@ def frame(i: int, kind: str = "ticker") -> bytes:
 def gunzip(path: Path) -> bytes:
     with gzip.open(path) as fh:
         return fh.read()
-
-
-def fill_disk(path: Path) -> None:
-    """Write ``path`` until the file system is full (ENOSPC)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        while True:
-            os.write(fd, b"\0" * 65536)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_archive(feed_dir: Path) -> list[bytes]:

@@ -221,3 +221,27 @@ async def test_unusable_storage_path_is_not_ready_then_resumes(
     await run.archived(50, limit=30)
     await run.close()
     assert read_archive(blocker / "kalshi") == [frame(i) for i in range(1, 51)]
+
+
+async def test_file_closed_during_disk_full_retry_is_counted_once(
+    stream_env: StreamEnv, start_archiver: Start, tiny_fs: Path
+) -> None:
+    """A window ends while the disk is full: the file is closed but its manifest entry cannot be saved. Once
+    space returns, ssmd_archiver_files_total counts that file and the next one, each exactly once."""
+    now = [dt.datetime(2026, 11, 25, 12, 14, 50, tzinfo=dt.UTC).timestamp()]
+    config = stream_env.config(storage={"path": str(tiny_fs)}, rotation={"interval": "15m"},
+                               compression={"level": 0})
+    run = start_archiver(config, clock=lambda: now[0])
+    await stream_env.publish([frame(i) for i in range(1, 101)])
+    await run.archived(100)
+    fill_disk(tiny_fs / "filler")
+    now[0] += 15  # 12:15:05: the 1200 window is over; closing it needs a manifest write on a full disk
+    await run.until(lambda: (run.archiver.ready() or "").startswith("cannot write"), limit=20)
+    await stream_env.publish([frame(i) for i in range(101, 201)])
+    (tiny_fs / "filler").unlink()
+    await run.archived(200, limit=30)
+    await run.close()
+    files = [f["name"] for m in manifests(tiny_fs / "kalshi") for f in m["files"]]
+    assert files == ["1200.jsonl.gz", "1215.jsonl.gz"]
+    assert read_archive(tiny_fs / "kalshi") == [frame(i) for i in range(1, 201)]
+    assert run.archiver.metrics.files._value.get() == len(files)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from archiver_helpers import Spawned, StreamEnv, frame, read_archive, run_cli
+from archiver_helpers import Spawned, StreamEnv, fill_disk, frame, read_archive, run_cli
 
+from ssmd.archiver.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
 
 
@@ -95,3 +100,31 @@ async def test_env_overrides_url_and_data_dir(tmp_path: Path, stream_env: Stream
     await stream_env.publish([frame(1)])
     assert await asyncio.to_thread(archiver.signal) == 0
     assert read_archive(data / "kalshi") == [frame(1)]
+
+
+async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, stream_env: StreamEnv,
+                                                                tiny_fs: Path) -> None:
+    """Crash recovery on a full disk fails start-up (exit 1, one line, no traceback) and leaves the day as it was
+    found: the previous manifest byte for byte, no half-written ``.manifest.json.tmp`` that ``verify`` would
+    take for a file being written. With space back, the next start finishes the recovery."""
+    now = time.time()
+    day = tiny_fs / "kalshi" / dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
+    first = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now)
+    await first.write_batch([Record(frame(i), i, "s", 0) for i in range(1, 11)])
+    await first.close()
+    crashed = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now)
+    await crashed.write_batch([Record(frame(i), i, "s", 0) for i in range(11, 21)])  # never closed: a crash
+    before = (day / "manifest.json").read_bytes()
+    fill_disk(tiny_fs / "filler")
+    config = stream_env.write_config(tmp_path / "a.yaml", storage={"path": str(tiny_fs)})
+    result = await asyncio.to_thread(run_cli, ["--config", str(config)])
+    assert result.returncode == 1, result.stderr
+    assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
+    assert (day / "manifest.json").read_bytes() == before
+    assert not (day / ".manifest.json.tmp").exists()
+    verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ssmd", "archive", "verify", str(tiny_fs)],
+                                     capture_output=True, text=True, timeout=60, check=False)
+    assert "being written" not in verify.stdout, verify.stdout
+    (tiny_fs / "filler").unlink()
+    assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now).open() == 20
+    assert read_archive(tiny_fs / "kalshi") == [frame(i) for i in range(1, 21)]

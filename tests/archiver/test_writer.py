@@ -239,3 +239,16 @@ async def test_disk_full_raises_and_leaves_no_partial_batch(tiny_fs: Path) -> No
     await w.close()
     lines = gunzip(day_dir(tiny_fs) / "1200.jsonl.gz").splitlines()
     assert lines == [frame(i) for i in range(1, 11)] + [r.payload for r in big]
+
+
+async def test_recovery_removes_a_manifest_temp_left_by_a_kill(tmp_path: Path) -> None:
+    """A kill during a manifest write leaves ``.manifest.json.tmp`` (the manifest itself is intact): open()
+    removes it, so no tool takes it for a file being written."""
+    w = make(tmp_path, Clock(T1207))
+    await w.write_batch(records(1, 4))
+    await w.close()
+    before = (day_dir(tmp_path) / "manifest.json").read_bytes()
+    (day_dir(tmp_path) / ".manifest.json.tmp").write_bytes(before[:7])
+    assert await make(tmp_path, Clock(T1207 + 5)).open() == 4
+    assert sorted(p.name for p in day_dir(tmp_path).iterdir()) == ["1200.jsonl.gz", "manifest.json"]
+    assert (day_dir(tmp_path) / "manifest.json").read_bytes() == before

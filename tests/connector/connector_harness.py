@@ -117,12 +117,13 @@ class ConnectorProc:
     """``ssmd connector`` in its own process, with its stderr (the logs) kept in a file."""
 
     def __init__(self, workdir: Path, env_path: Path, ws_url: str | None, *extra: str,
-                 feed: Path = FEED, environ: dict[str, str] | None = None, no_auth: bool = True) -> None:
+                 feed: Path = FEED, environ: dict[str, str] | None = None, no_auth: bool = True,
+                 launcher: tuple[str, ...] = (sys.executable, "-m", "ssmd", "connector")) -> None:
         self.health_port = free_port()
         self.health = f"http://127.0.0.1:{self.health_port}"
         self.log_path = workdir / f"connector-{self.health_port}.log"
         self._log = self.log_path.open("wb")
-        cmd = [sys.executable, "-m", "ssmd", "connector", "--feed", str(feed), "--env", str(env_path),
+        cmd = [*launcher, "--feed", str(feed), "--env", str(env_path),
                "--health-addr", f"127.0.0.1:{self.health_port}", *extra]
         if ws_url:
             cmd += ["--ws-url", ws_url]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from connector_harness import ConnectorProc, Sim, write_env
+
+from diskfull import fill_disk
 
 
 async def test_file_mode_writes_every_frame_once_into_the_archive(sim: Sim, tmp_path: Path) -> None:
@@ -46,3 +51,44 @@ async def test_file_mode_restart_appends_and_never_overwrites(sim: Sim, tmp_path
     assert len(files) == 2
     sent = set(sim.sent())
     assert set(lines) <= sent and len(lines) == len(set(lines)) and len(lines) > 100
+
+
+async def test_file_mode_rotation_on_a_full_disk_is_retried(sim: Sim, tmp_path: Path, tiny_fs: Path) -> None:
+    """A window ends while the exchange is quiet and the disk is full: closing the file cannot write the
+    manifest. The connector says so on /ready, keeps running, and once space returns every frame is written."""
+    env = write_env(tmp_path / "file.yaml", "filemode", "", transport="file", storage_path=str(tiny_fs))
+    conn = ConnectorProc(tmp_path, env, sim.url, "--rotation", "1s")
+    try:
+        await conn.wait_ready()
+        await asyncio.sleep(0.5)
+        await sim.pause()
+        await _until(conn, lambda health: health["buffered"] == 0)
+        fill_disk(tiny_fs / "filler")
+        await _until(conn, lambda ready: "archive writes failing" in str(ready.get("reason")), "/ready")
+        assert conn.proc.poll() is None, conn.logs()[-2000:]
+        (tiny_fs / "filler").unlink()
+        await sim.resume()
+        await asyncio.sleep(1.0)
+        await sim.pause()
+        await asyncio.sleep(0.3)
+        await conn.wait_ready()
+    finally:
+        assert conn.terminate() == 0, conn.logs()[-2000:]
+    days = sorted((tiny_fs / "kalshi").iterdir())
+    listed = [(day / f["name"]) for day in days for f in orjson.loads((day / "manifest.json").read_bytes())["files"]]
+    assert sorted(listed) == sorted((tiny_fs / "kalshi").glob("*/*.jsonl.gz"))
+    lines = [line for f in sorted(listed) for line in gzip.decompress(f.read_bytes()).split(b"\n") if line]
+    assert lines == sim.sent()
+
+
+async def _until(conn: ConnectorProc, check: Callable[[dict[str, Any]], bool], path: str = "/health",
+                 within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        assert conn.proc.poll() is None, f"connector exited {conn.proc.returncode}: {conn.logs()[-2000:]}"
+        _, body = await conn.get(path)
+        if check(body):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} never satisfied the condition: {body}")

@@ -35,6 +35,7 @@ from ssmd.bus.connect import connect
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
+from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Archiver:
         self._resync: str | None = None
         self._activity = time.monotonic()
         self._pending = "0"
+        self._files_counted = 0
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._sub: Subscription | None = None
@@ -257,7 +259,7 @@ class Archiver:
     # -- writing ---------------------------------------------------------------------------------------
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        retry = _RETRY_MIN_S
+        retry = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while not stop.is_set():
             try:
                 if self._gaps:
@@ -269,20 +271,20 @@ class Archiver:
                 else:
                     await self._idle()
                     await self._rotate()
-                retry = _RETRY_MIN_S
+                retry.reset()
                 if self.not_ready and self.not_ready != "starting":
                     log.info("archiver recovered", extra={"was": self.not_ready})
                     self.not_ready = None
             except OSError as exc:
                 self.metrics.write_errors.inc()
                 self._set_not_ready(f"cannot write the archive: {exc}")
-                await _sleep_or_stop(stop, retry)
-                retry = min(retry * 2, _RETRY_MAX_S)
+                await _sleep_or_stop(stop, retry.next_delay())
             except Exception as exc:  # NATS trouble while re-creating the consumer: retry, never exit
                 self._set_not_ready(f"consumer: {type(exc).__name__}: {exc}")
                 self._resync = self._resync or "retry after error"
-                await _sleep_or_stop(stop, retry)
-                retry = min(retry * 2, _RETRY_MAX_S)
+                await _sleep_or_stop(stop, retry.next_delay())
+            finally:
+                self._count_closed_files()
 
     def _set_not_ready(self, reason: str) -> None:
         if self.not_ready != reason:
@@ -300,8 +302,15 @@ class Archiver:
             self._request_resync(f"no message or heartbeat for {silent:.1f}s")
 
     async def _rotate(self) -> None:
-        if await self.writer.rotate_if_due():
-            self.metrics.files.inc()
+        await self.writer.rotate_if_due()
+
+    def _count_closed_files(self) -> None:
+        """The one place ``files_total`` grows: by the files the writer closed since the last call, whichever
+        operation closed them and whether or not it then failed (a close on a full disk still closed a file)."""
+        closed = len(self.writer.closed_files)
+        if closed > self._files_counted:
+            self.metrics.files.inc(closed - self._files_counted)
+            self._files_counted = closed
 
     async def _save_gaps(self) -> None:
         while self._gaps:
@@ -314,7 +323,6 @@ class Archiver:
         n = min(len(self._records), self._max_batch)
         batch = self._records[:n]
         reply = self._replies[n - 1]
-        before_files = len(self.writer.closed_files)
         before = (self.writer.bytes_written, self.writer.compressed_bytes_written)
         await self.writer.write_batch(batch)
         del self._records[:n]
@@ -326,7 +334,6 @@ class Archiver:
         m.batches.inc()
         m.bytes.inc(self.writer.bytes_written - before[0])
         m.compressed_bytes.inc(self.writer.compressed_bytes_written - before[1])
-        m.files.inc(len(self.writer.closed_files) - before_files)
         m.last_seq.set(self.writer.last_seq)
         m.lag.set(int(self._pending))
 
@@ -345,12 +352,12 @@ class Archiver:
                 await self._save_gaps()
             while self._records:
                 await self._flush()
-            before = len(self.writer.closed_files)
             await self.writer.close()
-            self.metrics.files.inc(len(self.writer.closed_files) - before)
         except OSError as exc:
             log.error("could not write everything at shutdown; unacknowledged messages stay in the stream",
                       extra={"error": str(exc), "buffered": len(self._records)})
+        finally:
+            self._count_closed_files()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.flush(timeout=2)

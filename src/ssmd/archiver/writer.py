@@ -241,13 +241,14 @@ class ArchiveWriter:
             (day_dir / f"{current.name}{TMP}").unlink(missing_ok=True)
             return
         final = _publish(day_dir, current.name)
+        # Closed from here on, even if the manifest cannot be saved now (that is retried): count it once, here.
+        self.closed_files.append(ClosedFile(current.day, final, current.stats.records))
+        log.info("closed archive file", extra={"file": f"{current.day}/{final}", "records": current.stats.records})
         end = min(self.clock(), current.window_end)
         stats, size, sha = current.stats, current.size, current.sha.hexdigest()
         self._update_manifest(
             current.day, lambda m: m.add_file(final, _utc(current.opened), _utc(end), stats, size, sha)
         )
-        self.closed_files.append(ClosedFile(current.day, final, current.stats.records))
-        log.info("closed archive file", extra={"file": f"{current.day}/{final}", "records": current.stats.records})
 
     def _save_gap(self, after_seq: int, missing: int, exact: bool, now: float) -> None:
         at = _utc(now)
@@ -277,6 +278,8 @@ class ArchiveWriter:
         if not self.feed_dir.is_dir():
             return 0
         days = sorted((d for d in self.feed_dir.iterdir() if d.is_dir()), reverse=True)
+        for day_dir in days:  # a manifest write cut short by a kill: the manifest itself is intact
+            (day_dir / f".{MANIFEST}{TMP}").unlink(missing_ok=True)
         last = 0
         for day_dir in days:
             if any(p.name.endswith(f"{SUFFIX}{TMP}") for p in day_dir.iterdir()):

@@ -6,8 +6,13 @@ import asyncio
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
+
+if TYPE_CHECKING:
+    from ssmd.connector.partition import Partition
 
 log = logging.getLogger("ssmd.connector")
 
@@ -19,15 +24,18 @@ log = logging.getLogger("ssmd.connector")
 @click.option("--ws-url", envvar="SSMD_KALSHI_WS_URL", default=None,
               help="WebSocket URL override (the simulator); env SSMD_KALSHI_WS_URL.")
 @click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
+@click.option("--partition", envvar="SSMD_PARTITION", default=None, metavar="I/N",
+              help="Capture only partition I of N of the markets (global channels: partition 0); env SSMD_PARTITION.")
 @click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
 def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-              no_auth: bool) -> None:
+              partition: str | None, no_auth: bool) -> None:
     """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
     Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true (or 1, yes, on)
     uses the demo host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
     """
     from ssmd.config.envvars import EnvVarError, env_flag
+    from ssmd.connector.partition import WHOLE, parse_partition
     from ssmd.runtime.logging import setup_logging
 
     setup_logging()
@@ -35,7 +43,12 @@ def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | Non
         no_auth = env_flag(os.environ, "SSMD_KALSHI_NO_AUTH") or no_auth
     except EnvVarError as exc:
         sys.exit(_fail(str(exc)))
-    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth)))
+    try:
+        part = WHOLE if partition is None else parse_partition(partition)
+    except ValueError as exc:
+        source = click.get_current_context().get_parameter_source("partition")
+        sys.exit(_fail(f"{'SSMD_PARTITION' if source is ParameterSource.ENVIRONMENT else '--partition'}: {exc}"))
+    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part)))
 
 
 def _fail(message: str) -> int:
@@ -45,13 +58,13 @@ def _fail(message: str) -> int:
 
 
 async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-                no_auth: bool) -> int:
+                no_auth: bool, partition: Partition) -> int:
     from ssmd.config import ConfigError, load_environment, load_feed
     from ssmd.config.archiver import check_rotation
     from ssmd.config.envvars import EnvVarError
     from ssmd.config.urls import redact_in, redact_url
     from ssmd.connector.endpoint import resolve_ws_url
-    from ssmd.connector.service import Connector, Options, StartupError
+    from ssmd.connector.service import Connector, Options, StartupError, TaskCrashed
     from ssmd.kalshi.auth import AuthError, credentials_from_env
     from ssmd.runtime.http import parse_addr
     from ssmd.runtime.shutdown import shutdown_event
@@ -78,16 +91,22 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
         return _fail(str(exc))
     except LookupError as exc:
         return _fail(f"{feed_path}: versions: {exc}")
-    connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation))
+    connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
+                                              partition=partition))
     shutdown = shutdown_event()
     try:
         await connector_.start()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),
-                                             "health_addr": health_addr, "shards": len(connector_.shards)})
+                                             "health_addr": health_addr, "shards": len(connector_.shards),
+                                             "partition": str(partition), "markets": len(connector_.markets)})
         await connector_.run(shutdown)
     except StartupError as exc:
         await connector_.stop()
         return _fail(redact_in(str(exc), env.transport.url))
+    except TaskCrashed as exc:  # logged with its traceback where it happened
+        left = await connector_.stop()
+        log.error("connector exiting with code 1 so that it is restarted: %s", exc, extra={"unflushed": left})
+        return 1
     left = await connector_.stop()
     log.info("connector stopped", extra={"unflushed": left})
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ import aiohttp
 
 from ssmd.config.capture import DiscoveryConfig
 from ssmd.kalshi.auth import KalshiCredentials
+from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _MAX_429 = 8
 
 
 class DiscoveryError(Exception):
-    pass
+    """The exchange answered, but not with a market list (HTTP error, not JSON, wrong shape): retry later."""
 
 
 async def discover_markets(
@@ -61,10 +61,12 @@ async def _pages(http: aiohttp.ClientSession, url: str, creds: KalshiCredentials
         query = {**params, **({"cursor": cursor} if cursor else {})}
         body = await _get(http, url, path, creds, query)
         markets = body.get("markets") or []
+        cursor = body.get("cursor") or ""
+        if not isinstance(markets, list) or not isinstance(cursor, str):
+            raise DiscoveryError(f"GET {path}: expected a list under 'markets' and a string 'cursor'")
         for market in markets:
             if isinstance(market, dict):
                 yield market
-        cursor = body.get("cursor") or ""
         if not cursor or not markets:
             return
     raise DiscoveryError(f"{url}: more than {_MAX_PAGES} pages; narrow the discovery filters")
@@ -72,20 +74,22 @@ async def _pages(http: aiohttp.ClientSession, url: str, creds: KalshiCredentials
 
 async def _get(http: aiohttp.ClientSession, url: str, path: str, creds: KalshiCredentials | None,
                query: dict[str, str]) -> dict[str, Any]:
-    delay = 0.5
+    backoff = Backoff(0.5, 30.0)
     for _ in range(_MAX_429):
         headers = creds.headers("GET", path) if creds else {}
         async with http.get(url, params=query, headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as resp:
             if resp.status == 429:
-                wait = delay * random.uniform(0.5, 1.0)
+                wait = backoff.next_delay()
                 log.warning("GET %s: 429 too many requests, retrying in %.2fs", path, wait)
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, 30.0)
                 continue
             if resp.status != 200:
-                text = (await resp.text())[:200]
+                text = (await resp.text(errors="replace"))[:200]
                 raise DiscoveryError(f"GET {path} returned HTTP {resp.status}: {text}")
-            body = await resp.json(content_type=None)
+            try:
+                body = await resp.json(content_type=None)
+            except ValueError:  # not JSON (a proxy's error page, a truncated body)
+                raise DiscoveryError(f"GET {path}: the response is not JSON") from None
             if not isinstance(body, dict):
                 raise DiscoveryError(f"GET {path}: expected a JSON object")
             return body

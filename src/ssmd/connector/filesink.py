@@ -47,10 +47,17 @@ class FileSink:
         self._seq = await self._writer.open()
         self._task = asyncio.create_task(self._loop(), name="file-sink")
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [self._task] if self._task is not None else []
+
     async def stop(self) -> None:
         self._running = False  # Python 3.11's wait_for can swallow a cancel; the flag ends the loop anyway
         await cancel_all((self._task,))
-        await self._writer.close()
+        try:
+            await self._writer.close()
+        except OSError as exc:  # what is written stays in the .tmp file; the next start recovers it
+            log.error("could not close the archive file at shutdown (the next start recovers it): %s", exc)
 
     @property
     def pending(self) -> int:
@@ -87,7 +94,12 @@ class FileSink:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 1.0)
                 self._wake.clear()
-                await self._writer.rotate_if_due()
+                try:
+                    await self._writer.rotate_if_due()
+                except OSError as exc:  # closing a file writes the manifest: a full disk fails it
+                    self._error = str(exc)
+                    log.error("archive file rotation failed, retrying: %s", exc)
+                    await asyncio.sleep(_RETRY)
                 continue
             await asyncio.sleep(_LINGER)
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]

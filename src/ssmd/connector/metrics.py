@@ -32,6 +32,8 @@ class ConnectorMetrics:
                                     "(reason: seq_gap, or error_<code> for Kalshi's terminal errors)", ["reason"],
                                     registry=r)
         self.reconnects = Counter("ssmd_connector_reconnects", "WebSocket reconnects", registry=r)
+        self.discovery_failures = Counter("ssmd_connector_discovery_failures",
+                                          "Market discoveries that failed (retried with back-off)", registry=r)
         self.seq_gaps = Counter("ssmd_connector_seq_gaps", "Jumps in a sid's seq", ["channel"], registry=r)
         self.retries = Counter("ssmd_connector_publish_retries", "Publishes re-sent with the same Nats-Msg-Id",
                                registry=r)

@@ -18,9 +18,10 @@ def chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def plan_shards(capture: CaptureConfig, markets: Sequence[str]) -> list[list[Subscription]]:
-    """Subscriptions per connection; always at least one connection."""
-    shards: list[list[Subscription]] = [[Subscription(c) for c in capture.global_channels]]
+def plan_shards(capture: CaptureConfig, markets: Sequence[str], with_global: bool = True) -> list[list[Subscription]]:
+    """Subscriptions per connection; always at least one connection. ``with_global=False``: leave the global
+    channels to another process (partitions other than 0)."""
+    shards: list[list[Subscription]] = [[Subscription(c) for c in capture.global_channels] if with_global else []]
     per_sub = capture.max_markets_per_subscription
     per_conn = max(capture.max_markets_per_connection, per_sub)
     for channel in capture.market_channels:

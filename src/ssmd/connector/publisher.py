@@ -108,6 +108,10 @@ class JetStreamPublisher:
         self._tasks = []
 
     @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return self._tasks
+
+    @property
     def pending(self) -> int:
         """Frames received but not yet acked (buffered or in flight)."""
         return len(self._buffer) + len(self._inflight)

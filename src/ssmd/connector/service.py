@@ -3,6 +3,13 @@
 Start-up fails fast (exit 2, one line saying what to fix) on what an operator must fix: bad credentials,
 NATS unreachable, a stream that does not capture our subjects. After that nothing the exchange or NATS does
 ends the process; only SIGTERM/SIGINT does, after flushing every buffered frame (bounded).
+
+Supervision has two layers and no third. Every failure the outside world can cause is handled inside the
+task that meets it, with back-off (:class:`~ssmd.runtime.backoff.Backoff`): a shard reconnects, discovery
+retries, the publisher re-sends. A background task that ends anyway has met something nobody planned for (a
+bug); its state is unknown, so it is not restarted in place: :meth:`Connector.run` raises
+:class:`TaskCrashed`, the buffered frames are flushed, and the process exits 1 so that Kubernetes restarts it
+(and counts the restart where operators look).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,19 +29,30 @@ from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.connector.discovery import DiscoveryError, discover_markets
 from ssmd.connector.endpoint import rest_base
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.connector.partition import WHOLE, Partition
 from ssmd.connector.plan import place_new_markets, plan_shards
 from ssmd.connector.publisher import AckHook
-from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription
+from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription, describe
 from ssmd.connector.sinks import MemorySink, Sink
 from ssmd.kalshi.auth import KalshiCredentials
+from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.http import HealthServer
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
 
+_DISCOVERY_FAILURES = (DiscoveryError, aiohttp.ClientError, OSError, TimeoutError)
+"""What the exchange's REST (or the way to it) can do to a discovery: retried with back-off, never fatal."""
+_DISCOVERY_RETRY_MIN = 1.0
+
+
 class StartupError(Exception):
     """Something the operator must fix; the CLI prints it as one line and exits 2."""
+
+
+class TaskCrashed(Exception):
+    """A background task ended unexpectedly (a bug, logged with its traceback): the CLI exits 1."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,8 @@ class Options:
     health_addr: str = "0.0.0.0:8080"
     rotation: str = "15m"
     on_ack: AckHook | None = None
+    partition: Partition = WHOLE
+    """``--partition``/``SSMD_PARTITION``: the share of the market list this process captures."""
 
 
 class Connector:
@@ -61,7 +82,7 @@ class Connector:
         self._nc: Any = None
         self._http: aiohttp.ClientSession | None = None
         self._stop = asyncio.Event()
-        self._tasks: dict[asyncio.Task[Any], Shard | None] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._markets: list[str] = []
 
     # -- start-up --------------------------------------------------------------------------------------
@@ -76,19 +97,24 @@ class Connector:
             await self.health.start()
         except OSError as exc:
             raise StartupError(f"cannot listen on --health-addr {self.opts.health_addr}: {exc.strerror}") from None
-        markets = list(self.capture.markets.tickers)
+        partition = self.opts.partition
+        if not partition.has_global_channels and not self.capture.market_channels:
+            log.warning("partition %s captures nothing: every channel configured is global, and global channels "
+                        "go to partition 0 only", partition)
+        found: list[str] = []
+        discovered = True
         if self.capture.market_channels and self.capture.markets.discover is not None:
             try:
                 found = await self._discover()
-            except (DiscoveryError, aiohttp.ClientError, TimeoutError) as exc:
-                log.error("market discovery failed at start-up, retrying every refresh: %s", exc)
-                found = []
-            markets += [m for m in found if m not in set(markets)]
-        self._markets = markets
-        for index, subs in enumerate(plan_shards(self.capture, markets)):
+            except _DISCOVERY_FAILURES as exc:
+                log.error("market discovery failed at start-up; retrying with back-off: %s", describe(exc))
+                self.metrics.discovery_failures.inc()
+                discovered = False
+        self._markets = partition.select([*self.capture.markets.tickers, *found])
+        for index, subs in enumerate(plan_shards(self.capture, self._markets, partition.has_global_channels)):
             self._start_shard(index, subs)
         if self.capture.market_channels and self.capture.markets.discover is not None:
-            self._tasks[asyncio.create_task(self._refresh_loop(), name="discovery")] = None
+            self._spawn(self._refresh_loop(retry_first=not discovered), "discovery")
 
     async def _open_sink(self) -> Sink:
         kind = self.env.transport.transport_type
@@ -134,30 +160,36 @@ class Connector:
         shard = Shard(index, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
                       self.capture, self.metrics, self.run_id, subs, self._http)
         self.shards.append(shard)
-        self._tasks[asyncio.create_task(shard.run(self._stop), name=f"shard-{index}")] = shard
+        self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""
+        self._tasks.add(asyncio.create_task(coro, name=name))
 
     # -- running ---------------------------------------------------------------------------------------
 
     async def run(self, shutdown: asyncio.Event) -> None:
-        """Run until ``shutdown`` is set; raise :class:`StartupError` if the credentials are rejected."""
+        """Run until ``shutdown`` is set. Raise :class:`StartupError` if the credentials are rejected, and
+        :class:`TaskCrashed` if any background task (shard, discovery, the sink's) ends (see the module doc)."""
         waiter = asyncio.create_task(shutdown.wait())
         try:
             while not shutdown.is_set():
                 self.metrics.connected.set(1 if self._all_live() else 0)
-                done, _ = await asyncio.wait({waiter, *self._tasks}, timeout=1.0,
+                sink_tasks = self.sink.tasks if self.sink is not None else ()
+                done, _ = await asyncio.wait({waiter, *self._tasks, *sink_tasks}, timeout=1.0,
                                              return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     if task is waiter:
                         continue
-                    shard = self._tasks.pop(task)
-                    exc = task.exception()
+                    self._tasks.discard(task)
+                    exc = None if task.cancelled() else task.exception()
                     if isinstance(exc, HandshakeRejected):
                         raise StartupError(str(exc))
-                    if exc is not None:
-                        log.error("task %s crashed: %r; restarting it", task.get_name(), exc, exc_info=exc)
-                        if shard is not None:
-                            self._tasks[asyncio.create_task(shard.run(self._stop), name=task.get_name())] = shard
+                    how = "was cancelled" if task.cancelled() else f"crashed: {exc!r}" if exc else "ended"
+                    log.error("background task %s %s; stopping the connector so that it is restarted clean",
+                              task.get_name(), how, exc_info=exc)
+                    raise TaskCrashed(f"background task {task.get_name()} {how}")
         finally:
             waiter.cancel()
 
@@ -167,21 +199,34 @@ class Connector:
         base = cfg.rest_url or rest_base(self.opts.ws_url)
         return await discover_markets(self._http, base, self.opts.credentials, cfg)
 
-    async def _refresh_loop(self) -> None:
+    async def _refresh_loop(self, retry_first: bool = False) -> None:
+        """Re-discover every ``refresh``; after a failure keep the current list and retry sooner, with back-off
+        (from 1 s up to ``refresh``). Never ends: every failure the exchange can cause is retried."""
         cfg = self.capture.markets.discover
         assert cfg is not None
+        refresh = float(cfg.refresh_s)
+        retry = Backoff(min(_DISCOVERY_RETRY_MIN, refresh), refresh)
+        delay = retry.next_delay() if retry_first else refresh
         while True:
-            await asyncio.sleep(cfg.refresh_s)
+            await asyncio.sleep(delay)
             try:
                 found = await self._discover()
-            except (DiscoveryError, aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("market discovery failed, keeping the current list: %s", exc)
+                await self.apply_markets([*self.capture.markets.tickers, *found])
+            except _DISCOVERY_FAILURES as exc:
+                self.metrics.discovery_failures.inc()
+                delay = retry.next_delay()
+                log.warning("market discovery failed, keeping the current list; retrying in %.1fs: %s", delay,
+                            describe(exc))
                 continue
-            await self.apply_markets(list(self.capture.markets.tickers) + found)
+            if retry.failures:
+                log.info("market discovery works again", extra={"markets": len(self._markets)})
+            retry.reset()
+            delay = refresh
 
     async def apply_markets(self, wanted: list[str]) -> None:
-        """Subscribe markets that appeared, unsubscribe those that are gone (settled), in place."""
-        want = dict.fromkeys(wanted)
+        """Subscribe markets that appeared, unsubscribe those that are gone (settled), in place. Only this
+        partition's markets of ``wanted`` are taken."""
+        want = dict.fromkeys(self.opts.partition.select(wanted))
         have = set(self._markets)
         added = [m for m in want if m not in have]
         removed = [m for m in self._markets if m not in want]
@@ -205,6 +250,11 @@ class Connector:
                     await self.shards[index].update_markets(sub, tickers, [])
         self._markets = list(want)
 
+    @property
+    def markets(self) -> list[str]:
+        """The markets this process captures on market-list channels (its partition's share)."""
+        return list(self._markets)
+
     # -- health ----------------------------------------------------------------------------------------
 
     def _all_live(self) -> bool:
@@ -215,6 +265,8 @@ class Connector:
         return {
             "status": "unhealthy" if dropped else "ok",
             "feed": self.feed.name,
+            "partition": str(self.opts.partition),
+            "markets": len(self._markets),
             "connected": self._all_live(),
             "shards": [{"shard": s.index, "state": s.state.name.lower()} for s in self.shards],
             "buffered": self.sink.pending if self.sink else 0,

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import enum
 import logging
-import random
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ssmd.connector.sinks import Sink
 from ssmd.kalshi.auth import WS_PATH, KalshiCredentials
 from ssmd.kalshi.commands import Commands
 from ssmd.kalshi.frames import Frame, Kind, classify
+from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
 _TERMINAL_CODES = frozenset({10, 17, 25})
 """Error codes after which Kalshi considers the subscription dead: resubscribe."""
+_COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
+"""A command that got no reply or could not be sent: the connection no longer matches the plan."""
 
 
 class State(enum.IntEnum):
@@ -134,7 +136,7 @@ class Shard:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set. Raises :class:`HandshakeRejected` only before the first success."""
-        failures = 0
+        backoff = Backoff(_BACKOFF_BASE, max(self._cfg.backoff_max, _BACKOFF_BASE))
         while not stop.is_set():
             self._attempt += 1
             reason = "closed"
@@ -145,22 +147,23 @@ class Shard:
                     raise
                 reason = "handshake rejected (401/403)"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = describe(exc)
             except CommandFailed as exc:
                 reason = f"subscribe failed: {exc}"
             finally:
                 self._set_state(State.DOWN)
             conn, self._conn = self._conn, None
+            for sub in self.subscriptions:
+                sub.sid = None  # a sid names a subscription on one connection only
             if conn is not None:
                 if conn.got_data:
-                    failures = 0
+                    backoff.reset()
                 if conn.live and self._down_since is None:
                     self._down_since = time.monotonic()
                 await _abort(conn.ws)
             if stop.is_set():
                 break
-            failures += 1
-            delay = min(self._cfg.backoff_max, _BACKOFF_BASE * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+            delay = backoff.next_delay()
             log.warning("shard %d connection ended (%s); reconnecting in %.2fs", self.index, reason, delay,
                         extra={"shard": self.index, "attempt": self._attempt})
             self._metrics.reconnects.inc()
@@ -222,8 +225,10 @@ class Shard:
         for sub in self.subscriptions:
             sub.sid = None
         self.refused = {}
-        for sub in list(self.subscriptions):
-            await self._subscribe_or_split(conn, sub)
+        # By index over the live list: a subscription that discovery adds meanwhile is appended and taken too.
+        i = 0
+        while i < len(self.subscriptions):
+            i += await self._subscribe_or_split(conn, self.subscriptions[i])
         self._set_state(State.LIVE)
         conn.live = True
         if self._down_since is not None:
@@ -234,9 +239,10 @@ class Shard:
             log.info("shard %d subscribed to %s", self.index,
                      ", ".join(s.channel for s in self.subscriptions), extra={"shard": self.index})
 
-    async def _subscribe_or_split(self, conn: _Conn, sub: Subscription) -> None:
+    async def _subscribe_or_split(self, conn: _Conn, sub: Subscription) -> int:
         """A refused subscription is reported and skipped (the others still run); error 26 (too many markets
-        for one subscription) halves the market list and tries again."""
+        for one subscription) halves the market list and tries again. Returns how many entries of
+        ``self.subscriptions`` ``sub`` now takes (the halves are inserted right after it)."""
         try:
             await self._subscribe(conn, sub)
         except CommandFailed as exc:
@@ -248,10 +254,10 @@ class Shard:
                 self.subscriptions.insert(self.subscriptions.index(sub) + 1, other)
                 log.warning("error 26: splitting a %s subscription into %d + %d markets", sub.channel,
                             len(sub.markets), len(other.markets or ()), extra={"shard": self.index})
-                await self._subscribe_or_split(conn, sub)
-                await self._subscribe_or_split(conn, other)
-                return
+                first = await self._subscribe_or_split(conn, sub)
+                return first + await self._subscribe_or_split(conn, other)
             self.refused[sub.channel] = str(exc)
+        return 1
 
     async def _subscribe(self, conn: _Conn, sub: Subscription) -> None:
         cid, frame = conn.commands.subscribe([sub.channel], sub.markets)
@@ -424,18 +430,25 @@ class Shard:
     # -- market updates (discovery) --------------------------------------------------------------------
 
     async def update_markets(self, sub: Subscription, add: list[str], remove: list[str]) -> None:
-        """Add/remove markets on a live sid with ``update_subscription``; offline, just edit the plan."""
+        """Edit the plan, then bring a subscribed sid in line with ``update_subscription``.
+
+        Never raises for the exchange's sake: if a command cannot be sent or gets no reply, the connection is
+        ended, and the reconnect subscribes the plan as it now is."""
         markets = sub.markets if sub.markets is not None else []
         sub.markets = [m for m in markets if m not in set(remove)] + [m for m in add if m not in set(markets)]
         self._update_markets_gauge()
         conn = self._conn
-        if conn is None or sub.sid is None or self.state is not State.LIVE:
-            return  # the next (re)subscribe uses the new list
+        if conn is None or sub.sid is None:
+            return  # not subscribed on this connection (yet): its (re)subscribe uses the new list
         for action, tickers in (("delete_markets", remove), ("add_markets", add)):
             if not tickers:
                 continue
             cid, frame = conn.commands.update_subscription(sub.sid, tickers, action)  # type: ignore[arg-type]
-            reply = await self._command(conn, cid, frame)
+            try:
+                reply = await self._command(conn, cid, frame)
+            except _COMMAND_FAILURES as exc:
+                await self._out_of_step(conn, f"update_subscription {action}", exc)
+                return
             if reply.type == "error":
                 code, message = reply.error
                 self._metrics.subscribe_errors.labels(str(code)).inc()
@@ -443,11 +456,27 @@ class Shard:
                           extra={"shard": self.index, "sid": sub.sid})
 
     async def add_subscription(self, sub: Subscription) -> None:
+        """Add to the plan; subscribe now if live (a connection still subscribing takes it from the list)."""
         self.subscriptions.append(sub)
         self._update_markets_gauge()
         conn = self._conn
         if conn is not None and self.state is State.LIVE:
-            await self._subscribe_or_split(conn, sub)
+            try:
+                await self._subscribe_or_split(conn, sub)
+            except _COMMAND_FAILURES as exc:
+                await self._out_of_step(conn, f"subscribe {sub.channel}", exc)
+
+    async def _out_of_step(self, conn: _Conn, what: str, exc: BaseException) -> None:
+        log.error("shard %d: %s failed (%s); reconnecting so that the subscriptions match the plan", self.index,
+                  what, describe(exc),
+                  extra={"shard": self.index, "conn": conn.conn_id})
+        await _abort(conn.ws)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one log line; some (a bare ``TimeoutError``) have an empty message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def _abort(ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:

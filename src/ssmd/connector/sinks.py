@@ -5,11 +5,17 @@ The reader only ever calls ``submit`` (synchronous, never blocks); durability an
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class Sink(Protocol):
     dropped: int
+
+    @property
+    def tasks(self) -> Sequence[asyncio.Task[Any]]:
+        """Background tasks the connector watches: one that ends before ``stop`` is a crash."""
 
     async def start(self) -> None: ...
 
@@ -33,6 +39,10 @@ class MemorySink:
     def __init__(self) -> None:
         self.frames: list[tuple[str, bytes, dict[str, str]]] = []
         self.dropped = 0
+
+    @property
+    def tasks(self) -> Sequence[asyncio.Task[Any]]:
+        return ()
 
     async def start(self) -> None:
         return None
