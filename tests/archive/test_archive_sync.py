@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 import pytest
-from _archive_factory import trade, write_day
+from _archive_factory import trade
 from _emulators import emulator
+
+from ssmd.testing import write_day
 
 T0 = 1_770_897_976
 

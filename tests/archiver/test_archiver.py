@@ -9,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from archiver_helpers import Running, StreamEnv, fill_disk, frame, manifests, read_archive
+from archiver_helpers import Running, StreamEnv, fill_disk, frame, manifests
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from ssmd.bus.streams import StreamConflict
+from ssmd.testing import read_archive
 
 Start = Callable[..., Running]
 
@@ -48,7 +49,7 @@ async def test_messages_published_while_running_are_archived(stream_env: StreamE
     await run.until(lambda: run.archiver.ready() is None)
     for chunk in range(5):
         await stream_env.publish([frame(chunk * 100 + i) for i in range(100)])
-        await run.archived((chunk + 1) * 100, limit=10)
+        await run.archived((chunk + 1) * 100)
     await run.close()
     assert read_archive(stream_env.feed_dir) == [frame(i) for i in range(500)]
 
@@ -154,7 +155,7 @@ async def test_rotation_closes_files_on_the_boundary_without_messages(
     day = stream_env.feed_dir / "2026-11-25"
     assert (day / "1200.jsonl.gz.tmp").exists()
     now[0] += 5
-    await run.until(lambda: (day / "manifest.json").exists(), limit=10)
+    await run.until(lambda: (day / "manifest.json").exists())
     assert [f["name"] for f in manifests(stream_env.feed_dir)[0]["files"]] == ["1200.jsonl.gz"]
     await stream_env.publish([frame(i) for i in range(11, 21)])
     await run.archived(20)
@@ -172,7 +173,7 @@ async def test_nats_restart_loses_and_duplicates_nothing(own_stream_env: StreamE
     await asyncio.to_thread(env.server.stop)
     await asyncio.to_thread(env.server.start)
     await run.until(lambda: run.archiver.ready() is None and run.archiver._nc is not None
-                    and run.archiver._nc.is_connected, limit=30)
+                    and run.archiver._nc.is_connected)
     await env.nc.flush()
     for attempt in range(50):  # the test's own client reconnects too
         if env.nc.is_connected:
@@ -197,12 +198,12 @@ async def test_disk_full_stops_acking_and_resumes(
     fill_disk(tiny_fs / "filler")
     bulky = [b'{"type":"ticker","pad":"%s"}' % os.urandom(200).hex().encode() for _ in range(2000)]
     await stream_env.publish(bulky)
-    await run.until(lambda: (run.archiver.ready() or "").startswith("cannot write"), limit=20)
+    await run.until(lambda: (run.archiver.ready() or "").startswith("cannot write"))
     assert run.archiver.metrics.write_errors._value.get() >= 1
     assert await ack_floor(stream_env) == 100
     (tiny_fs / "filler").unlink()
-    await run.archived(2100, limit=30)
-    await run.until(lambda: run.archiver.ready() is None, limit=10)
+    await run.archived(2100)
+    await run.until(lambda: run.archiver.ready() is None)
     await run.close()
     assert read_archive(feed_dir) == [frame(i) for i in range(1, 101)] + bulky
 
@@ -215,9 +216,9 @@ async def test_unusable_storage_path_is_not_ready_then_resumes(
     blocker.write_text("a file where the archive directory should be")
     run = start_archiver(stream_env.config(storage={"path": str(blocker)}))
     await stream_env.publish([frame(i) for i in range(1, 51)])
-    await run.until(lambda: (run.archiver.ready() or "").startswith("cannot write"), limit=20)
+    await run.until(lambda: (run.archiver.ready() or "").startswith("cannot write"))
     assert await ack_floor(stream_env) == 0
     blocker.unlink()
-    await run.archived(50, limit=30)
+    await run.archived(50)
     await run.close()
     assert read_archive(blocker / "kalshi") == [frame(i) for i in range(1, 51)]

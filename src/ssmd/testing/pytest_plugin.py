@@ -1,7 +1,8 @@
-"""Test helpers shipped as public API (the structlog habit): real servers, never mocks.
+"""pytest fixtures over real servers, never mocks: ``pytest_plugins = ["ssmd.testing.pytest_plugin"]`` in a
+``conftest.py`` gives them to any project that builds on ssmd, not only to ssmd's own tests.
 
-``pytest_plugins = ["ssmd.testing"]`` in a ``conftest.py`` gives the fixtures below to any project that
-builds on ssmd, not only to ssmd's own tests.
+This is the only module of :mod:`ssmd.testing` that imports pytest (a test dependency, not a runtime one).
+Under pytest-xdist every worker has its own session server.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _names = itertools.count(1)
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
     """One real nats-server with JetStream for the whole test session (free port, temp store)."""
     server = EmbeddedNats(store_dir=tmp_path_factory.mktemp("nats-store"))
-    server.start()
+    server.start(timeout=60)
     try:
         yield server
     finally:
@@ -32,7 +33,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
 def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
     """A nats-server of this test's own, for tests that stop, kill or restart it."""
     server = EmbeddedNats(store_dir=tmp_path / "nats-store")
-    server.start()
+    server.start(timeout=60)
     try:
         yield server
     finally:
