@@ -7,8 +7,9 @@ in :mod:`ssmd.testing.pytest_plugin`, registered with ``pytest_plugins = ["ssmd.
 - processes: :class:`Sim`, :class:`ConnectorProc`, :class:`ArchiverProc`, :func:`run_ssmd`
 - capture: :class:`Setup`, :func:`write_env`, :func:`make_stream`, :func:`stream_messages`,
   :func:`drain_and_compare`, :func:`expected_subject`
-- archives: :func:`write_day`, :func:`write_archive`, :func:`envelope_line`, :func:`gz`, :func:`gunzip`, :func:`read_samples`,
-  :func:`read_archive`, :func:`archived_lines`, :func:`sent_lines`, :func:`assert_archived_as_sent`
+- archives: :func:`write_day`, :func:`write_archive`, :func:`envelope_line`, :func:`gz`, :func:`gunzip`,
+  :func:`read_samples`, :func:`read_archive`, :func:`archived_lines`, :func:`sent_lines`,
+  :func:`assert_archived_as_sent`
 """
 
 from ssmd.testing._archives import (

@@ -77,7 +77,7 @@ async def stream_messages(url: str, stream: str, subject: str, expect: int | Non
             await asyncio.sleep(0.1)
             total = (await js.stream_info(stream)).state.messages
         sub = await js.subscribe(subject, ordered_consumer=True, stream=stream)
-        out = []
+        out: list[Any] = []
         while len(out) < total:
             out.append(await sub.next_msg(timeout=30))
         await sub.unsubscribe()
@@ -139,7 +139,7 @@ def expected_subject(prefix: str, raw: bytes) -> str:
         return f"{prefix}.json.unparsed._"
     kind = {"orderbook_snapshot": "orderbook", "orderbook_delta": "orderbook", "market_lifecycle_v2": "lifecycle",
             "ticker_v2": "ticker"}.get(frame["type"], frame["type"])
-    msg = frame.get("msg") if isinstance(frame.get("msg"), dict) else {}
+    msg: dict[str, Any] = frame["msg"] if isinstance(frame.get("msg"), dict) else {}
     ticker = msg.get("market_ticker") or msg.get("event_ticker") or msg.get("series_ticker") or "_"
     for ch in ".*> \t":
         ticker = ticker.replace(ch, "_")
