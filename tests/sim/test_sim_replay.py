@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from ssmd.testing import wait_until
+
 T0 = 1_764_072_000_000
 
 
@@ -86,11 +88,10 @@ async def test_replay_reads_envelopes_and_passes_unparseable_lines(make_sim: Any
     assert a["msg"]["trade_id"].endswith("0")
     assert raw.data == "garbage line"
     assert b["msg"]["trade_id"].endswith("1")
-    for _ in range(100):
-        if (await ctl.stats(server))["replay_done"]:
-            break
-        await asyncio.sleep(0.02)
-    assert (await ctl.stats(server))["replay_done"] is True
+    async def done() -> bool:
+        return bool((await ctl.stats(server))["replay_done"])
+
+    await wait_until(done, what="the replay to finish")
 
 
 async def test_replay_plays_files_in_name_order(make_sim: Any, connect: Any, ctl: Any, tmp_path: Path) -> None:
