@@ -140,7 +140,7 @@ async def test_frames_delivered_again_are_acked_not_reevaluated(nats_server: Emb
         for durable in ("first", "again"):  # the second consumer delivers the same stream seqs once more
             await js.add_consumer(stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL))
             sub = await js.pull_subscribe_bind(durable, stream)
-            msgs = await sub.fetch(2, timeout=5)
+            msgs = await sub.fetch(2, timeout=30)
             await runtime._handle(js, msgs, stop)
             await wait_until(lambda d=durable: _acked_through(js, stream, d, 2), what=f"{durable} acked")
         assert runtime.engine.frames == 2 and runtime.metrics.redelivered._value.get() == 2
