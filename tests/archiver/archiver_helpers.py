@@ -29,13 +29,16 @@ def frame(i: int, kind: str = "ticker") -> bytes:
 
 
 def fill_disk(path: Path) -> None:
-    """Write ``path`` until the file system is full (ENOSPC)."""
+    """Write ``path`` until the file system is full (ENOSPC), down to the last byte: a 64 KiB write that fails
+    leaves up to 64 KiB free. (Files already open may still grow into their last partly used page.)"""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    size = 65536
     try:
-        while True:
-            os.write(fd, b"\0" * 65536)
-    except OSError:
-        pass
+        while size:
+            try:
+                os.write(fd, b"\0" * size)
+            except OSError:
+                size //= 2
     finally:
         os.close(fd)
 

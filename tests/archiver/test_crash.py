@@ -6,12 +6,15 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
 from archiver_helpers import StreamEnv, frame, manifests
 
 from ssmd.testing import ArchiverProc, read_archive, wait_until
 
 TOTAL = 100_000
 KILLS = 20
+
+pytestmark = pytest.mark.slow
 
 
 async def trickle(env: StreamEnv, payloads: list[bytes]) -> None:

@@ -9,12 +9,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from _up_helpers import Output, diagnostics, processes_of, service_process
 
 from ssmd.runtime.http import metric_total
 from ssmd.testing import archived_lines, assert_archived_as_sent, run_ssmd, sent_lines, wait_until_sync
 
 UP = [sys.executable, "-m", "ssmd", "up"]
+
+pytestmark = pytest.mark.slow
 
 
 def test_up_for_10s_archives_every_frame_the_simulator_sent(tmp_path: Path) -> None:
