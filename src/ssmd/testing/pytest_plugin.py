@@ -18,26 +18,25 @@ from ssmd.bus.embedded import EmbeddedNats
 _names = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    """One real nats-server with JetStream for the whole test session (free port, temp store)."""
-    server = EmbeddedNats(store_dir=tmp_path_factory.mktemp("nats-store"))
-    server.start(timeout=60)
+def _running(store_dir: Path) -> Iterator[EmbeddedNats]:
+    server = EmbeddedNats(store_dir=store_dir)
+    server.start(timeout=60)  # a loaded machine can take a while to start a process
     try:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    """One real nats-server with JetStream for the whole test session (free port, temp store)."""
+    yield from _running(tmp_path_factory.mktemp("nats-store"))
 
 
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
     """A nats-server of this test's own, for tests that stop, kill or restart it."""
-    server = EmbeddedNats(store_dir=tmp_path / "nats-store")
-    server.start(timeout=60)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from _running(tmp_path / "nats-store")
 
 
 @pytest.fixture
