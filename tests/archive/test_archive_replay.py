@@ -14,16 +14,13 @@ from _archive_factory import ticker
 
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.subjects import subject_for, unparsed_subject
-from ssmd.testing import ArchiverProc, run_ssmd, write_day
+from ssmd.testing import ArchiverProc, run_ssmd, write_day, write_env
 
 T0 = 1_770_897_976
 
 
 def env_file(tmp_path: Path, name: str, url: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"name: {name}\nfeed: kalshi\ntransport:\n  transport_type: nats\n  url: {url}\n"
-                    f"storage:\n  storage_type: local\n  path: {tmp_path}\n")
-    return path
+    return write_env(tmp_path / f"{name}.yaml", name, url, storage_path=str(tmp_path))
 
 
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
