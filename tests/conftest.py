@@ -2,12 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from diskfull import tiny_fs
-
-pytest_plugins = ["ssmd.testing"]
+pytest_plugins = ["ssmd.testing.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first (otherwise in the usual order): with pytest-xdist the longest ones then start at
+    once on every worker, instead of ending the run on one worker while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -20,5 +24,3 @@ def samples_path() -> Path:
     """Genuine captured Kalshi frames: ../shared/samples, else the copy under tests/data."""
     shared = SHARED / "samples" / "kalshi-captured-frames.jsonl"
     return shared if shared.exists() else ROOT / "tests" / "data" / "kalshi-captured-frames.jsonl"
-
-__all__ = ["tiny_fs"]  # a fixture for every test directory (defined in diskfull.py)

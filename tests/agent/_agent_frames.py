@@ -1,12 +1,9 @@
-"""Crafted Kalshi frames (current dollar/fixed-point wire format unless asked for legacy) and a tiny archive writer
-that follows docs/archive-format.md, so agent tests do not depend on the archiver being run."""
+"""Crafted Kalshi frames (current dollar/fixed-point wire format unless asked for legacy); archives of them are
+written with ``ssmd.testing.write_archive``."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import itertools
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -66,28 +63,6 @@ def lifecycle(market: str, event_type: str, ts_s: int, **extra: Any) -> bytes:
     else:
         msg.setdefault("open_ts", ts_s)
     return dumps({"type": "market_lifecycle_v2", "sid": 4, "seq": next(_seq), "msg": msg})
-
-
-def write_archive(root: Path, frames: list[bytes], feed: str = "kalshi", date: str = "2026-02-12",
-                  per_file: int = 0) -> Path:
-    """Write ``frames`` as closed ``HHMM.jsonl.gz`` files plus ``manifest.json`` (format jsonl); return the root."""
-    day = root / feed / date
-    day.mkdir(parents=True, exist_ok=True)
-    chunks = [frames[i:i + per_file] for i in range(0, len(frames), per_file)] if per_file else [frames]
-    files = []
-    for index, chunk in enumerate(chunks):
-        name = f"{12 + index // 4:02d}{(index % 4) * 15:02d}.jsonl.gz"
-        data = b"".join(line + b"\n" for line in chunk)
-        (day / name).write_bytes(gzip.compress(data))
-        blob = (day / name).read_bytes()
-        files.append({"name": name, "start": f"{date}T12:00:00Z", "end": f"{date}T23:59:00Z", "records": len(chunk),
-                      "bytes": len(data), "compressed_bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
-                      "nats_start_seq": None, "nats_end_seq": None, "records_by_type": {},
-                      "first_ts_ms": None, "last_ts_ms": None})
-    manifest = {"version": 1, "feed": feed, "date": date, "format": "jsonl", "rotation_interval": "15m",
-                "files": files, "gaps": [], "tickers": [], "message_types": [], "has_gaps": False}
-    (day / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    return root
 
 
 def market_session(n: int, seed: int = 7, markets: int = 5, step_ms: int = 700) -> list[bytes]:

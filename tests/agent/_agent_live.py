@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import nats.errors
@@ -18,6 +18,7 @@ from ssmd.agent.loader import load_signals
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.bus.subjects import subject_for, unparsed_subject
 from ssmd.kalshi.frames import Kind, classify
+from ssmd.testing import wait_until
 
 SIGNALS = ["price_cross[threshold=0.6]", "spread_wide[max_cents=5]", "volume_spike[lookback=3]",
            "flow_imbalance[min_volume=10]", "market_status[on=[determined,settled]]"]
@@ -60,21 +61,6 @@ async def read_fires(js: JetStreamContext, env: str) -> list[dict[str, Any]]:
     return out
 
 
-async def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:  # noqa: ASYNC109
-    """Poll an async or sync check every 50 ms until truthy; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 @contextlib.asynccontextmanager
 async def running(url: str, env: str, durable: str, signals: Sequence[str] = SIGNALS,
                   **config: Any) -> AsyncIterator[Runtime]:
@@ -85,13 +71,13 @@ async def running(url: str, env: str, durable: str, signals: Sequence[str] = SIG
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:
-        await wait_for(lambda: runtime._bound or task.done(), what="consumer bound")
+        await wait_until(lambda: runtime._bound or task.done(), what="consumer bound")
         if task.done():
             task.result()
         yield runtime
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=15)
+        await asyncio.wait_for(task, timeout=60)
 
 
 def fire_keys(fires: Sequence[dict[str, Any]]) -> list[tuple[str, str, int | None, bytes]]:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
-from _agent_frames import T0, ticker, trade, write_archive
+from _agent_frames import T0, ticker, trade
 from click.testing import CliRunner
 
 from ssmd.agent.backtest import run_backtest
 from ssmd.agent.cli import agent_group
 from ssmd.agent.loader import load_signals
+from ssmd.testing import write_archive
 
 M = "KXBTCD-26FEB1217-T67749.99"
 MIN = 60_000

@@ -8,12 +8,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _agent_frames import T0, trade, write_archive
+from _agent_frames import T0, trade
 from click.testing import CliRunner
 
 import ssmd.agent.draft as draft_module
 from ssmd.agent.cli import agent_group
 from ssmd.agent.draft import DraftError, draft_signal
+from ssmd.testing import write_archive
 
 GOOD = '''Here is the signal:
 ```python

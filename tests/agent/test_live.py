@@ -7,14 +7,15 @@ import asyncio
 from pathlib import Path
 
 import nats
-from _agent_frames import T0, market_session, trade, write_archive
-from _agent_live import SIGNALS, capture_stream, fire_keys, publish_frames, read_fires, running, wait_for
+from _agent_frames import T0, market_session, trade
+from _agent_live import SIGNALS, capture_stream, fire_keys, publish_frames, read_fires, running
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from ssmd.agent.backtest import archive_frames, run_backtest
 from ssmd.agent.live import LiveConfig, Runtime
 from ssmd.agent.loader import load_signals
 from ssmd.bus.embedded import EmbeddedNats
+from ssmd.testing import wait_until, write_archive
 
 M = "KXBTCD-26FEB1217-T67749.99"
 
@@ -35,7 +36,7 @@ async def test_fires_published_with_acks_and_frames_acked(nats_server: EmbeddedN
         async with running(nats_server.url, env, "agent", ["price_cross[threshold=0.6]"]) as runtime:
             await publish_frames(js, env, [trade(M, 0.55, 1, "yes", T0), trade(M, 0.61, 1, "yes", T0 + 1000),
                                            trade(M, 0.62, 1, "yes", T0 + 2000)])
-            await wait_for(lambda: _acked_through(js, stream, "agent", 3), what="frames acked")
+            await wait_until(lambda: _acked_through(js, stream, "agent", 3), what="frames acked")
             fires = await read_fires(js, env)
             assert runtime.published == 1
         assert [(f["subject"], f["seq"], f["values"]["price"]) for f in fires] == [
@@ -63,7 +64,7 @@ async def test_live_fires_equal_backtest_fires(nats_server: EmbeddedNats, unique
         replay = [raw for raw, _ in archive_frames(root)]  # the archive's frames, in the archive's order
         await publish_frames(js, env, replay)
         async with running(nats_server.url, env, "agent"):
-            await wait_for(lambda: _acked_through(js, stream, "agent", len(replay)), what="all frames acked")
+            await wait_until(lambda: _acked_through(js, stream, "agent", len(replay)), what="all frames acked")
             live = await read_fires(js, env)
         assert len(live) == len(backtest.outcomes)
         assert fire_keys(live) == fire_keys([o.fire.to_dict() for o in backtest.outcomes])
@@ -84,13 +85,12 @@ async def test_survives_nats_restart_without_losing_or_duplicating_fires(own_nat
     try:
         async with running(own_nats.url, env, "agent"):
             await publish_frames(js, env, frames[:half])
-            await wait_for(lambda: _acked_through(js, stream, "agent", half), what="first half acked")
+            await wait_until(lambda: _acked_through(js, stream, "agent", half), what="first half acked")
             own_nats.stop()
             own_nats.start()
-            await wait_for(lambda: nc.is_connected, what="test client reconnected")
+            await wait_until(lambda: nc.is_connected, what="test client reconnected")
             await publish_frames(js, env, frames[half:], first_id=half)
-            await wait_for(lambda: _acked_through(js, stream, "agent", len(frames)), timeout=30,
-                           what="second half acked")
+            await wait_until(lambda: _acked_through(js, stream, "agent", len(frames)), what="second half acked")
             live = await read_fires(js, env)
         assert fire_keys(live) == fire_keys([o.fire.to_dict() for o in expected])
     finally:
@@ -110,12 +110,12 @@ async def test_frame_stays_unacked_until_its_fire_is_stored(nats_server: Embedde
             config = (await js.stream_info(fires_stream)).config
             await js.delete_stream(fires_stream)
             await publish_frames(js, env, [trade(M, 0.55, 1, "yes", T0), trade(M, 0.61, 1, "yes", T0 + 1000)])
-            await wait_for(lambda: runtime.metrics.publish_failures._value.get() >= 3, what="publish retries")
+            await wait_until(lambda: runtime.metrics.publish_failures._value.get() >= 3, what="publish retries")
             assert runtime._ready() is not None and "failing" in (runtime._ready() or "")
             assert not await _acked_through(js, stream, "agent", 2)
-            await wait_for(lambda: runtime.metrics.publish_failures._value.get() >= 6, what="ack_wait passed")
+            await wait_until(lambda: runtime.metrics.publish_failures._value.get() >= 6, what="ack_wait passed")
             await js.add_stream(StreamConfig.from_response(config.as_dict()))
-            await wait_for(lambda: _acked_through(js, stream, "agent", 2), what="frames acked after recovery")
+            await wait_until(lambda: _acked_through(js, stream, "agent", 2), what="frames acked after recovery")
             fires = await read_fires(js, env)
             assert runtime._ready() is None
         assert [(f["signal"], f["values"]["price"]) for f in fires] == [("price_cross", 0.61)]
@@ -140,9 +140,9 @@ async def test_frames_delivered_again_are_acked_not_reevaluated(nats_server: Emb
         for durable in ("first", "again"):  # the second consumer delivers the same stream seqs once more
             await js.add_consumer(stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL))
             sub = await js.pull_subscribe_bind(durable, stream)
-            msgs = await sub.fetch(2, timeout=5)
+            msgs = await sub.fetch(2, timeout=30)
             await runtime._handle(js, msgs, stop)
-            await wait_for(lambda d=durable: _acked_through(js, stream, d, 2), what=f"{durable} acked")
+            await wait_until(lambda d=durable: _acked_through(js, stream, d, 2), what=f"{durable} acked")
         assert runtime.engine.frames == 2 and runtime.metrics.redelivered._value.get() == 2
         assert runtime.engine.markets[M].volume.total == 2
         assert [f["values"]["price"] for f in await read_fires(js, env)] == [0.61]

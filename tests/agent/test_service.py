@@ -12,11 +12,12 @@ from pathlib import Path
 import aiohttp
 import nats
 from _agent_frames import T0, trade
-from _agent_live import capture_stream, publish_frames, read_fires, wait_for
+from _agent_live import capture_stream, publish_frames, read_fires
 from click.testing import CliRunner
 
 from ssmd.agent.cli import agent_group
 from ssmd.bus.embedded import EmbeddedNats, free_port
+from ssmd.testing import wait_until
 
 M = "KXBTCD-26FEB1217-T67749.99"
 
@@ -59,17 +60,17 @@ async def test_no_subcommand_runs_live_with_health_contract(nats_server: Embedde
                        SSMD_SIGNALS="price_cross[threshold=0.6]", PORT=str(port)))
     try:
         base = f"http://127.0.0.1:{port}"
-        status, body, ctype = await wait_for(lambda: _ok(_get(f"{base}/health")), timeout=20, what="/health")
+        status, body, ctype = await wait_until(lambda: _ok(_get(f"{base}/health")), what="/health")
         assert (status, body) == (200, b'{"status":"ok"}') and ctype.startswith("application/json")
-        await wait_for(lambda: _ok(_get(f"{base}/ready")), timeout=20, what="/ready")
+        await wait_until(lambda: _ok(_get(f"{base}/ready")), what="/ready")
         await publish_frames(js, env_name, [trade(M, 0.5, 1, "yes", T0), trade(M, 0.7, 1, "yes", T0 + 1)])
-        await wait_for(lambda: _has_fire(js, env_name), what="fire stored")
+        await wait_until(lambda: _has_fire(js, env_name), what="fire stored")
         _, metrics, _ = await _get(f"{base}/metrics")
         assert b"ssmd_agent_frames_total 2.0" in metrics
         assert b'ssmd_agent_fires_total{signal="price_cross"} 1.0' in metrics
         assert b"ssmd_agent_eval_seconds_bucket" in metrics and b"ssmd_agent_lag_messages" in metrics
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 20) == 0
+        assert await asyncio.to_thread(proc.wait, 60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -102,7 +103,7 @@ async def _idle_agent_serves_and_stops(env: dict[str, str]) -> None:
             assert proc.poll() is None, f"ssmd-agent exited {proc.returncode}: {proc.stderr.read()!r}"  # type: ignore[union-attr]
             return await _ok(_get(f"{base}/health"))
 
-        status, body, ctype = await wait_for(health, timeout=30, what="/health")
+        status, body, ctype = await wait_until(health, 30, "/health")
         assert (status, body) == (200, b'{"status":"ok"}') and ctype.startswith("application/json")
         status, body, _ = await _get(f"{base}/ready")
         assert (status, body) == (200, b'{"ready":true}')

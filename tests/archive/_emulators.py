@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ssmd.bus.embedded import free_port
+from ssmd.testing import wait_until_sync
 
 BIN = Path(sys.executable).parent
 
@@ -38,14 +38,14 @@ def emulator(kind: str, log_dir: Path) -> Iterator[str]:
         log.close()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"emulator exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"emulator not listening on {port} after {timeout_s} s")
+            return False
+
+    wait_until_sync(listening, what=f"the emulator to listen on {port}", interval=0.1)

@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _archive_factory import read_samples
+
+from ssmd.testing import read_samples
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from _archive_factory import write_day
 from click.testing import CliRunner
 
 import ssmd.archive
@@ -17,6 +16,7 @@ from ssmd.archive._progress import Progress
 from ssmd.archive.cli import archive_group
 from ssmd.kalshi.frames import frame_time_ms
 from ssmd.kalshi.values import MarketLifecycle, Ticker, Trade
+from ssmd.testing import write_day
 
 
 def test_cat_prints_matching_frames_byte_for_byte(tmp_path: Path, samples: list[bytes]) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import duckdb
 import orjson
-from _archive_factory import write_day
 from click.testing import CliRunner
 
 from ssmd.archive.cli import archive_group
+from ssmd.testing import write_day
 
 # Wire formats the genuine samples lack: orderbook (current, legacy cents, dollar strings), sub-penny, Nov-2024 "".
 EXTRA = [

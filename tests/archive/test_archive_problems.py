@@ -10,7 +10,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from _archive_factory import gz, write_day
 from click.testing import CliRunner
 
 import ssmd.archive
@@ -18,6 +17,7 @@ from ssmd.archive._lines import FileLines
 from ssmd.archive.cli import archive_group
 from ssmd.archive.problems import MAX_DETAILS, ArchiveProblems, Problem, Problems
 from ssmd.archive.verify import verify
+from ssmd.testing import gz, write_day
 
 DAY = "2026-02-12"
 BROKEN = f"kalshi/{DAY}/1215.jsonl.gz"

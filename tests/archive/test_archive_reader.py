@@ -7,10 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from _archive_factory import ticker, trade, write_day
+from _archive_factory import ticker, trade
 
 import ssmd.archive
 from ssmd.kalshi.frames import frame_time_ms
+from ssmd.testing import write_day
 
 T0 = 1_770_897_976  # 2026-02-12T12:06:16Z
 

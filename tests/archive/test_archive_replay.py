@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nats
 import orjson
 import pytest
-from _archive_factory import ticker, write_day
+from _archive_factory import ticker
 
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.subjects import subject_for, unparsed_subject
+from ssmd.testing import ArchiverProc, run_ssmd, write_day, write_env
 
 T0 = 1_770_897_976
 
 
 def env_file(tmp_path: Path, name: str, url: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"name: {name}\nfeed: kalshi\ntransport:\n  transport_type: nats\n  url: {url}\n"
-                    f"storage:\n  storage_type: local\n  path: {tmp_path}\n")
-    return path
+    return write_env(tmp_path / f"{name}.yaml", name, url, storage_path=str(tmp_path))
 
 
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssmd", "archive", "replay", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return run_ssmd("archive", "replay", *args)
 
 
 async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes]]:
@@ -148,32 +143,11 @@ async def test_replay_into_a_fresh_stream_and_rearchive_gives_identical_lines(
     config.write_text(
         f"nats:\n  url: {nats_server.url}\n  stream: {stream}\n  consumer: rearchive\n"
         f"  filter: {unique_name}.kalshi.>\nstorage:\n  path: {tmp_path / 'again'}\nfeed: kalshi\nformat: {fmt}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ssmd", "archiver", "--config", str(config), "--health-addr",
-        f"127.0.0.1:{free_port()}", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    archiver = ArchiverProc(config, tmp_path / "archiver.log")
     try:
-        nc = await nats.connect(nats_server.url)
-        try:
-            js = nc.jetstream()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    info = await js.consumer_info(stream, "rearchive")
-                    if info.ack_floor.stream_seq >= len(frames):
-                        break
-                except nats.js.errors.NotFoundError:
-                    pass
-                assert proc.returncode is None, "archiver exited early"
-                await asyncio.sleep(0.2)
-        finally:
-            await nc.close()
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, err
+        await archiver.wait_archived(len(frames))
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        assert archiver.terminate() == 0, archiver.logs()
     import ssmd.archive
     from ssmd.archive.verify import verify
 

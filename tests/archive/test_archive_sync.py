@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 import pytest
-from _archive_factory import trade, write_day
+from _archive_factory import trade
 from _emulators import emulator
+
+from ssmd.testing import write_day
 
 T0 = 1_770_897_976
 
@@ -124,6 +126,7 @@ def _interrupt_then_resume(root: Path, dest: str, env: dict[str, str], options: 
     assert (final["uploaded"], final["skipped"]) == (0, len(files))
 
 
+@pytest.mark.slow
 def test_gcs_emulator_interrupted_and_resumed(tmp_path: Path) -> None:
     """Against a real GCS emulator: after kill -9 and a rerun the bucket holds exactly the local closed files."""
     env = {"GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
@@ -141,6 +144,7 @@ def test_gcs_emulator_interrupted_and_resumed(tmp_path: Path) -> None:
         assert remote == _local_files(root)
 
 
+@pytest.mark.slow
 def test_s3_emulator_interrupted_and_resumed(tmp_path: Path) -> None:
     """Against a real S3 emulator (moto_server): after kill -9 and a rerun the bucket holds exactly the local
     closed files."""

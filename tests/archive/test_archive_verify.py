@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import orjson
-from _archive_factory import gz, ticker, trade, write_day
+from _archive_factory import ticker, trade
 from click.testing import CliRunner
 
 from ssmd.archive.cli import archive_group
 from ssmd.archive.verify import verify
+from ssmd.testing import gz, write_day
 
 T0 = 1_770_897_976
 

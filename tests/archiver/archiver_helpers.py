@@ -1,17 +1,10 @@
-"""Helpers for the archiver tests: real nats-server streams, real files, real processes."""
+"""Helpers for the archiver tests: a stream of each test's own and in-process archivers (processes, archive
+reading and waiting are ``ssmd.testing``'s)."""
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,38 +14,17 @@ import yaml
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from diskfull import fill_disk
-from ssmd.archiver.manifest import name_order
 from ssmd.archiver.service import Archiver
-from ssmd.bus.embedded import EmbeddedNats, free_port
+from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.config.archiver import ArchiverConfig
-
-__all__ = ["Running", "Spawned", "StreamEnv", "fill_disk", "frame", "gunzip", "manifests", "read_archive", "run_cli"]
+from ssmd.testing import wait_until
 
 
 def frame(i: int, kind: str = "ticker") -> bytes:
     """A small Kalshi-shaped frame whose content identifies it (so order and duplicates are visible)."""
     return (b'{"type":"%s","sid":1,"seq":%d,"msg":{"market_ticker":"KX-T%d.5","ts":%d}}'
             % (kind.encode(), i, i % 7, 1764072000 + i))
-
-
-def gunzip(path: Path) -> bytes:
-    with gzip.open(path) as fh:
-        return fh.read()
-
-
-def read_archive(feed_dir: Path) -> list[bytes]:
-    """All lines of all closed files, day by day in manifest order (which must list every file)."""
-    lines: list[bytes] = []
-    for day in sorted(p for p in feed_dir.iterdir() if p.is_dir()):
-        manifest = json.loads((day / "manifest.json").read_text())
-        names = [f["name"] for f in manifest["files"]]
-        on_disk = sorted((p.name for p in day.glob("*.jsonl.gz")), key=name_order)
-        assert names == on_disk, f"manifest lists {names}, disk has {on_disk}"
-        for name in names:
-            lines.extend(gunzip(day / name).splitlines())
-    return lines
 
 
 def manifests(feed_dir: Path) -> list[dict[str, Any]]:
@@ -109,11 +81,21 @@ class StreamEnv:
             await self.nc.publish(f"{self.prefix}.json.{kind}.T{i % 7}", payload)
         self.sent += len(payloads)
         await self.nc.flush()
-        deadline = time.monotonic() + 30
-        while (await self.js.stream_info(self.stream)).state.last_seq < self.sent:
-            if time.monotonic() > deadline:
-                raise TimeoutError("stream did not store the published messages")
-            await asyncio.sleep(0.02)
+
+        async def stored() -> bool:
+            return bool((await self.js.stream_info(self.stream)).state.last_seq >= self.sent)
+
+        await wait_until(stored, what="the stream to store the published messages", interval=0.02)
+
+    async def ack_floor(self) -> int:
+        """The archiver durable's ack floor (0 before the durable exists)."""
+        from nats.js.errors import NotFoundError
+
+        try:
+            info = await self.js.consumer_info(self.stream, f"arch-{self.name}")
+        except NotFoundError:
+            return 0
+        return int(info.ack_floor.stream_seq) if info.ack_floor is not None else 0
 
 
 class Running:
@@ -124,67 +106,19 @@ class Running:
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(archiver.run(self.stop))
 
-    async def until(self, cond: Callable[[], bool], limit: float = 30.0) -> None:
-        deadline = time.monotonic() + limit
-        while not cond():
+    async def until(self, cond: Callable[[], bool], limit: float = 60.0) -> None:
+        """Until ``cond()``; fails at once if the archiver task ended (with its exception)."""
+        def check() -> bool:
             if self.task.done():
                 self.task.result()
                 raise AssertionError("archiver exited")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met in {limit}s; health={self.archiver.health()}")
-            await asyncio.sleep(0.02)
+            return cond()
 
-    async def archived(self, seq: int, limit: float = 30.0) -> None:
+        await wait_until(check, limit, lambda: f"a condition; health={self.archiver.health()}", interval=0.02)
+
+    async def archived(self, seq: int, limit: float = 60.0) -> None:
         await self.until(lambda: self.archiver.writer.last_seq >= seq, limit)
 
     async def close(self) -> None:
         self.stop.set()
-        await asyncio.wait_for(self.task, 30)
-
-
-class Spawned:
-    """The real CLI in its own process (``python -m ssmd archiver``), stderr to a file (never a full pipe)."""
-
-    def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ssmd", "archiver", "--config", str(config_path),
-                 "--health-addr", f"127.0.0.1:{self.port}"],
-                stdout=subprocess.DEVNULL, stderr=log,
-                env={**os.environ, "SSMD_LOG": "info", **(env or {})},
-            )
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
-                return int(resp.status), bytes(resp.read())
-        except urllib.error.HTTPError as exc:
-            return int(exc.code), bytes(exc.read())
-
-    async def wait_ready(self, limit: float = 30) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"archiver exited {self.proc.returncode}: {self.stderr()}")
-            try:
-                if (await asyncio.to_thread(self.get, "/ready"))[0] == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"archiver not ready in {limit}s: {self.stderr()}")
-
-    def stderr(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def signal(self, sig: int = signal.SIGTERM, limit: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=limit)
-
-
-def run_cli(args: list[str], env: dict[str, str] | None = None, limit: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssmd", "archiver", *args], capture_output=True, text=True,
-                          timeout=limit, env={**os.environ, **(env or {})}, check=False)
+        await asyncio.wait_for(self.task, 60)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
 from pathlib import Path
 
-from archiver_helpers import Spawned, StreamEnv, frame, manifests, read_archive
-from nats.js.errors import NotFoundError
+import pytest
+from archiver_helpers import StreamEnv, frame, manifests
+
+from ssmd.testing import ArchiverProc, read_archive, wait_until
 
 TOTAL = 100_000
 KILLS = 20
+
+pytestmark = pytest.mark.slow
 
 
 async def trickle(env: StreamEnv, payloads: list[bytes]) -> None:
@@ -20,15 +23,6 @@ async def trickle(env: StreamEnv, payloads: list[bytes]) -> None:
     for start in range(0, len(payloads), piece):
         await env.publish(payloads[start : start + piece])
         await asyncio.sleep(0.02)
-
-
-async def ack_floor(env: StreamEnv, previous: int = 0) -> int:
-    """The durable's ack floor; ``previous`` if the kill landed while the archiver was re-creating its durable."""
-    try:
-        info = await env.js.consumer_info(env.stream, f"arch-{env.name}")
-    except NotFoundError:
-        return previous
-    return int(info.ack_floor.stream_seq) if info.ack_floor is not None else 0
 
 
 async def test_kill_9_twenty_times_during_100k_messages(tmp_path: Path, stream_env: StreamEnv) -> None:
@@ -42,26 +36,37 @@ async def test_kill_9_twenty_times_during_100k_messages(tmp_path: Path, stream_e
     mid_run_kills = 0
     floor = 0
     for cycle in range(KILLS):
-        archiver = Spawned(config, tmp_path / "archiver.log")
-        if cycle % 4:  # three kills in four hit a running archiver, one hits start-up and recovery
-            await archiver.wait_ready()
+        archiver = ArchiverProc(config, tmp_path / "archiver.log")
+        before = floor
         publisher = asyncio.create_task(trickle(stream_env, payloads[cycle * chunk : (cycle + 1) * chunk]))
-        await asyncio.sleep(rng.uniform(0.05, 0.5))
-        flowing = not publisher.done()
-        assert await asyncio.to_thread(archiver.signal, signal.SIGKILL) == -signal.SIGKILL
+        if cycle % 4:
+            # three kills in four hit an archiver at work: started, and acking this cycle's messages
+            await archiver.wait_ready()
+
+            async def progressed(before: int = before) -> bool:
+                return await stream_env.ack_floor() > before
+
+            await wait_until(progressed, what="the archiver to ack some of this cycle's messages")
+            await asyncio.sleep(rng.uniform(0, 0.2))
+        else:  # one in four hits start-up and recovery
+            await asyncio.sleep(rng.uniform(0.05, 0.5))
+        unacked = (await stream_env.js.stream_info(stream_env.stream)).state.last_seq > await stream_env.ack_floor()
+        assert await asyncio.to_thread(archiver.kill) == -9
         await publisher
-        before, floor = floor, await ack_floor(stream_env, floor)
-        mid_run_kills += flowing and floor > before
-    final = Spawned(config, tmp_path / "archiver.log")
+        # the durable's ack floor (it is gone for a moment if the kill came while the archiver re-created it)
+        floor = max(floor, await stream_env.ack_floor())
+        mid_run_kills += unacked and floor > before
+    final = ArchiverProc(config, tmp_path / "archiver.log")
     await final.wait_ready()
-    for _ in range(1200):
-        if await ack_floor(stream_env) >= TOTAL:
-            break
-        await asyncio.sleep(0.05)
-    assert await asyncio.to_thread(final.signal, signal.SIGTERM) == 0, final.stderr()[-3000:]
+
+    async def all_acked() -> bool:
+        return await stream_env.ack_floor() >= TOTAL
+
+    await wait_until(all_acked, timeout=180, what=f"the durable to ack all {TOTAL} messages")
+    assert await asyncio.to_thread(final.terminate) == 0, final.logs()[-3000:]
     assert not list(stream_env.feed_dir.rglob("*.tmp"))
     archived = read_archive(stream_env.feed_dir)
     assert len(archived) == TOTAL
     assert archived == payloads
     assert sum(f["records"] for m in manifests(stream_env.feed_dir) for f in m["files"]) == TOTAL
-    assert mid_run_kills >= KILLS // 2, f"only {mid_run_kills} kills hit an archiver while messages flowed"
+    assert mid_run_kills >= KILLS // 2, f"only {mid_run_kills} kills hit an archiver with messages in flight"

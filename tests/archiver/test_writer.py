@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-from archiver_helpers import fill_disk, frame, gunzip
+from archiver_helpers import frame
 
 from ssmd.archiver.writer import ArchiveWriter, Record, window
+from ssmd.testing import fill_disk, gunzip
 
 T1207 = dt.datetime(2026, 11, 25, 12, 7, tzinfo=dt.UTC).timestamp()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import nats
@@ -13,19 +12,15 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType
 
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
+from ssmd.testing import run_ssmd, write_env
 
 
 def env_file(tmp_path: Path, name: str, url: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(
-        f"name: {name}\nfeed: kalshi\nschema: 'trade:v1'\n"
-        f"transport:\n  transport_type: nats\n  url: {url}\nstorage:\n  storage_type: local\n"
-    )
-    return path
+    return write_env(tmp_path / f"{name}.yaml", name, url)
 
 
 def ssmd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssmd", *args], capture_output=True, text=True, timeout=60)
+    return run_ssmd(*args)
 
 
 def test_embedded_server_restarts_on_same_port_and_store(own_nats: EmbeddedNats) -> None:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from connector_harness import Setup, Sim, make_stream, write_env
 
 from ssmd.bus.embedded import EmbeddedNats
+from ssmd.testing import Setup, Sim, make_stream, write_env
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare
 
 
 async def test_normal_flow_every_frame_once_byte_identical(stream: Setup, sim: Sim) -> None:
@@ -12,7 +10,7 @@ async def test_normal_flow_every_frame_once_byte_identical(stream: Setup, sim: S
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(2.0)
+        await sim.wait_sent(300)
         msgs = await drain_and_compare(sim, stream)
         assert len(msgs) > 100
     finally:
@@ -27,7 +25,7 @@ async def test_headers_carry_receipt_time_connection_sid_seq_and_msg_id(stream: 
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(1.0)
+        await sim.wait_sent(200)
         msgs = await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0

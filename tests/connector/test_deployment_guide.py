@@ -3,15 +3,14 @@ with real RSA-PSS auth, and secrets never reach the logs."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare, make_stream
 
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.kalshi.auth import generate_key_pair
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, make_stream
 
 GUIDE = Path(__file__).resolve().parents[2] / "examples" / "deployment-guide"
 KEY_ID = "8d0c6f2e-4b1a-4f5e-9c3d-2a7b1e0f9d44"
@@ -48,7 +47,7 @@ async def test_guide_files_start_unchanged_with_auth_and_capture(own_nats: Embed
         await conn.wait_ready()
         status, health = await conn.get("/health")
         assert status == 200 and health["status"] == "ok" and health["feed"] == "kalshi" and health["connected"]
-        await asyncio.sleep(1.0)
+        await auth_sim.wait_sent(200)
         setup = Setup(own_nats, "prod", tmp_path / "unused.yaml", tmp_path)
         await drain_and_compare(auth_sim, setup)
         _, metrics = await conn.get("/metrics")

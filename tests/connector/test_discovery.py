@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from connector_harness import Sim
 
 from ssmd.config.capture import DiscoveryConfig
 from ssmd.connector.discovery import discover_markets
 from ssmd.kalshi.auth import KalshiCredentials, generate_key_pair, load_private_key
+from ssmd.testing import Sim
 
 
 async def test_cursor_pages_are_followed_to_the_end(tmp_path: Path) -> None:

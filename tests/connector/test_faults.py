@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare
-
-
-async def _wait_metric(conn: ConnectorProc, name: str, at_least: float, within: float = 20.0) -> float:
-    value = 0.0
-    for _ in range(int(within / 0.2)):
-        value = await conn.metric(name)
-        if value >= at_least:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{name} stayed at {value}, expected >= {at_least}")
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare
 
 
 async def test_five_forced_disconnects_lose_nothing(stream: Setup, sim: Sim) -> None:
@@ -22,11 +10,12 @@ async def test_five_forced_disconnects_lose_nothing(stream: Setup, sim: Sim) -> 
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        for _ in range(5):
-            await asyncio.sleep(0.7)
+        for n in range(1, 6):
+            await sim.wait_sent(len(sim.sent()) + 50)  # data on this connection before it is cut
             await sim.fault("disconnect")
+            await conn.wait_metric("ssmd_connector_reconnects_total", n)
             await conn.wait_ready()
-        await asyncio.sleep(0.7)
+        await sim.wait_sent(len(sim.sent()) + 50)
         assert await conn.metric("ssmd_connector_reconnects_total") >= 5
         assert (await sim.stats())["connections_total"] >= 6
         await drain_and_compare(sim, stream)
@@ -41,11 +30,11 @@ async def test_abrupt_tcp_drop_is_a_reconnect(stream: Setup, sim: Sim) -> None:
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.7)
+        await sim.wait_sent(100)
         await sim.fault("disconnect", abrupt=True)
-        await _wait_metric(conn, "ssmd_connector_reconnects_total", 1)
+        await conn.wait_metric("ssmd_connector_reconnects_total", 1)
         await conn.wait_ready()
-        await asyncio.sleep(0.7)
+        await sim.wait_sent(len(sim.sent()) + 50)
         await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0
@@ -57,11 +46,11 @@ async def test_stalled_socket_is_declared_dead_and_replaced(stream: Setup, sim: 
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.7)
+        await sim.wait_sent(100)
         await sim.fault("stall", seconds=4)
-        await _wait_metric(conn, "ssmd_connector_reconnects_total", 1, within=15)
-        await conn.wait_ready(within=30)
-        await asyncio.sleep(1.0)
+        await conn.wait_metric("ssmd_connector_reconnects_total", 1)
+        await conn.wait_ready()
+        await sim.wait_sent(len(sim.sent()) + 50)
         await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0
@@ -73,9 +62,9 @@ async def test_malformed_and_typeless_frames_are_published_raw_and_counted(strea
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(50)
         await sim.fault("malformed")
-        await asyncio.sleep(0.5)
+        await conn.wait_metric("ssmd_connector_unparsed_frames_total", 2)
         msgs = await drain_and_compare(sim, stream)
         assert await conn.metric("ssmd_connector_unparsed_frames_total") == 2
     finally:
@@ -89,10 +78,10 @@ async def test_seq_gap_is_logged_and_counted_and_data_still_flows(stream: Setup,
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(50)
         await sim.fault("seq_gap")
-        await _wait_metric(conn, "ssmd_connector_seq_gaps_total", 1)
-        await asyncio.sleep(0.5)
+        await conn.wait_metric("ssmd_connector_seq_gaps_total", 1)
+        await sim.wait_sent(len(sim.sent()) + 50)
         await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0
@@ -105,13 +94,13 @@ async def test_handshake_refused_after_start_is_retried_not_fatal(stream: Setup,
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(50)
         await sim.fault("reject_auth", count=2)
         await sim.fault("disconnect")
-        await _wait_metric(conn, "ssmd_connector_reconnects_total", 3)
-        await conn.wait_ready(within=20)
+        await conn.wait_metric("ssmd_connector_reconnects_total", 3)  # the disconnect, then two refusals
+        await conn.wait_ready()
         assert (await sim.stats())["handshakes_rejected"] == 2
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(len(sim.sent()) + 50)
         await drain_and_compare(sim, stream)
         assert conn.proc.poll() is None
     finally:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from connector_harness import ConnectorProc, Sim, write_env
 
-from diskfull import fill_disk
+from ssmd.testing import ConnectorProc, Sim, fill_disk, write_env
 
 
 async def test_file_mode_writes_every_frame_once_into_the_archive(sim: Sim, tmp_path: Path) -> None:
@@ -22,9 +21,9 @@ async def test_file_mode_writes_every_frame_once_into_the_archive(sim: Sim, tmp_
     conn = ConnectorProc(tmp_path, env, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(1.5)
+        await sim.wait_sent(300)
         await sim.pause()
-        await asyncio.sleep(0.5)
+        await conn.wait_metric("ssmd_connector_frames_received_total", len(sim.sent()))  # all in before SIGTERM
     finally:
         assert conn.terminate() == 0
     sent = sim.sent()
@@ -43,7 +42,7 @@ async def test_file_mode_restart_appends_and_never_overwrites(sim: Sim, tmp_path
     for _ in range(2):
         conn = ConnectorProc(tmp_path, env, sim.url)
         await conn.wait_ready()
-        await asyncio.sleep(0.8)
+        await conn.wait_metric("ssmd_connector_frames_received_total", 60)
         assert conn.terminate() == 0
     await sim.pause()
     files = sorted((data / "kalshi").glob("*/*.jsonl.gz"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
-from connector_harness import ConnectorProc, Setup, Sim
+from ssmd.runtime.http import metric_total
+from ssmd.testing import ConnectorProc, Setup, Sim, wait_until
 
 
 async def test_ready_only_when_connected_subscribed_and_acked(stream: Setup, sim: Sim) -> None:
@@ -13,13 +14,12 @@ async def test_ready_only_when_connected_subscribed_and_acked(stream: Setup, sim
     try:
         await conn.wait_ready()
         sim.stop()
-        status, body = 0, {}
-        for _ in range(50):
+
+        async def not_ready() -> Any:
             status, body = await conn.get("/ready")
-            if status == 503:
-                break
-            await asyncio.sleep(0.1)
-        assert status == 503
+            return body if status == 503 else None
+
+        body = await wait_until(not_ready, what="/ready to say 503 once the exchange is gone")
         assert "not connected" in body["reason"]
         status, health = await conn.get("/health")
         assert status == 200 and health["connected"] is False and health["status"] == "ok"
@@ -33,7 +33,9 @@ async def test_metrics_expose_the_pipeline(stream: Setup, sim: Sim) -> None:
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(1.5)
+        await conn.wait_metric("ssmd_connector_frames_published_total", 51)
+        await conn.wait_metric("ssmd_connector_frames_published_total", 1, type="trade")
+        await conn.wait_metric("ssmd_connector_connected", 1)  # refreshed once a second
         _, text = await conn.get("/metrics")
     finally:
         assert conn.terminate() == 0
@@ -44,6 +46,4 @@ async def test_metrics_expose_the_pipeline(stream: Setup, sim: Sim) -> None:
                  "ssmd_connector_frames_dropped_total", "ssmd_connector_last_frame_age_seconds",
                  "ssmd_connector_connected 1.0", "ssmd_connector_shard_state{shard=\"0\"} 3.0"):
         assert name in text, name
-    published = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                    if line.startswith("ssmd_connector_frames_published_total{"))
-    assert published > 50
+    assert (metric_total(text, "ssmd_connector_frames_published_total") or 0) > 50

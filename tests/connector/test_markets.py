@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare, write_env
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, wait_until, write_env
 
 
 def _orderbook_env(setup: Setup, tmp_path: Path, **capture: object) -> Path:
@@ -29,7 +28,7 @@ async def test_discovered_markets_are_sharded_within_limits_and_captured(stream:
         assert stats["connections"] == shards
         assert stats["subscriptions"] == 1 + sum(-(-min(14, markets - 14 * i) // 7) for i in range(shards))
         assert await conn.metric("ssmd_connector_shard_markets") == markets
-        await asyncio.sleep(1.5)
+        await sim.wait_sent(300)
         msgs = await drain_and_compare(sim, stream, ordered=False)
     finally:
         assert conn.terminate() == 0
@@ -42,15 +41,12 @@ async def test_orderbook_seq_gap_triggers_resubscribe(stream: Setup, sim: Sim, t
     conn = ConnectorProc(stream.workdir, env, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(100)
         await sim.fault("seq_gap")
-        for _ in range(100):
-            if "after a seq gap" in conn.logs():
-                break
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: "after a seq gap" in conn.logs(), what="the resubscribe after the gap")
         assert "resubscribed orderbook_delta after a seq gap" in conn.logs()
         assert await conn.metric("ssmd_connector_seq_gaps_total") >= 1
-        await asyncio.sleep(0.5)
+        await sim.wait_sent(len(sim.sent()) + 50)
         await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0
@@ -64,19 +60,17 @@ async def test_refused_subscription_is_reported_with_code_and_others_keep_flowin
                     {"channels": ["ticker", "no_such_channel", "trade"], "subscribe_timeout": 30})
     conn = ConnectorProc(stream.workdir, env, sim.url)
     try:
-        reason = ""
-        for _ in range(100):
+        async def refused() -> str:
             try:
                 _, body = await conn.get("/ready")
             except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            reason = body.get("reason", "")
-            if "refused" in reason:
-                break
-            await asyncio.sleep(0.1)
+                return ""
+            reason: str = body.get("reason", "")
+            return reason if "refused" in reason else ""
+
+        reason = await wait_until(refused, what="/ready to name the refused subscription")
         assert "no_such_channel" in reason and "error 8" in reason, reason
-        await asyncio.sleep(1.0)
+        await sim.wait_sent(200)
         await drain_and_compare(sim, stream)
         assert await conn.metric("ssmd_connector_subscribe_errors_total") == 1
     finally:
@@ -94,7 +88,7 @@ async def test_market_limit_error_26_splits_the_subscription(stream: Setup, tmp_
             await conn.wait_ready()
             assert await conn.metric("ssmd_connector_shard_markets") == (await sim.stats())["markets"]
             assert "splitting" in conn.logs()
-            await asyncio.sleep(1.0)
+            await sim.wait_sent(200)
             await drain_and_compare(sim, stream)
         finally:
             assert conn.terminate() == 0

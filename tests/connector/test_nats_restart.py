@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
-from connector_harness import ConnectorProc, Setup, Sim, drain_and_compare, make_stream, write_env
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, make_stream, wait_until, write_env
+
+
+async def _not_ready(conn: ConnectorProc, reason: str) -> Any:
+    """/ready's body once it is 503 with ``reason`` in its reason."""
+    async def check() -> Any:
+        status, body = await conn.get("/ready")
+        return body if status == 503 and reason in body.get("reason", "") else None
+
+    return await wait_until(check, what=f"/ready to say 503 with {reason!r}")
 
 
 async def test_nats_restart_mid_run_loses_and_duplicates_nothing(stream: Setup, sim: Sim) -> None:
@@ -13,17 +23,15 @@ async def test_nats_restart_mid_run_loses_and_duplicates_nothing(stream: Setup, 
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(1.0)
+        await sim.wait_sent(100)
         await asyncio.to_thread(stream.nats.stop)
-        await asyncio.sleep(2.0)
-        status, body = await conn.get("/ready")
-        assert status == 503, body
+        body = await _not_ready(conn, "")
         assert "NATS" in body["reason"] or "acks" in body["reason"], body
-        assert await conn.metric("ssmd_connector_buffered_frames") > 0
+        await conn.wait_metric("ssmd_connector_buffered_frames", 1)
         await asyncio.to_thread(stream.nats.start)
-        await conn.wait_ready(within=30)
-        await asyncio.sleep(1.0)
-        await drain_and_compare(sim, stream, settle=30)
+        await conn.wait_ready()
+        await sim.wait_sent(len(sim.sent()) + 50)
+        await drain_and_compare(sim, stream)
         assert await conn.metric("ssmd_connector_frames_dropped_total") == 0
     finally:
         assert conn.terminate() == 0
@@ -35,13 +43,13 @@ async def test_nats_killed_mid_run_loses_and_duplicates_nothing(stream: Setup, s
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
-        await asyncio.sleep(1.0)
+        await sim.wait_sent(100)
         await asyncio.to_thread(stream.nats.stop, True)
-        await asyncio.sleep(1.5)
+        await conn.wait_metric("ssmd_connector_buffered_frames", 1)  # frames arrived while NATS was down
         await asyncio.to_thread(stream.nats.start)
-        await conn.wait_ready(within=30)
-        await asyncio.sleep(1.0)
-        await drain_and_compare(sim, stream, settle=30)
+        await conn.wait_ready()
+        await sim.wait_sent(len(sim.sent()) + 50)
+        await drain_and_compare(sim, stream)
     finally:
         assert conn.terminate() == 0
 
@@ -56,24 +64,14 @@ async def test_buffer_overflow_during_outage_is_loud(setup: Setup, sim: Sim, tmp
     try:
         await conn.wait_ready()
         await asyncio.to_thread(setup.nats.stop)
-        for _ in range(100):
-            if await conn.metric("ssmd_connector_frames_dropped_total") > 0:
-                break
-            await asyncio.sleep(0.1)
+        await conn.wait_metric("ssmd_connector_frames_dropped_total", 1)
         _, health = await conn.get("/health")
         assert health["status"] == "unhealthy" and health["dropped"] > 0
         await asyncio.to_thread(setup.nats.start)
-        status, ready = await conn.get("/ready")
-        assert status == 503
-        for _ in range(100):
-            status, ready = await conn.get("/ready")
-            if "dropped" in ready.get("reason", ""):
-                break
-            await asyncio.sleep(0.1)
+        ready = await _not_ready(conn, "dropped")
         assert "frames dropped" in ready["reason"]
         published = await conn.metric("ssmd_connector_frames_published_total")
-        await asyncio.sleep(1.0)
-        assert await conn.metric("ssmd_connector_frames_published_total") > published
+        await conn.wait_metric("ssmd_connector_frames_published_total", published + 1)
     finally:
         assert conn.terminate() == 0
     assert "DROPPING frames" in conn.logs()

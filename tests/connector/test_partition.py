@@ -15,11 +15,11 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from connector_harness import ConnectorProc, Setup, Sim, stream_messages, write_env
 
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.partition import Partition, parse_partition, partition_of
 from ssmd.connector.plan import plan_shards
+from ssmd.testing import ConnectorProc, Setup, Sim, stream_messages, write_env
 
 
 def _tickers(n: int) -> list[str]:

@@ -14,6 +14,7 @@ from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.publisher import JetStreamPublisher
+from ssmd.testing import wait_until
 
 
 async def _stream(nc: nats.NATS, name: str) -> str:
@@ -33,10 +34,7 @@ async def test_full_buffer_drops_newest_counts_logs_and_reports(own_nats: Embedd
     await pub.start()
     try:
         await asyncio.to_thread(own_nats.stop)
-        for _ in range(50):
-            if not nc.is_connected:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: not nc.is_connected, what="the client to notice NATS is gone")
         with caplog.at_level(logging.ERROR, logger="ssmd.connector.publisher"):
             for i in range(15):
                 pub.submit(f"{unique_name}.kalshi.json.trade.X", b"%d" % i, {"Nats-Msg-Id": f"m{i}"}, "trade",
@@ -65,11 +63,13 @@ async def test_subject_no_stream_captures_is_held_and_reported_not_lost(nats_ser
     await pub.start()
     try:
         pub.submit(f"elsewhere.{unique_name}.x", b"{}", {"Nats-Msg-Id": "a"}, "trade", time.perf_counter())
-        await asyncio.sleep(1.0)
+        def reported() -> bool:
+            reason = pub.not_ready_reason() or ""
+            return "no stream" in reason or "error" in reason
+
+        await wait_until(reported, what="readiness to name the publish error")
         assert pub.pending == 1
         assert pub.acked == 0
-        reason = pub.not_ready_reason() or ""
-        assert "no stream" in reason or "error" in reason, reason
     finally:
         await pub.stop()
         await nc.close()

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import orjson
-from connector_harness import Sim, write_env
 
 from ssmd.config import load_environment, load_feed
 from ssmd.connector.service import Connector, Options
 from ssmd.connector.shard import State
 from ssmd.connector.sinks import MemorySink
+from ssmd.testing import Sim, wait_until, write_env
 
 FEED = Path(__file__).resolve().parents[2] / "examples" / "local" / "feeds" / "kalshi.yaml"
 
@@ -28,10 +26,7 @@ def _tickers(sink: MemorySink, since: int) -> set[str]:
 
 
 async def _wait_live(connector: Connector) -> None:
-    deadline = time.monotonic() + 15
-    while not all(s.state is State.LIVE for s in connector.shards):
-        assert time.monotonic() < deadline, "shards did not go live"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: all(s.state is State.LIVE for s in connector.shards), what="every shard live")
 
 
 async def test_refresh_removes_gone_markets_and_adds_new_ones(sim: Sim, tmp_path: Path) -> None:
@@ -50,16 +45,15 @@ async def test_refresh_removes_gone_markets_and_adds_new_ones(sim: Sim, tmp_path
         everything = list(connector._markets)
         assert len(everything) > 8
         keep = everything[:3]
+        # apply_markets returns once the exchange acknowledged the update: every frame read after that point
+        # was sent under the new market list (one socket keeps order)
         await connector.apply_markets(keep)
-        await asyncio.sleep(0.3)
         mark = len(sink.frames)
-        await asyncio.sleep(1.5)
+        await wait_until(lambda: len(sink.frames) >= mark + 40, what="book frames after the shrink")
         assert 0 < len(_tickers(sink, mark)) <= 3 and _tickers(sink, mark) <= set(keep)
         await connector.apply_markets(everything)
-        await asyncio.sleep(0.3)
         mark = len(sink.frames)
-        await asyncio.sleep(2.0)
-        assert len(_tickers(sink, mark) - set(keep)) > 3
+        await wait_until(lambda: len(_tickers(sink, mark) - set(keep)) > 3, what="book frames of re-added markets")
         assert (await sim.stats())["connections_total"] == 1
         assert connector.metrics.subscribe_errors._metrics == {}
     finally:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connector_harness import ConnectorProc, Setup, Sim, write_env
-
 from ssmd.bus.embedded import EmbeddedNats, free_port
+from ssmd.testing import ConnectorProc, Setup, Sim, write_env
 
 
 def _error_lines(conn: ConnectorProc) -> list[str]:
@@ -95,13 +94,11 @@ async def test_stream_not_covering_our_subjects_exit_2(setup: Setup, sim: Sim) -
 
 async def test_sigterm_flushes_and_exits_0(stream: Setup, sim: Sim) -> None:
     """SIGTERM while frames flow: every frame received is acked before exit 0, and the log says so."""
-    import asyncio
-
-    from connector_harness import stream_messages
+    from ssmd.testing import stream_messages
 
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     await conn.wait_ready()
-    await asyncio.sleep(1.0)
+    await sim.wait_sent(200)
     assert conn.terminate() == 0
     await sim.pause()
     assert '"unflushed":0' in conn.logs()

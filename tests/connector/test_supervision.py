@@ -13,13 +13,14 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from connector_harness import FEED, ConnectorProc, Sim, write_env
 
 from ssmd.bus.embedded import free_port
 from ssmd.config import load_environment, load_feed
 from ssmd.connector.service import Connector, Options
 from ssmd.connector.shard import State
 from ssmd.connector.sinks import MemorySink
+from ssmd.testing import ConnectorProc, Sim, write_env
+from ssmd.up.pipeline import write_feed
 
 
 class RestFront:
@@ -113,7 +114,8 @@ async def test_discovery_survives_failures_and_picks_up_new_markets_later(
     env_path = write_env(tmp_path / "mem.yaml", "mem", "", {
         "channels": ["orderbook_delta"], "subscribe_timeout": 1, "dead_after": 30, "ping_interval": 10,
         "markets": {"discover": {"status": "open", "refresh": "1s", "rest_url": front.url}}}, transport="memory")
-    connector = Connector(load_feed(FEED), load_environment(env_path),
+    feed = write_feed(tmp_path / "kalshi-feed.yaml")
+    connector = Connector(load_feed(feed), load_environment(env_path),
                           Options(str(env_path), quiet_sim.url, None, "127.0.0.1:0"))
     shutdown = asyncio.Event()
     await connector.start()
@@ -148,7 +150,7 @@ async def test_discovery_survives_failures_and_picks_up_new_markets_later(
 BUGGY = """
 import asyncio
 from ssmd.connector import service
-from ssmd.connector.cli import connector
+from ssmd.cli import main
 
 _start = service.Connector.start
 
@@ -164,7 +166,7 @@ async def start(self: service.Connector) -> None:
 
 
 service.Connector.start = start
-connector()
+main()
 """
 
 

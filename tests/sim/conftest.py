@@ -72,14 +72,14 @@ class Client:
         await self.ws.send_str(orjson.dumps(body).decode())
         return self._next_id
 
-    async def recv(self, within: float = 5.0) -> dict[str, Any]:
+    async def recv(self, within: float = 30.0) -> dict[str, Any]:
         msg = await asyncio.wait_for(self.ws.receive(), within)
         assert msg.type == aiohttp.WSMsgType.TEXT, msg
         self.raw.append(msg.data)
         out: dict[str, Any] = orjson.loads(msg.data)
         return out
 
-    async def until(self, pred: Callable[[dict[str, Any]], bool], within: float = 10.0,
+    async def until(self, pred: Callable[[dict[str, Any]], bool], within: float = 60.0,
                     limit: int = 1_000_000) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Read until ``pred(frame)``; return that frame and everything read before it."""
         loop = asyncio.get_running_loop()

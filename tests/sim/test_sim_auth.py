@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -10,6 +9,7 @@ import aiohttp
 import pytest
 
 from ssmd.kalshi.auth import HEADER_SIGNATURE, HEADER_TIMESTAMP, KalshiCredentials, generate_key_pair, load_private_key
+from ssmd.testing import wait_until
 
 
 async def _status(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> int:
@@ -92,9 +92,6 @@ async def test_connection_cap_per_key_is_429(make_sim: Any, connect: Any, http: 
     await connect(server)
     assert await _status(http, server.url, keypair.credentials.headers("GET", "/trade-api/ws/v2")) == 429
     await first.ws.close()
-    for _ in range(100):
-        if len(server.sessions) < 2:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: len(server.sessions) < 2, what="the server to drop the closed socket")
     assert await _status(http, server.url, keypair.credentials.headers("GET", "/trade-api/ws/v2")) == 101
 

@@ -72,7 +72,7 @@ def test_process_announces_its_url_serves_and_exits_after_duration(tmp_path: Pat
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/stats", timeout=5) as resp:
             stats = orjson.loads(resp.read())
         assert stats["connections"] == 0 and stats["markets"] == 50
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

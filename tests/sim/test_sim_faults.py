@@ -12,6 +12,8 @@ import aiohttp
 import orjson
 import pytest
 
+from ssmd.testing import wait_until
+
 
 async def test_disconnect_closes_every_socket(make_sim: Any, connect: Any, ctl: Any) -> None:
     """``disconnect`` sends a close frame on every socket; the clients see the connection end."""
@@ -145,8 +147,9 @@ async def test_slow_reader_loses_subscriptions_with_error_25(make_sim: Any, conn
     server = await make_sim(rate=50000, buffer_limit=64 * 1024)
     client = await connect(server)
     await client.subscribe(["ticker", "trade"])
-    await asyncio.sleep(1.0)  # do not read: let the server's buffer fill
-    frame, _ = await client.until(lambda f: f.get("type") == "error", within=10)
+    # do not read: let the server's buffer fill until it gives up on the subscriptions
+    await wait_until(lambda: server.snapshot_stats()["subscriptions"] == 0, what="the subscriptions to die")
+    frame, _ = await client.until(lambda f: f.get("type") == "error")
     assert frame["msg"]["code"] == 25
 
 

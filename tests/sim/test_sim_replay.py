@@ -16,6 +16,7 @@ import orjson
 
 from ssmd.archiver.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
+from ssmd.testing import wait_until
 
 T0 = 1_764_072_000_000
 
@@ -92,11 +93,10 @@ async def test_replay_passes_lines_that_are_not_json_frames(make_sim: Any, conne
     assert a["msg"]["trade_id"].endswith("0")
     assert raw.data == "garbage line"
     assert b["msg"]["trade_id"].endswith("1")
-    for _ in range(100):
-        if (await ctl.stats(server))["replay_done"]:
-            break
-        await asyncio.sleep(0.02)
-    assert (await ctl.stats(server))["replay_done"] is True
+    async def done() -> bool:
+        return bool((await ctl.stats(server))["replay_done"])
+
+    await wait_until(done, what="the replay to finish")
 
 
 async def test_replay_plays_files_in_name_order(make_sim: Any, connect: Any, ctl: Any, tmp_path: Path) -> None:

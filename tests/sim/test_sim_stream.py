@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from ssmd.kalshi.book import BookSet
+from ssmd.testing import wait_until
 
 
 async def _collect(client: Any, ctl: Any, server: Any, n: int) -> list[dict[str, Any]]:
@@ -159,17 +160,24 @@ async def test_same_seed_gives_the_same_frames(make_sim: Any, connect: Any, ctl:
 
 
 async def test_rate_is_honoured(make_sim: Any, connect: Any, ctl: Any) -> None:
-    """At ``rate=2000`` the frames sent in ~1 s stay within a generous band around 2000."""
+    """At ``rate=2000`` frames are generated, but never faster than 2000 a second (what a loaded machine cannot
+    keep up with is dropped, not bunched up later: at most a quarter second's debt, 500 frames, comes on top)."""
     import asyncio
 
     server = await make_sim(rate=2000)
     client = await connect(server)
     await client.subscribe(["ticker", "trade", "market_lifecycle_v2"])
     await client.subscribe(["orderbook_delta"], [m.ticker for m in server.model.active])
-    before = (await ctl.stats(server))["frames_generated"]
-    await asyncio.sleep(1.0)
-    after = (await ctl.stats(server))["frames_generated"]
-    assert 1000 <= after - before <= 3000
+    loop = asyncio.get_running_loop()
+    before, started = (await ctl.stats(server))["frames_generated"], loop.time()
+
+    async def generated() -> int:
+        n: int = (await ctl.stats(server))["frames_generated"] - before
+        return n if n >= 2000 else 0
+
+    count = await wait_until(generated, what="2000 frames")
+    elapsed = loop.time() - started
+    assert count <= 2000 * elapsed + 600, (count, elapsed)
 
 
 async def test_frames_sent_counts_data_frames_per_socket_like_the_sent_log(

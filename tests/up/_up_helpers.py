@@ -1,29 +1,47 @@
-"""Helpers for the end-to-end `ssmd up` tests: read archives and find the processes a run left."""
+"""Helpers for the end-to-end `ssmd up` tests: its output as it comes, the processes a run left, and what a failing
+run shows."""
 
 from __future__ import annotations
 
-import gzip
+import re
 import subprocess
-import sys
-from collections import Counter
+import threading
 from pathlib import Path
 
 import psutil
 
+from ssmd.testing import wait_until_sync
 from ssmd.up.pipeline import MARKER_ENV
 
 
-def archived_lines(root: Path) -> Counter[bytes]:
-    """Every line of every closed archive file under ``root``."""
-    lines: Counter[bytes] = Counter()
-    for path in sorted(root.rglob("*.jsonl.gz")):
-        with gzip.open(path, "rb") as fh:
-            lines.update(fh.read().splitlines())
-    return lines
+class Output:
+    """Collects a child's stdout lines in a thread so the test can wait for them."""
 
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        self._stdout = proc.stdout
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
-def sent_lines(log: Path) -> Counter[bytes]:
-    return Counter(log.read_bytes().splitlines())
+    def _run(self) -> None:
+        for line in self._stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, limit_s: float = 120.0) -> re.Match[str]:
+        """The first line matching ``pattern``, once it has been printed."""
+        regex = re.compile(pattern)
+
+        def found() -> re.Match[str] | None:
+            return next((m for line in list(self.lines) if (m := regex.search(line))), None)
+
+        match: re.Match[str] = wait_until_sync(
+            found, limit_s, lambda: f"an output line matching {pattern!r}:\n" + self.text, interval=0.1)
+        return match
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
 
 
 def processes_of(data_dir: Path) -> list[psutil.Process]:
@@ -48,11 +66,6 @@ def service_process(data_dir: Path, name: str) -> psutil.Process | None:
         if argv[1:4] == ["-m", "ssmd", name]:
             return proc
     return None
-
-
-def verify(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ssmd", "archive", "verify", str(root)],
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def diagnostics(data_dir: Path, output: str) -> str:

@@ -1,4 +1,4 @@
-"""`ssmd up`'s pure parts: metrics parsing, the status line, the generated configs, the CLI's refusals."""
+"""`ssmd up`'s pure parts: reading /metrics, the status line, the generated configs, the CLI's refusals."""
 
 from __future__ import annotations
 
@@ -6,29 +6,38 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from ssmd.config import load_archiver, load_environment, load_feed
 from ssmd.config.validate import validate_paths
-from ssmd.up import _prom, pipeline, status
+from ssmd.runtime.http import metric_total
+from ssmd.up import pipeline, status
 from ssmd.up.cli import up
 
-PROM = """# HELP ssmd_connector_frames_received_total Frames
-# TYPE ssmd_connector_frames_received_total counter
-ssmd_connector_frames_received_total{type="ticker"} 10.0
-ssmd_connector_frames_received_total{type="trade"} 5.0
-ssmd_connector_frames_received_created{type="trade"} 1.7e9
-ssmd_connector_last_frame_age_seconds NaN
-ssmd_archiver_consumer_lag 3
-"""
+
+def _exposition() -> str:
+    """What a service's /metrics serves (prometheus_client's own output, ``_created`` samples included)."""
+    registry = CollectorRegistry()
+    received = Counter("ssmd_connector_frames_received", "Frames", ["type"], registry=registry)
+    received.labels("ticker").inc(10)
+    received.labels("trade").inc(5)
+    Gauge("ssmd_connector_last_frame_age_seconds", "Age", registry=registry).set(float("nan"))
+    Gauge("ssmd_archiver_consumer_lag", "Lag", ["note"], registry=registry).labels('a "quoted" } label').set(3)
+    return generate_latest(registry).decode()
 
 
-def test_prometheus_samples_are_summed_across_labels() -> None:
-    """Labelled samples of one metric add up; NaN samples and comments are ignored."""
-    samples = _prom.parse(PROM)
-    assert samples["ssmd_connector_frames_received_total"] == 15.0
-    assert "ssmd_connector_last_frame_age_seconds" not in samples
-    assert _prom.pick(samples, r"nope", r"ssmd_archiver_consumer_lag") == 3.0
-    assert _prom.pick(samples, r"nope") is None
+def test_metric_totals_sum_labelled_samples() -> None:
+    """A counter's labelled samples add up (with or without ``_total`` in the name), labels can narrow it down;
+    ``_created`` samples, NaN samples and comments are not values; an absent metric is ``None``."""
+    text = _exposition()
+    assert "ssmd_connector_frames_received_created" in text
+    assert metric_total(text, "ssmd_connector_frames_received") == 15.0
+    assert metric_total(text, "ssmd_connector_frames_received_total") == 15.0
+    assert metric_total(text, "ssmd_connector_frames_received", type="trade") == 5.0
+    assert metric_total(text, "ssmd_connector_frames_received", type="lifecycle") is None
+    assert metric_total(text, "ssmd_connector_last_frame_age_seconds") is None
+    assert metric_total(text, "ssmd_archiver_consumer_lag") == 3.0
+    assert metric_total(text, "nope") is None
 
 
 def test_status_line_shows_rate_and_counts() -> None:

@@ -2,17 +2,20 @@
 
 ``/health``: 200 while the process and its event loop are alive (the body says more).
 ``/ready``: 200 only when the service does its job; 503 with the reason otherwise.
-``/metrics``: Prometheus text from the service's own registry (one per service, so tests stay isolated).
+``/metrics``: Prometheus text from the service's own registry (one per service, so tests stay isolated);
+:func:`metric_total` reads it back (for ``ssmd up``'s status line and for tests).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 HealthFn = Callable[[], dict[str, Any]]
 ReadyFn = Callable[[], str | None]
@@ -88,3 +91,22 @@ class HealthServer:
 def _json(body: dict[str, Any], status: int = 200) -> web.Response:
     """Compact JSON (``{"status":"ok"}``), byte for byte what the deployment guide's probes were written against."""
     return web.Response(body=orjson.dumps(body, default=str), status=status, content_type="application/json")
+
+
+def metric_total(text: str, name: str, **labels: str) -> float | None:
+    """The sum of the samples of ``name`` in Prometheus ``text`` whose labels include ``labels``; ``None`` when
+    there are none.
+
+    ``name`` is a gauge's name or a counter's, with or without ``_total`` (a counter's ``_created`` samples and a
+    histogram's parts are not its value). NaN samples (a gauge with nothing to say yet) count as absent.
+    Parsing is prometheus_client's own parser: the format has escaping rules worth not re-implementing.
+    """
+    total: float | None = None
+    wanted = {name, name + "_total"}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name not in wanted or math.isnan(sample.value):
+                continue
+            if all(sample.labels.get(key) == value for key, value in labels.items()):
+                total = (total or 0.0) + sample.value
+    return total

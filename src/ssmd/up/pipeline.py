@@ -79,6 +79,15 @@ def _write_yaml(path: Path, data: object) -> Path:
     return path
 
 
+def write_feed(path: Path) -> Path:
+    """The Kalshi feed file: the live endpoint (a simulator is reached with the connector's ``--ws-url``)."""
+    return _write_yaml(path, {
+        "name": FEED, "feed_type": "websocket",
+        "versions": [{"version": "2", "endpoint": LIVE_ENDPOINT,
+                      "protocol": {"transport": "websocket", "message": "json"}}],
+    })
+
+
 def base_env(data_dir: Path, live: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every child inherits: the user's, minus settings that would redirect it."""
     env = dict(os.environ if environ is None else environ)
@@ -100,11 +109,7 @@ def build(opts: Options) -> Plan:
     consumer = f"archiver-{FEED}"
 
     nats_server = EmbeddedNats(store_dir=data / "nats", port=free_port())
-    feed_path = _write_yaml(config_dir / "feeds" / f"{FEED}.yaml", {
-        "name": FEED, "feed_type": "websocket",
-        "versions": [{"version": "2", "endpoint": LIVE_ENDPOINT,
-                      "protocol": {"transport": "websocket", "message": "json"}}],
-    })
+    feed_path = write_feed(config_dir / "feeds" / f"{FEED}.yaml")
     environment: dict[str, object] = {
         "name": env_name, "feed": FEED, "schema": "trade:v1",
         "transport": {"transport_type": "nats", "url": nats_server.url},

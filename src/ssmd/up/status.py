@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from ssmd.up import _prom
+from ssmd.runtime.http import metric_total
 from ssmd.up.pipeline import Plan, metrics_url
 
 
@@ -36,12 +36,13 @@ class Probe:
         self.session = session
         self._sent = LineCounter(plan.sent_log) if plan.sent_log is not None else None
 
-    async def _metrics(self, name: str, url: str | None) -> tuple[str, dict[str, float] | None]:
+    async def _metrics(self, name: str, url: str | None) -> tuple[str, str | None]:
+        """The service's /metrics text, or ``None`` when it does not answer."""
         if url is None:
             return name, None
         try:
             async with self.session.get(url) as resp:
-                return name, _prom.parse(await resp.text()) if resp.status == 200 else None
+                return name, await resp.text() if resp.status == 200 else None
         except (aiohttp.ClientError, TimeoutError):
             return name, None
 
@@ -59,16 +60,16 @@ class Probe:
         for name, samples in by_name.items():
             if samples is None:
                 snap.errors[name] = "no /metrics"
-        connector = by_name["connector"] or {}
-        archiver = by_name["archiver"] or {}
-        agent = by_name["agent"] or {}
-        snap.received = _prom.pick(connector, r"ssmd_connector_frames_received(_total)?")
-        snap.published = _prom.pick(connector, r"ssmd_connector_frames_published(_total)?")
-        snap.buffered = _prom.pick(connector, r"ssmd_connector_buffered_frames")
-        snap.archived = _prom.pick(archiver, r"ssmd_archiver_messages(_total)?")
-        snap.lag = _prom.pick(archiver, r"ssmd_archiver_consumer_lag")
-        snap.gaps = _prom.pick(archiver, r"ssmd_archiver_gaps(_total)?")
-        snap.fires = _prom.pick(agent, r"ssmd_agent_fires(_total)?")
+        connector = by_name["connector"] or ""
+        archiver = by_name["archiver"] or ""
+        agent = by_name["agent"] or ""
+        snap.received = metric_total(connector, "ssmd_connector_frames_received")
+        snap.published = metric_total(connector, "ssmd_connector_frames_published")
+        snap.buffered = metric_total(connector, "ssmd_connector_buffered_frames")
+        snap.archived = metric_total(archiver, "ssmd_archiver_messages")
+        snap.lag = metric_total(archiver, "ssmd_archiver_consumer_lag")
+        snap.gaps = metric_total(archiver, "ssmd_archiver_gaps")
+        snap.fires = metric_total(agent, "ssmd_agent_fires")
         snap.sent = results[3]
         return snap
 

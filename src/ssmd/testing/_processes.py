@@ -1,0 +1,222 @@
+"""ssmd's programs as real child processes for tests: the simulator, the connector, the archiver, and one-shot CLI
+runs. Each service gets free ports, keeps its log in a file (a full pipe would block it), is asked for /ready
+rather than given a guessed start-up time, and is stopped by its own pid."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ssmd.bus.embedded import free_port
+from ssmd.runtime.http import metric_total
+from ssmd.testing._wait import DEFAULT_TIMEOUT_S, wait_until
+
+SSMD = (sys.executable, "-m", "ssmd")
+"""How tests run the CLI: this interpreter, so the code under test is the code that runs."""
+
+_REDIRECTING = ("KALSHI_", "SSMD_", "NATS_URL")
+"""Settings in the test runner's environment that would silently point a child elsewhere."""
+
+_runs = itertools.count(1)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment minus ssmd/Kalshi/NATS settings, logging at info, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_REDIRECTING)}
+    env["SSMD_LOG"] = "info"
+    env.update(extra or {})
+    return env
+
+
+def run_ssmd(*args: str | Path, env: dict[str, str] | None = None,
+             timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """``ssmd ARGS`` to completion with text output captured (never raises on a non-zero exit)."""
+    return subprocess.run([*SSMD, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=child_env(env), check=False)
+
+
+def _stop(proc: subprocess.Popen[Any], sig: int, timeout: float) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+class Sim:
+    """``ssmd sim kalshi`` in its own process; its ``--sent-log`` is the oracle of what the exchange sent."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self.port = free_port()
+        self.sent_log = workdir / f"sent-{self.port}.log"
+        self.url = f"ws://127.0.0.1:{self.port}/trade-api/ws/v2"
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"sim-{self.port}.err"
+        with self.log_path.open("wb") as err:
+            self.proc = subprocess.Popen([*SSMD, "sim", "kalshi", "--port", str(self.port),
+                                          "--sent-log", str(self.sent_log), *args],
+                                         stdout=subprocess.PIPE, stderr=err, env=child_env())
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()  # the simulator prints one line once it listens
+        if "listening" not in line:
+            self.stop()
+            raise RuntimeError(f"simulator did not start: {line!r} {self.log_path.read_text(errors='replace')}")
+
+    async def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with aiohttp.ClientSession() as s, s.request(method, f"{self.http}{path}", json=body) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+    async def fault(self, kind: str, **kw: Any) -> Any:
+        return await self.control("POST", "/_sim/fault", {"kind": kind, **kw})
+
+    async def pause(self) -> None:
+        """No more generated data until :meth:`resume` (replies and snapshots to commands are still sent)."""
+        await self.control("POST", "/_sim/pause")
+
+    async def resume(self) -> None:
+        await self.control("POST", "/_sim/resume")
+
+    async def stats(self) -> Any:
+        return await self.control("GET", "/_sim/stats")
+
+    def sent(self) -> list[bytes]:
+        """Every data frame written to any socket so far, in order."""
+        data = self.sent_log.read_bytes() if self.sent_log.exists() else b""
+        return [line for line in data.split(b"\n") if line]
+
+    async def wait_sent(self, at_least: int, within: float = DEFAULT_TIMEOUT_S) -> int:
+        """Wait until ``at_least`` data frames were sent in all: lets data flow for a count, not for a guessed
+        time (a loaded machine sends fewer frames per second)."""
+        def count() -> int:
+            n = self.sent_log.read_bytes().count(b"\n") if self.sent_log.exists() else 0
+            return n if n >= at_least else 0
+
+        result: int = await wait_until(count, within, f"the simulator to send {at_least} frames")
+        return result
+
+    def stop(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        _stop(self.proc, signal.SIGTERM, 30)
+
+
+class _Service:
+    """A long-running ssmd service: stderr (its logs) in a file, /health /ready /metrics on a free port."""
+
+    name = "service"
+
+    def __init__(self, argv: list[str], log_path: Path, environ: dict[str, str] | None = None,
+                 launcher: Sequence[str] = SSMD) -> None:
+        self.health_port = free_port()
+        self.health = f"http://127.0.0.1:{self.health_port}"
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen([*launcher, *argv, "--health-addr", f"127.0.0.1:{self.health_port}"],
+                                         stdout=subprocess.DEVNULL, stderr=log, env=child_env(environ))
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        """``(status, body)``: the body decoded from JSON, except /metrics (text)."""
+        async with aiohttp.ClientSession() as s, s.get(f"{self.health}{path}",
+                                                       timeout=aiohttp.ClientTimeout(total=10)) as r:
+            body = await r.read()
+            return r.status, (body.decode() if path == "/metrics" else orjson.loads(body))
+
+    async def wait_ready(self, within: float = DEFAULT_TIMEOUT_S) -> None:
+        """Until /ready says 200; fails at once (with the log) if the process exits."""
+        async def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.logs()[-3000:]}")
+            try:
+                return (await self.get("/ready"))[0] == 200
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                return False
+
+        await wait_until(ready, within, lambda: f"{self.name} /ready; logs: {self.logs()[-3000:]}", interval=0.1)
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` (with these labels) in /metrics; 0 when there are none."""
+        _, text = await self.get("/metrics")
+        return metric_total(text, name, **labels) or 0.0
+
+    async def wait_metric(self, name: str, at_least: float, within: float = DEFAULT_TIMEOUT_S,
+                          **labels: str) -> float:
+        """Until :meth:`metric` reaches ``at_least``; returns its value."""
+        async def reached() -> float:
+            value = await self.metric(name, **labels)
+            return value if value >= at_least else 0.0
+
+        result: float = await wait_until(reached, within, f"{name}{labels or ''} >= {at_least}", interval=0.1)
+        return result
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def terminate(self, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+        """SIGTERM and wait for the exit code (SIGKILL if it does not exit within ``timeout``)."""
+        return _stop(self.proc, signal.SIGTERM, timeout)
+
+    def kill(self) -> int:
+        """SIGKILL: a crash, with no chance to clean up."""
+        return _stop(self.proc, signal.SIGKILL, DEFAULT_TIMEOUT_S)
+
+    def wait(self, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+        """The exit code of a process expected to exit by itself."""
+        return self.proc.wait(timeout)
+
+
+class ConnectorProc(_Service):
+    """``ssmd connector`` for one environment, pointed at a simulator (``ws_url``) without auth unless told."""
+
+    name = "connector"
+
+    def __init__(self, workdir: Path, env_path: Path, ws_url: str | None, *extra: str, feed: Path | None = None,
+                 environ: dict[str, str] | None = None, no_auth: bool = True, launcher: Sequence[str] = SSMD) -> None:
+        """``launcher`` runs the CLI (default ``python -m ssmd``); a test may wrap it to inject a fault."""
+        from ssmd.up.pipeline import write_feed
+
+        if feed is None:
+            feed = workdir / "kalshi-feed.yaml"
+            if not feed.exists():
+                write_feed(feed)
+        argv = ["connector", "--feed", str(feed), "--env", str(env_path), *extra]
+        if ws_url:
+            argv += ["--ws-url", ws_url]
+        if no_auth:
+            argv.append("--no-auth")
+        log_path = workdir / f"connector-{next(_runs)}.log"
+        super().__init__(argv, log_path, environ, launcher)
+
+
+class ArchiverProc(_Service):
+    """``ssmd archiver --config CONFIG``; several runs may share one ``log_path`` (appended)."""
+
+    name = "archiver"
+
+    def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(["archiver", "--config", str(config_path)], log_path, env)
+
+    async def wait_archived(self, seq: int, within: float = DEFAULT_TIMEOUT_S) -> None:
+        """Until /health's ``last_archived_seq`` reaches stream seq ``seq``; fails at once if the process exits."""
+        async def archived() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"archiver exited with {self.proc.returncode}: {self.logs()[-3000:]}")
+            try:
+                status, body = await self.get("/health")
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                return False
+            return status == 200 and body["last_archived_seq"] >= seq
+
+        await wait_until(archived, within, f"the archiver to archive through seq {seq}", interval=0.1)
