@@ -180,22 +180,52 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
 @click.argument("out", type=click.Path())
 @_filters
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--incremental", is_flag=True, help="Add only archive files OUT has not exported yet (for cron).")
+@click.option("--book-depth", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Levels per side in the book_top table.")
+@click.option("--book-interval", help="book_top on a time grid (1s, 500ms, 1m) instead of after every change.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes decoding archive files in parallel (output is the same).")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
-           types: str | None, tickers: str | None, overwrite: bool) -> None:
-    """Write typed tables (one per message type, partitioned by date) to OUT. Prices are dollars."""
+           types: str | None, tickers: str | None, overwrite: bool, incremental: bool, book_depth: int,
+           book_interval: str | None, jobs: int) -> None:
+    """Write typed tables (one per message type, plus book_top, partitioned by date) to OUT. Prices are
+    dollars."""
     try:
-        from ssmd.archive.export import ExportError, run_export
+        from ssmd.archive.export import ExportError, parse_interval_ms, run_export
     except ImportError as exc:
-        _fail(f"export needs pyarrow: pip install 'ssmd[parquet]' ({exc})")
+        _fail(f"export needs pyarrow and duckdb: pip install 'ssmd[parquet]' ({exc})")
 
-    frames = _open(path, feed, start, end, types, tickers)
     try:
-        summary = run_export(frames, out, fmt=fmt, overwrite=overwrite)
+        interval_ms = parse_interval_ms(book_interval) if book_interval is not None else None
+    except ValueError as exc:
+        _fail(f"--book-interval: {exc}")
+    try:
+        summary = run_export(path, out, fmt=fmt, overwrite=overwrite, incremental=incremental, feed=feed,
+                             start=start, end=end, types=types, tickers=tickers, book_depth=book_depth,
+                             book_interval_ms=interval_ms, jobs=jobs)
     except ExportError as exc:
         _fail(str(exc))
     except ArchiveError as exc:
-        _fail(f"{exc}; nothing was written to {out}", code=1)
+        _fail(f"{exc}; nothing was written to {out}" if not incremental else
+              f"{exc}; {out} is unchanged", code=1)
     click.echo(orjson.dumps(summary).decode())
+
+
+@archive_group.command()
+@click.argument("out", type=click.Path())
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="Output: an aligned table, CSV with a header, or one JSON object per line.")
+def sql(out: str, query: str, fmt: str) -> None:
+    """Run DuckDB SQL over an export: every table of OUT is a view (trades, tickers, book_top, ...)."""
+    from ssmd.archive.sql import SqlError, run_sql
+
+    try:
+        text = run_sql(out, query, fmt)
+    except SqlError as exc:
+        _fail(str(exc))
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @archive_group.command()
