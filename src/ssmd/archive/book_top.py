@@ -18,13 +18,13 @@ export continued later (``--incremental``) emits exactly the rows a single expor
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 from ssmd.archive._window import Window
 from ssmd.kalshi._vector import PRICE, QTY, from_unscaled
-from ssmd.kalshi.columns import DELTA, SEQ_ONLY, SNAPSHOT, TS, BookEvents
+from ssmd.kalshi.columns import DELTA, SEQ_ONLY, SNAPSHOT, TS, BookEvents, Level
 
 DEFAULT_DEPTH = 10
 
@@ -128,47 +128,46 @@ class BookTop:
     def feed(self, events: BookEvents) -> None:
         grid = self.interval is not None
         books = self.books
-        for i in range(len(events)):
-            kind, sid, seq = events.kind[i], events.sid[i], events.seq[i]
+        last_seq = self.last_seq
+        for _frame, kind, market, sid, seq, ts, change, nats in events.rows:
+            if grid and ts is not None and kind != SEQ_ONLY and market is not None:
+                self._advance(ts)  # the boundaries this frame passes show the book before it
             if sid is not None and seq is not None:
                 if kind == SEQ_ONLY:
-                    if self.last_seq.get(sid) == seq - 1:
-                        self.last_seq[sid] = seq
+                    if last_seq.get(sid) == seq - 1:
+                        last_seq[sid] = seq
                     continue
-                prev = self.last_seq.get(sid)
-                self.last_seq[sid] = seq
+                prev = last_seq.get(sid)
+                last_seq[sid] = seq
                 if prev is not None and seq != prev + 1:
                     self.gaps += 1
                     for stale in self.sid_markets.get(sid, ()):
                         books[stale].valid = False
-            if kind == SEQ_ONLY:
+            if kind == SEQ_ONLY or market is None:
                 continue
-            market = events.market[i]
-            if market is None:
-                continue
-            ts = events.ts[i]
-            if grid and ts is not None:
-                self._advance(ts)
             book = books.get(market)
             if book is None:
                 book = books[market] = _Book()
-            if sid is not None:
+                if sid is not None:
+                    self.sid_markets.setdefault(sid, set()).add(market)
+            elif sid is not None and book.sid != sid:
                 self.sid_markets.setdefault(sid, set()).add(market)
-            change: Any = events.book[i]
             if kind == SNAPSHOT:
                 book.snapped, book.snap_sid = True, sid
                 if change is None:
                     book.reset([], [])
                     book.valid = False
                 else:
-                    book.reset(change[0], change[1])
+                    snapshot = cast(tuple[list[Level], list[Level]], change)
+                    book.reset(snapshot[0], snapshot[1])
                     book.valid = True
             elif kind == DELTA:
-                if not book.snapped or book.snap_sid != sid or change is None:
+                if change is None or not book.snapped or book.snap_sid != sid:
                     book.valid = False
-                if book.valid:
-                    book.apply(change[0], change[1], change[2])
-            book.sid, book.seq, book.nats = sid, seq, events.nats_seq[i]
+                elif book.valid:
+                    delta = cast(tuple[bool, int, int], change)
+                    book.apply(delta[0], delta[1], delta[2])
+            book.sid, book.seq, book.nats = sid, seq, nats
             if not grid:
                 self._emit(ts, market, book)
 

@@ -167,24 +167,20 @@ Level = tuple[int, int]
 """``(price ticks, size ticks)`` on the YES scale (price: :data:`PRICE` unscaled, size: :data:`QTY` unscaled)."""
 
 
+BookEvent = tuple[int, int, "str | None", "int | None", "int | None", "int | None", object, "int | None"]
+"""``(frame, kind, market, sid, seq, ts_ms, change, nats_seq)``. ``change`` for a snapshot: ``(bids, asks)`` as
+:data:`Level` lists; for a delta: ``(is_bid, price, size change)``; ``None`` when the frame could not be read well
+enough to apply (the book becomes invalid until its next snapshot)."""
+
+
 @dataclass
 class BookEvents:
-    """Order-book changes in frame order. Bids are YES bids; an ask is a NO bid at ``p`` shown at ``1 - p``.
+    """Order-book changes in frame order. Bids are YES bids; an ask is a NO bid at ``p`` shown at ``1 - p``."""
 
-    ``book[i]`` for a snapshot: ``(bids, asks)``; for a delta: ``(is_bid, price, size change)``; ``None`` when
-    the frame could not be read well enough to apply (the book becomes invalid until its next snapshot)."""
-
-    frame: list[int] = field(default_factory=list)
-    kind: list[int] = field(default_factory=list)
-    market: list[str | None] = field(default_factory=list)
-    sid: list[int | None] = field(default_factory=list)
-    seq: list[int | None] = field(default_factory=list)
-    ts: list[int | None] = field(default_factory=list)
-    book: list[object] = field(default_factory=list)
-    nats_seq: list[int | None] = field(default_factory=list)
+    rows: list[BookEvent] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return len(self.rows)
 
 
 @dataclass
@@ -468,8 +464,8 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
         yes, no = sides["yes"][row], sides["no"][row]
         readable = not bad_levels[row] and not unresolved[row]
         change = (_ticks(yes or (), bid=True), _ticks(no or (), bid=False)) if readable else None
-        _event(book, frames[row], SNAPSHOT, markets[row] or None, sids[row], seqs[row], stamps[row], change,
-               nats[row])
+        book.rows.append((frames[row], SNAPSHOT, markets[row] or None, sids[row], seqs[row], stamps[row], change,
+                          nats[row]))
     return table
 
 
@@ -488,14 +484,13 @@ def _deltas(table: pa.Table, book: BookEvents) -> None:
     price = vec.unscaled(_array(table.column("price"))).to_pylist()
     size = vec.unscaled(_array(table.column("delta"))).to_pylist()
     sides = table.column("side").to_pylist()
-    cols = [table.column(name).to_pylist() for name in ("_frame", "market_ticker", "sid", "seq", "nats_seq")]
+    changes = [None if p is None or q is None or side is None  # unreadable: the book becomes invalid
+               else (True, p, q) if side == "yes" else (False, ONE_DOLLAR - p, q)
+               for p, q, side in zip(price, size, sides, strict=True)]
+    markets = [m or None for m in table.column("market_ticker").to_pylist()]
     stamps = pc.cast(table.column("ts"), pa.int64()).to_pylist()
-    for i, (frame, market, sid, seq, nats) in enumerate(zip(*cols, strict=True)):
-        p, s, side = price[i], size[i], sides[i]
-        change: object = None
-        if p is not None and s is not None and side is not None:  # else unreadable: the book becomes invalid
-            change = (True, p, s) if side == "yes" else (False, ONE_DOLLAR - p, s)
-        _event(book, frame, DELTA, market or None, sid, seq, stamps[i], change, nats)
+    frames, sids, seqs, nats = (table.column(name).to_pylist() for name in ("_frame", "sid", "seq", "nats_seq"))
+    book.rows += zip(frames, [DELTA] * len(frames), markets, sids, seqs, stamps, changes, nats, strict=True)
 
 
 def _control(types: pa.Array, sid: pa.Array, seq: pa.Array, nats: pa.Array, book: BookEvents) -> None:
@@ -504,25 +499,9 @@ def _control(types: pa.Array, sid: pa.Array, seq: pa.Array, nats: pa.Array, book
     idx = pc.indices_nonzero(mask)
     for frame, s, q, ns in zip(idx.to_pylist(), sid.take(idx).to_pylist(), seq.take(idx).to_pylist(),
                                nats.take(idx).to_pylist(), strict=True):
-        _event(book, frame, SEQ_ONLY, None, s, q, None, None, ns)
-
-
-def _event(book: BookEvents, frame: int, kind: int, market: str | None, sid: int | None, seq: int | None,
-           ts: int | None, change: object, nats: int | None) -> None:
-    book.frame.append(frame)
-    book.kind.append(kind)
-    book.market.append(market)
-    book.sid.append(sid)
-    book.seq.append(seq)
-    book.ts.append(ts)
-    book.book.append(change)
-    book.nats_seq.append(nats)
+        book.rows.append((frame, SEQ_ONLY, None, s, q, None, None, ns))
 
 
 def _sort(book: BookEvents) -> None:
-    order = sorted(range(len(book)), key=book.frame.__getitem__)
-    if order == list(range(len(book))):
-        return
-    for name in ("frame", "kind", "market", "sid", "seq", "ts", "book", "nats_seq"):
-        values = getattr(book, name)
-        setattr(book, name, [values[i] for i in order])
+    """Snapshots, deltas and replies were collected table by table: back into frame order."""
+    book.rows.sort(key=lambda event: event[0])
