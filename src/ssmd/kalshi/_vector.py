@@ -66,7 +66,7 @@ def _slow(src: pa.Array, fast: pa.Array, clean: pa.Array, typ: pa.DataType,
     no value without that detour when ``empty_is_none``."""
     odd = pc.and_(pc.is_valid(src), pc.invert(pc.fill_null(clean, False)))
     if empty_is_none:
-        odd = pc.and_(odd, pc.not_equal(src, ""))
+        odd = pc.fill_null(pc.and_(odd, pc.not_equal(src, "")), False)
     if not _any(odd):
         return Converted(fast)
     texts = src.filter(odd).to_pylist()

@@ -67,6 +67,7 @@ SEQ_CONTROL = frozenset({"ok", "unsubscribed"})
 
 _SNAPSHOT_SIDES = {side: (f"{side}_dollars_fp", f"{side}_dollars", side) for side in ("yes", "no")}
 _HEAD_TS = ("determination_ts", "settled_ts", "open_ts", "close_ts", "created_ts")
+_SNAPSHOT_FIELDS = {"market_ticker", "ts_ms", "time", "ts", *(n for names in _SNAPSHOT_SIDES.values() for n in names)}
 
 JSON_FIELDS = frozenset({"settlement_value", "settlement_value_dollars", "is_block_trade"})
 """Fields whose JSON type matters (a string vs a number, a boolean): read as raw JSON rather than text."""
@@ -302,7 +303,7 @@ def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
     for table, kinds in _kinds_by_table(present).items():
         if tables is not None and table not in tables:
             continue
-        mask = pc.and_(pc.is_in(types, pa.array(kinds, STR)), has_msg)
+        mask = pc.and_(pc.and_(pc.is_in(types, pa.array(kinds, STR)), has_msg), _has_fields(msg, table))
         idx = pc.indices_nonzero(mask)
         if not len(idx):
             continue
@@ -317,6 +318,21 @@ def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
         _control(types, sid_all, seq_all, nats_all, book)
         _sort(book)
     return Result(out, book, exported)
+
+
+def _has_fields(msg: pa.StructArray, table: str) -> pa.Array:
+    """Rows whose ``msg`` has at least one field of the table. The bulk reader turns a ``msg`` that is not an
+    object (a control reply's list) into a struct of nulls; such a frame is not a data frame of this table."""
+    names = _SNAPSHOT_FIELDS if table == "orderbook_snapshots" else {
+        name for col in _TABLES[table] for name, _ in col.candidates}
+    out: pa.Array | None = None
+    for name in sorted(names):
+        col = msg.field(name)
+        if col.null_count == len(col):
+            continue
+        valid = pc.is_valid(col)
+        out = valid if out is None else pc.or_(out, valid)
+    return out if out is not None else pa.repeat(pa.scalar(False), len(msg))
 
 
 def _kinds_by_table(present: set[str]) -> dict[str, list[str]]:
