@@ -153,8 +153,10 @@ def _export(tmp_path: Path, *extra: str) -> list[tuple[Any, ...]]:
     table = ds.dataset(out / "book_top", format="parquet", partitioning="hive").to_table()
     rows = []
     for row in table.to_pylist():  # parts are named after their source files, which sort in archive order
-        bids = [(row[f"bid_price_{i}"], row[f"bid_size_{i}"]) for i in range(DEPTH) if row[f"bid_price_{i}"] is not None]
-        asks = [(row[f"ask_price_{i}"], row[f"ask_size_{i}"]) for i in range(DEPTH) if row[f"ask_price_{i}"] is not None]
+        bids = [(row[f"bid_price_{i}"], row[f"bid_size_{i}"]) for i in range(DEPTH)
+                if row[f"bid_price_{i}"] is not None]
+        asks = [(row[f"ask_price_{i}"], row[f"ask_size_{i}"]) for i in range(DEPTH)
+                if row[f"ask_price_{i}"] is not None]
         for i in range(DEPTH):  # a level's price and size are null together
             assert (row[f"bid_price_{i}"] is None) == (row[f"bid_size_{i}"] is None)
             assert (row[f"ask_price_{i}"] is None) == (row[f"ask_size_{i}"] is None)

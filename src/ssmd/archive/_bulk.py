@@ -86,7 +86,9 @@ def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields:
         import duckdb
 
         try:
-            reader = _duckdb().sql(query).to_arrow_reader(batch_rows)
+            relation = _duckdb().sql(query)
+            stream = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch  # duckdb 2 / 1.x
+            reader = stream(batch_rows)
             for batch in reader:
                 if envelope:
                     yield Batch(batch.drop_columns(["nats_seq"]), batch.column("nats_seq"))

@@ -89,6 +89,7 @@ def run_sql(out: str | Path, query: str, fmt: str = "table") -> str:
         raise SqlError(f"{root}: no such export directory (make one with ssmd archive export)")
     con = duckdb.connect()
     try:
+        con.execute("SET TimeZone = 'UTC'")  # exchange times read as UTC whatever the machine's zone
         names = views(con, root)
         if not names:
             raise SqlError(f"{root}: not an export (expected table folders like trades/date=YYYY-MM-DD/ below it)")
