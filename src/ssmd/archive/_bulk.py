@@ -41,6 +41,7 @@ def _duckdb() -> Any:
         import duckdb
 
         _connection = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
+        _connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
     return _connection
 
 
@@ -85,8 +86,9 @@ def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields:
                  f"columns={columns})")
         import duckdb
 
+        connection = _duckdb()
         try:
-            relation = _duckdb().sql(query)
+            relation = connection.sql(query)
             stream = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch  # duckdb 2 / 1.x
             reader = stream(batch_rows)
             for batch in reader:

@@ -18,6 +18,7 @@ export continued later (``--incremental``) emits exactly the rows a single expor
 from __future__ import annotations
 
 import bisect
+import itertools
 from typing import Any, cast
 
 import pyarrow as pa
@@ -40,7 +41,8 @@ def schema(depth: int) -> pa.Schema:
 class _Book:
     """One market: bids and asks ``{price: size}`` with their prices kept sorted (ascending)."""
 
-    __slots__ = ("ask_px", "asks", "bid_px", "bids", "nats", "seq", "sid", "snap_sid", "snapped", "valid")
+    __slots__ = ("ask_px", "asks", "bid_px", "bids", "nats", "seq", "sid", "snap_sid", "snapped", "top_asks",
+                 "top_bids", "valid")
 
     def __init__(self) -> None:
         self.bids: dict[int, int] = {}
@@ -53,13 +55,25 @@ class _Book:
         self.sid: int | None = None
         self.seq: int | None = None
         self.nats: int | None = None
+        self.top_bids: _Top | None = None
+        """The best levels as last shown (prices, sizes, padded to the depth); dropped when they may change."""
+        self.top_asks: _Top | None = None
 
     def reset(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
         self.bids, self.bid_px = _side(bids)
         self.asks, self.ask_px = _side(asks)
+        self.top_bids = self.top_asks = None
 
-    def apply(self, is_bid: bool, price: int, change: int) -> None:
-        side, prices = (self.bids, self.bid_px) if is_bid else (self.asks, self.ask_px)
+    def apply(self, is_bid: bool, price: int, change: int, depth: int) -> None:
+        """Add ``change`` to one level (gone at <= 0). A change below the shown levels keeps them."""
+        if is_bid:
+            side, prices = self.bids, self.bid_px
+            if self.top_bids is not None and (len(prices) < depth or price >= prices[-depth]):
+                self.top_bids = None
+        else:
+            side, prices = self.asks, self.ask_px
+            if self.top_asks is not None and (len(prices) < depth or price <= prices[depth - 1]):
+                self.top_asks = None
         size = side.get(price, 0) + change
         if size > 0:
             if price not in side:
@@ -81,6 +95,9 @@ class _Book:
         book.valid, book.snapped, book.snap_sid = data["valid"], data["snapped"], data["snap_sid"]
         book.sid, book.seq, book.nats = data["sid"], data["seq"], data["nats"]
         return book
+
+
+_Top = tuple[list[int | None], list[int | None]]
 
 
 def _side(levels: list[tuple[int, int]]) -> tuple[dict[int, int], list[int]]:
@@ -115,13 +132,7 @@ class BookTop:
         self._reset_rows()
 
     def _reset_rows(self) -> None:
-        self._ts: list[int | None] = []
-        self._market: list[str] = []
-        self._valid: list[bool] = []
-        self._sid: list[int | None] = []
-        self._seq: list[int | None] = []
-        self._nats: list[int | None] = []
-        self._levels: list[list[int | None]] = [[], [], [], []]  # bid price, bid size, ask price, ask size
+        self._rows: list[tuple[int | None, str, bool, int | None, int | None, int | None, _Top, _Top]] = []
 
     # -- feeding ---------------------------------------------------------------------------------------------
 
@@ -166,7 +177,7 @@ class BookTop:
                     book.valid = False
                 elif book.valid:
                     delta = cast(tuple[bool, int, int], change)
-                    book.apply(delta[0], delta[1], delta[2])
+                    book.apply(delta[0], delta[1], delta[2], self.depth)
             book.sid, book.seq, book.nats = sid, seq, nats
             if not grid:
                 self._emit(ts, market, book)
@@ -194,37 +205,29 @@ class BookTop:
         if ts is not None and self.window.bounded and not self.window.contains_ms(ts):
             return
         depth = self.depth
-        bid_px = book.bid_px[-1:-depth - 1:-1]
-        ask_px = book.ask_px[:depth]
-        bids, asks = book.bids, book.asks
-        bp, bs, ap, asz = self._levels
-        bp.extend(bid_px)
-        bs.extend([bids[p] for p in bid_px])
-        ap.extend(ask_px)
-        asz.extend([asks[p] for p in ask_px])
-        if len(bid_px) < depth:
-            fill = [None] * (depth - len(bid_px))
-            bp.extend(fill)
-            bs.extend(fill)
-        if len(ask_px) < depth:
-            fill = [None] * (depth - len(ask_px))
-            ap.extend(fill)
-            asz.extend(fill)
-        self._ts.append(ts)
-        self._market.append(market)
-        self._valid.append(book.valid)
-        self._sid.append(book.sid)
-        self._seq.append(book.seq)
-        self._nats.append(book.nats)
+        bids = book.top_bids
+        if bids is None:
+            prices = book.bid_px[-1:-depth - 1:-1]
+            pad = [None] * (depth - len(prices))
+            bids = book.top_bids = ([*prices, *pad], [*map(book.bids.__getitem__, prices), *pad])
+        asks = book.top_asks
+        if asks is None:
+            prices = book.ask_px[:depth]
+            pad = [None] * (depth - len(prices))
+            asks = book.top_asks = ([*prices, *pad], [*map(book.asks.__getitem__, prices), *pad])
+        self._rows.append((ts, market, book.valid, book.sid, book.seq, book.nats, bids, asks))
 
     # -- output ----------------------------------------------------------------------------------------------
 
     def take_rows(self) -> pa.Table:
         """The rows collected since the last call, as a ``book_top`` table (``ts`` may be null)."""
-        n = len(self._ts)
+        rows = self._rows
+        n = len(rows)
         depth = self.depth
-        columns: list[pa.Array] = [pa.array(self._ts, pa.int64()).cast(TS), pa.array(self._market, pa.string())]
-        flat = [pa.array(values, pa.int64()) for values in self._levels]
+        ts, market, valid, sid, seq, nats, bids, asks = zip(*rows, strict=True) if n else ((),) * 8
+        columns: list[pa.Array] = [pa.array(ts, pa.int64()).cast(TS), pa.array(market, pa.string())]
+        flat = [pa.array(list(itertools.chain.from_iterable(top[part] for top in tops)), pa.int64())
+                for tops in (bids, asks) for part in (0, 1)]  # bid prices, bid sizes, ask prices, ask sizes
         if n:
             import numpy as np
 
@@ -233,8 +236,8 @@ class BookTop:
             for side, typ in ((0, PRICE), (1, QTY), (2, PRICE), (3, QTY)):
                 ticks = flat[side].take(picks[i]) if n else pa.array([], pa.int64())
                 columns.append(from_unscaled(ticks, typ))
-        columns += [pa.array(self._valid, pa.bool_()), pa.array(self._sid, pa.int64()),
-                    pa.array(self._seq, pa.int64()), pa.array(self._nats, pa.int64())]
+        columns += [pa.array(valid, pa.bool_()), pa.array(sid, pa.int64()), pa.array(seq, pa.int64()),
+                    pa.array(nats, pa.int64())]
         self._reset_rows()
         return pa.Table.from_arrays(columns, schema=schema(depth))
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import fcntl
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -153,13 +154,27 @@ def _export_file(task: _Task) -> FileResult:
     result = FileResult(source.key, stat.st_size, stat.st_mtime_ns, _sha256(source.path))
     sink = _Sink(Path(task.staging), options.fmt, source)
     try:
-        for batch in read_batches(source.path, source.fmt, kalshi.MSG_FIELDS, kalshi.JSON_FIELDS):
-            _convert_batch(batch.frames, batch.nats_seq, options, task.book, sink, result)
+        with _no_gc():
+            for batch in read_batches(source.path, source.fmt, kalshi.MSG_FIELDS, kalshi.JSON_FIELDS):
+                _convert_batch(batch.frames, batch.nats_seq, options, task.book, sink, result)
     finally:
         sink.close()
     result.outputs = sink.outputs
     result.rows = sink.rows
     return result
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The book events are millions of small tuples that live until the file is done: the cyclic garbage
+    collector would walk them again and again (it doubled the time of a conversion) and finds no cycles there."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: Options, book: bool,
@@ -264,8 +279,12 @@ class _Sink:
         if self.fmt == "parquet":
             import pyarrow.parquet as pq
 
-            strings = [f.name for f in schema if pa.types.is_string(f.type) and f.name != "bad_fields"]
-            writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=[*strings, "bad_fields"])
+            # Dictionaries for text only, and min/max statistics for the time and sequence columns only: the
+            # statistics of decimal columns cost as much as the rest of the write and prune nothing useful.
+            strings = [f.name for f in schema if pa.types.is_string(f.type)]
+            stats = [name for name in ("ts", "sid", "seq", "nats_seq") if name in schema.names]
+            writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=strings,
+                                      write_statistics=stats)
         else:
             import pyarrow.csv as pcsv
 
@@ -366,8 +385,9 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     try:
         tasks = [_Task(source, str(partial), options, want_book) for source in todo]
         for source, result in zip(todo, _run(tasks, jobs), strict=True):
-            for events in result.events:
-                books[source.feed].feed(events)
+            with _no_gc():
+                for events in result.events:
+                    books[source.feed].feed(events)
             rows = books[source.feed].take_rows() if want_book and source.feed in books else None
             if rows is not None and rows.num_rows:
                 sink = _Sink(partial, options.fmt, source)
@@ -418,7 +438,10 @@ def _run(tasks: list[_Task], jobs: int) -> Iterator[FileResult]:
         for task in tasks:
             yield _export_file(task)
         return
-    context = multiprocessing.get_context("spawn")  # DuckDB and Arrow keep threads: never fork them
+    # DuckDB and Arrow keep threads, so a worker is never forked from a process that may have started them: it is
+    # forked from a fresh, single-threaded server that has imported the export once (cheaper than spawning).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ssmd.archive.export"])
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         yield from pool.map(_export_file, tasks)
 
