@@ -20,6 +20,8 @@ import pyarrow as pa
 from ssmd.archive._layout import ArchiveError
 from ssmd.archive._lines import GZIP_ERRORS, is_envelope, iter_lines
 
+MAX_LINE = 1 << 28
+"""Longest line DuckDB accepts (its default, 16 MB, could refuse a huge snapshot)."""
 BATCH_ROWS = 262_144
 """Frames per Arrow batch: memory stays flat however large a rotation window gets."""
 
@@ -35,7 +37,7 @@ class Batch:
 
 
 def _duckdb() -> Any:
-    """One single-threaded connection per process (``--jobs`` runs one process per core)."""
+    """One single-threaded database per process (``--jobs`` runs one process per core)."""
     global _connection
     if _connection is None:
         import duckdb
@@ -83,10 +85,10 @@ def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields:
                 ("msg", struct))) + "}"
             select = "type, sid, seq, sending_ts_ms, msg"
         query = (f"SELECT {select} FROM read_json('{quoted}', format='newline_delimited', ignore_errors=true, "
-                 f"columns={columns})")
+                 f"maximum_object_size={MAX_LINE}, columns={columns})")
         import duckdb
 
-        connection = _duckdb()
+        connection = _duckdb().cursor()  # a cursor per read: safe if several threads export at once
         try:
             relation = connection.sql(query)
             stream = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch  # duckdb 2 / 1.x

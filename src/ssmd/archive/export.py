@@ -150,8 +150,11 @@ class _Task:
 def _export_file(task: _Task) -> FileResult:
     """Decode one archive file in bulk, write its typed parts, hand back its book events."""
     source, options = task.source, task.options
-    stat = source.path.stat()
-    result = FileResult(source.key, stat.st_size, stat.st_mtime_ns, _sha256(source.path))
+    try:
+        stat = source.path.stat()
+        result = FileResult(source.key, stat.st_size, stat.st_mtime_ns, _sha256(source.path))
+    except OSError as exc:
+        raise ArchiveError(f"{source.path}: cannot read it: {exc.strerror or exc}") from None
     sink = _Sink(Path(task.staging), options.fmt, source)
     try:
         with _no_gc():
@@ -325,6 +328,8 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
         raise ExportError(f"--to: expected parquet or csv, got {fmt!r}")
     if jobs < 1:
         raise ExportError("--jobs: expected a number of processes >= 1")
+    if incremental and overwrite:
+        raise ExportError("--incremental adds to OUT and --overwrite replaces it: give one of them")
     try:
         window = Window.of(start, end)
     except ValueError as exc:
