@@ -85,3 +85,28 @@ def test_bad_book_options_are_clear_errors(tmp_path: Path) -> None:
                                                 str(tmp_path / "o")])
     assert not_archive.exit_code == 2 and "no such file or directory" in not_archive.stderr
     assert "Traceback" not in bad.output + zero.output + not_archive.output
+
+
+def test_filters_choose_frames_and_book_rows_but_not_the_book(tmp_path: Path) -> None:
+    """--types/--tickers/--start/--end choose what is written, with ssmd.archive.open's rules; the books still see
+    every order book frame, so a market's seq continuity is judged on the whole sid."""
+    frames = _frames(0, 10) + _frames(1000, 10)  # two markets on sid 3, seqs 1..11 and 1001..1011
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", frames)])
+    runner = CliRunner()
+    only = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "a"),
+                                         "--types", "trade", "--tickers", "M1000"])
+    assert only.exit_code == 0, only.output
+    summary = orjson.loads(only.stdout)
+    assert summary["rows"] == {"trades": 10} and summary["frames"] == 10 and summary["not_exported"] == 0
+    assert not (tmp_path / "a" / "book_top").exists()
+    window = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "b"),
+                                           "--types", "orderbook", "--tickers", "M0",
+                                           "--start", "2026-02-12T12:00:00.030", "--end", "2026-02-12T12:00:00.050"])
+    assert window.exit_code == 0, window.output
+    deltas = pq.read_table(next((tmp_path / "b" / "orderbook_deltas").rglob("*.parquet"))).to_pylist()
+    assert [d["seq"] for d in deltas] == [7, 8, 9]  # ts_ms = T0 + 7 * i for i = 5, 6, 7
+    book = pq.read_table(next((tmp_path / "b" / "book_top").rglob("*.parquet"))).to_pylist()
+    assert [(b["market_ticker"], b["seq"]) for b in book] == [("M0", 7), ("M0", 8), ("M0", 9)]
+    # M1000's frames jump from seq 11 to 1001 on the same sid: a gap for the whole sid, counted once
+    assert orjson.loads(window.stdout)["book_gaps"] == 1
+    assert [b["book_valid"] for b in book] == [True, True, True]

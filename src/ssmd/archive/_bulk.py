@@ -95,7 +95,9 @@ def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields:
             reader = stream(batch_rows)
             for batch in reader:
                 if envelope:
-                    yield Batch(batch.drop_columns(["nats_seq"]), batch.column("nats_seq"))
+                    names = [name for name in batch.schema.names if name != "nats_seq"]
+                    frames = pa.RecordBatch.from_arrays([batch.column(name) for name in names], names=names)
+                    yield Batch(frames, batch.column("nats_seq"))
                 else:
                     yield Batch(batch, None)
         except (duckdb.Error, OSError) as exc:

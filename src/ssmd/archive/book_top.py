@@ -228,14 +228,10 @@ class BookTop:
         columns: list[pa.Array] = [pa.array(ts, pa.int64()).cast(TS), pa.array(market, pa.string())]
         flat = [pa.array(list(itertools.chain.from_iterable(top[part] for top in tops)), pa.int64())
                 for tops in (bids, asks) for part in (0, 1)]  # bid prices, bid sizes, ask prices, ask sizes
-        if n:
-            import numpy as np
-
-            picks = [pa.array(np.arange(i, n * depth, depth)) for i in range(depth)]
+        picks = [pa.array(range(i, n * depth, depth), pa.int64()) for i in range(depth)]
         for i in range(depth):
             for side, typ in ((0, PRICE), (1, QTY), (2, PRICE), (3, QTY)):
-                ticks = flat[side].take(picks[i]) if n else pa.array([], pa.int64())
-                columns.append(from_unscaled(ticks, typ))
+                columns.append(from_unscaled(flat[side].take(picks[i]), typ))
         columns += [pa.array(valid, pa.bool_()), pa.array(sid, pa.int64()), pa.array(seq, pa.int64()),
                     pa.array(nats, pa.int64())]
         self._reset_rows()

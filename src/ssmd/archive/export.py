@@ -195,7 +195,7 @@ def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: O
     bad_frames: set[int] = set()
     for name, table in converted.tables.items():
         if keep is not None:
-            table = table.filter(pc.array_take(keep, table.column("_frame")))
+            table = table.filter(keep.take(table.column("_frame").combine_chunks()))
         if not table.num_rows:
             continue
         with_bad = table.filter(pc.not_equal(table.column("bad_fields"), ""))
@@ -318,7 +318,7 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
                incremental: bool = False, feed: str | None = None, start: Any = None, end: Any = None,
                types: Collection[str] | str | None = None, tickers: Collection[str] | str | None = None,
                book_depth: int = book_top.DEFAULT_DEPTH, book_interval_ms: int | None = None, jobs: int = 1,
-               show_progress: bool = True, limit_files: int | None = None) -> dict[str, Any]:
+               show_progress: bool = True) -> dict[str, Any]:
     """Export the archive at ``path`` into ``out``; returns a summary (rows per table, frames not exported).
 
     ``incremental``: add only the files ``out`` has not exported yet (``out`` may be missing); a file that changed
@@ -346,8 +346,6 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
         files = source_files(path, feed, options.window)
     except ArchiveError as exc:  # not an archive: bad input, like a bad option
         raise ExportError(str(exc)) from None
-    if limit_files is not None:
-        files = files[:limit_files]
     if incremental:
         with _locked(target):
             return _export(files, target, options, jobs, show_progress, started, incremental=True)
