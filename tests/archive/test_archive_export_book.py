@@ -190,3 +190,23 @@ def test_book_top_on_a_one_second_grid_carries_the_book_forward(tmp_path: Path, 
     assert got == want
     assert [r[0] for r in got if r[1] == "A"] == [T0 + k * 1000 for k in range(1, 10)]
     assert {r[0] for r in got if r[1] == "B"} == {T0 + k * 1000 for k in range(1, 10)}
+
+
+def test_a_reply_that_takes_the_next_seq_is_not_a_gap(tmp_path: Path) -> None:
+    """Kalshi does not say whether ok/unsubscribed replies consume a seq: one that does is not counted as a gap
+    (as ssmd.kalshi.book decides), one that does not changes nothing."""
+    frames = [
+        _snap(3, 1, "A", T0, [["0.4000", "1.00"]], []),
+        {"type": "ok", "id": 7, "sid": 3, "seq": 2, "msg": {"market_tickers": ["A"]}},
+        _delta(3, 3, "A", T0 + 10, "yes", "0.4100", "1.00"),
+        {"type": "ok", "id": 8, "sid": 3, "seq": 3, "msg": {"market_tickers": ["A"]}},  # not the next one: ignored
+        _delta(3, 4, "A", T0 + 20, "yes", "0.4200", "1.00"),
+    ]
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", [orjson.dumps(f) for f in frames])])
+    result = CliRunner().invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet",
+                                                str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["book_gaps"] == 0
+    rows = ds.dataset(tmp_path / "out" / "book_top", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert [(r["seq"], r["book_valid"], r["bid_price_0"]) for r in rows] == [
+        (1, True, Decimal("0.4")), (3, True, Decimal("0.41")), (4, True, Decimal("0.42"))]
