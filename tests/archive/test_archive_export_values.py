@@ -79,6 +79,10 @@ ODD = [
     {"type": "orderbook_snapshot", "sid": 7, "seq": 1, "msg": {"market_ticker": "MID",
                                                                "yes_dollars": [["0.0900", 12]],
                                                                "no_dollars_fp": "broken", "no": [[50, 1]]}},
+    {"type": "orderbook_snapshot", "sid": 7, "seq": 3, "msg": {"market_ticker": "EMPTY-LEVEL",
+                                                               "yes_dollars_fp": [["", "1.00"]],
+                                                               "yes_dollars": [["0.0500", 2], [0.06, 1.5]],
+                                                               "no_dollars_fp": [["0.50", True]]}},
     {"type": "orderbook_snapshot", "sid": 7, "seq": 2, "msg": {"market_ticker": "FINE",
                                                                "yes_dollars_fp": [["0.0000001", "1.00"]]}},
     # lifecycle: string dollars, legacy integer cents, times from determination/settlement, event creation

@@ -276,37 +276,28 @@ def settlement(typ: pa.Decimal128Type) -> Converter:
 # --- order book levels ----------------------------------------------------------------------------------------
 
 
-def levels(src: pa.Array, price: Callable[[object], Decimal | None]) -> tuple[list[tuple[tuple[Decimal, Decimal],
-                                                                                          ...] | None], list[bool]]:
-    """``values._levels`` per row of a snapshot side (its JSON text): ``(levels or None when absent, unreadable)``.
-
-    Snapshots are one frame per market per subscription, so they are parsed one by one, by ``values`` itself."""
-    out: list[tuple[tuple[Decimal, Decimal], ...] | None] = []
-    bad: list[bool] = []
-    for raw in src.to_pylist():
-        if raw is None:
-            out.append(None)
-            bad.append(False)
-            continue
-        try:
-            parsed: object = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            parsed = raw
-        try:
-            out.append(v._levels(parsed, price))
-            bad.append(False)
-        except v._Bad:
-            out.append(None)
-            bad.append(True)
-    return out, bad
+def json_or_text(raw: str) -> object:
+    """A snapshot side as the bulk reader hands it over (its JSON text), parsed; text that is not JSON as is."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
 
 
-def decimal_scalar(raw: object) -> Decimal | None:
-    return v._decimal(raw)
-
-
-def cents_scalar(raw: object) -> Decimal | None:
-    return v._cents(raw)
+def json_text(value: object) -> str | None:
+    """One level's price or size as the text a converter reads: a string as is, a number as its literal; anything
+    else (``true``, a list) as JSON text, which no converter reads (unreadable, as in ``values``)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return orjson.dumps(value).decode()
 
 
 def unscaled(values: pa.Array) -> pa.Array:

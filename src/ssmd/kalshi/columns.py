@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -418,82 +417,127 @@ def _time_fallback(ts: pa.Array, msg: _Fields) -> pa.Array:
 
 
 def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: BookEvents) -> pa.Table:
-    """One row per level; both sides read by ``values`` (snapshots are rare next to deltas)."""
+    """One row per level, yes side first, in wire order. Each side is read from its newest wire name that is
+    readable (``values._side_levels``); the levels of all frames are converted as two columns at once."""
     n = len(msg)
     bad = _Bad(n)
     ticker = _first(n, STR, [("market_ticker", _field(msg, "market_ticker"), vec.text)], bad, "market_ticker")
     ticker = _required(ticker, bad, "market_ticker")
-    sides: dict[str, list[tuple[tuple[Decimal, Decimal], ...] | None]] = {}
+    parts: list[tuple[int, _Levels]] = []  # (side: 0 yes / 1 no, the levels taken from one candidate)
     unresolved = [False] * n  # a side with no readable candidate: the book cannot be trusted
-    for side, (fp, dollars, cents) in _SNAPSHOT_SIDES.items():
-        chosen: list[tuple[tuple[Decimal, Decimal], ...] | None] = [None] * n
+    for side_index, names in enumerate(_SNAPSHOT_SIDES.values()):
         decided = [False] * n
-        for name, reader in ((fp, vec.decimal_scalar), (dollars, vec.decimal_scalar), (cents, vec.cents_scalar)):
+        for name, convert in zip(names, (_dollars, _dollars, _cents), strict=True):
             src = _field(msg, name)
             if src is None:
                 continue
-            parsed, unreadable = vec.levels(src, reader)
+            levels = _Levels.read(src, convert)
             flags = [False] * n
-            for row, (levels, broken) in enumerate(zip(parsed, unreadable, strict=True)):
-                if decided[row] or (levels is None and not broken):
+            take = [False] * n
+            for row in levels.present:
+                if decided[row]:
                     continue
-                if broken:
+                if levels.broken[row]:
                     flags[row] = unresolved[row] = True
                 else:
                     unresolved[row] = False
-                    chosen[row], decided[row] = levels, True
+                    decided[row] = take[row] = True
             if any(flags):
                 bad.wire.append((pa.array(flags), name))
-        sides[side] = chosen
+            parts.append((side_index, levels.only(take)))
     ts = _first(n, pa.int64(), [(name, _field(msg, name), conv) for name, conv in _TS_COL.candidates], bad, "ts")
     ts = _time_fallback(ts, msg)
-    price_fit, qty_fit = vec._fitter(PRICE), vec._fitter(QTY)
-    rows: dict[str, list[object]] = {k: [] for k in ("row", "side", "price", "quantity")}
-    unfit_price, unfit_qty = [False] * n, [False] * n
-    bad_levels = [False] * n
-    for row in range(n):
-        for side in ("yes", "no"):
-            for price, qty in sides[side][row] or ():
-                p, q = price_fit(price), qty_fit(qty)
-                if p is None:
-                    unfit_price[row] = bad_levels[row] = True
-                if q is None:
-                    unfit_qty[row] = bad_levels[row] = True
-                rows["row"].append(row)
-                rows["side"].append(side)
-                rows["price"].append(p)
-                rows["quantity"].append(q)
+    rows = pa.concat_arrays([pa.array(p.rows, pa.int64()) for _, p in parts]) if parts else pa.array([], pa.int64())
+    side = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int8()), len(p.rows)) for i, p in parts]) if parts else \
+        pa.array([], pa.int8())
+    prices = pa.concat_arrays([p.price for _, p in parts]) if parts else pa.array([], PRICE)
+    sizes = pa.concat_arrays([p.size for _, p in parts]) if parts else pa.array([], QTY)
+    position = pa.array(range(len(rows)), pa.int64())
+    order = pc.sort_indices(pa.table({"row": rows, "side": side, "position": position}),
+                            sort_keys=[("row", "ascending"), ("side", "ascending"), ("position", "ascending")])
+    rows, side, prices, sizes = rows.take(order), side.take(order), prices.take(order), sizes.take(order)
+    row_list = rows.to_pylist()
+    unfit_price, unfit_qty = _rows_with(row_list, pc.is_null(prices), n), _rows_with(row_list, pc.is_null(sizes), n)
     if any(unfit_price):
         bad.unfit.append((pa.array(unfit_price), "price"))
     if any(unfit_qty):
         bad.unfit.append((pa.array(unfit_qty), "quantity"))
-    bad_col = bad.column()
-    take = pa.array(rows["row"], pa.int64())
     schema = SCHEMAS["orderbook_snapshots"]
     table = pa.Table.from_arrays([
-        pc.cast(ts, TS).take(take), ticker.take(take), pa.array(rows["side"], STR),
-        pa.array(rows["price"], PRICE), pa.array(rows["quantity"], QTY), tail[0].take(take), tail[1].take(take),
-        tail[2].take(take), bad_col.take(take), idx.take(take)], names=[*schema.names, "_frame"])
+        pc.cast(ts, TS).take(rows), ticker.take(rows), pc.if_else(pc.equal(side, 0), "yes", "no"), prices, sizes,
+        tail[0].take(rows), tail[1].take(rows), tail[2].take(rows), bad.column().take(rows), idx.take(rows)],
+        names=[*schema.names, "_frame"])
+    bids: list[list[Level]] = [[] for _ in range(n)]
+    asks: list[list[Level]] = [[] for _ in range(n)]
+    for row, is_no, p, q in zip(row_list, side.to_pylist(), vec.unscaled(prices).to_pylist(),
+                                vec.unscaled(sizes).to_pylist(), strict=True):
+        if p is not None and q is not None:
+            (asks[row].append((ONE_DOLLAR - p, q)) if is_no else bids[row].append((p, q)))
     frames, markets = idx.to_pylist(), ticker.to_pylist()
     sids, seqs, stamps, nats = tail[0].to_pylist(), tail[1].to_pylist(), ts.to_pylist(), tail[2].to_pylist()
     for row in range(n):
-        yes, no = sides["yes"][row], sides["no"][row]
-        readable = not bad_levels[row] and not unresolved[row]
-        change = (_ticks(yes or (), bid=True), _ticks(no or (), bid=False)) if readable else None
-        book.rows.append((frames[row], SNAPSHOT, markets[row] or None, sids[row], seqs[row], stamps[row], change,
-                          nats[row]))
+        readable = not (unresolved[row] or unfit_price[row] or unfit_qty[row])
+        book.rows.append((frames[row], SNAPSHOT, markets[row] or None, sids[row], seqs[row], stamps[row],
+                          (bids[row], asks[row]) if readable else None, nats[row]))
     return table
 
 
-_UNIT = {"price": Decimal(ONE_DOLLAR), "size": Decimal(10**QTY.scale)}
-
-
-def _ticks(levels: tuple[tuple[Decimal, Decimal], ...], bid: bool) -> list[Level]:
-    out = []
-    for price, qty in levels:
-        p = int(price * _UNIT["price"])
-        out.append((p if bid else ONE_DOLLAR - p, int(qty * _UNIT["size"])))
+def _rows_with(rows: list[int], mask: pa.Array, n: int) -> list[bool]:
+    out = [False] * n
+    for position in pc.indices_nonzero(mask).to_pylist():
+        out[rows[position]] = True
     return out
+
+
+@dataclass
+class _Levels:
+    """One snapshot side from one wire name, for every frame: its levels flattened into two columns."""
+
+    rows: list[int]
+    price: pa.Array
+    size: pa.Array
+    present: list[int]
+    """Rows where the field is present (readable or not)."""
+    broken: dict[int, bool]
+    """Per present row: unreadable (``values._levels`` would raise: any level unreadable or empty)."""
+
+    @classmethod
+    def read(cls, src: pa.Array, price: Converter) -> _Levels:
+        rows: list[int] = []
+        prices: list[str | None] = []
+        sizes: list[str | None] = []
+        present: list[int] = []
+        broken: dict[int, bool] = {}
+        for row, raw in enumerate(src.to_pylist()):
+            if raw is None:
+                continue
+            present.append(row)
+            parsed = vec.json_or_text(raw)
+            if not isinstance(parsed, list) or not all(
+                    isinstance(level, list) and len(level) == 2 for level in parsed):
+                broken[row] = True
+                continue
+            broken[row] = False
+            for p, q in parsed:
+                rows.append(row)
+                prices.append(vec.json_text(p))
+                sizes.append(vec.json_text(q))
+        p_out, q_out = price(pa.array(prices, STR)), _qty(pa.array(sizes, STR))
+        unreadable = pc.or_(pc.is_null(p_out.values), pc.is_null(q_out.values))
+        if p_out.unfit is not None:
+            unreadable = pc.and_(unreadable, pc.invert(p_out.unfit))
+        if q_out.unfit is not None:
+            unreadable = pc.and_(unreadable, pc.invert(q_out.unfit))
+        for position in pc.indices_nonzero(pc.fill_null(unreadable, True)).to_pylist():
+            broken[rows[position]] = True  # a side with one unreadable or empty level is unreadable
+        return cls(rows, p_out.values, q_out.values, present, broken)
+
+    def only(self, take: list[bool]) -> _Levels:
+        """The levels of the rows this candidate decides."""
+        keep = [take[row] for row in self.rows]
+        mask = pa.array(keep, pa.bool_())
+        return _Levels([row for row, k in zip(self.rows, keep, strict=True) if k], self.price.filter(mask),
+                       self.size.filter(mask), [], {})
 
 
 def _deltas(table: pa.Table, book: BookEvents) -> None:
