@@ -1,11 +1,12 @@
 """Benchmark: reading, verifying and exporting a generated archive, against a bare-gzip ceiling measured here.
 
-Prints one JSON object. Default 1,000,000 realistic frames (tickers, trades, orderbook deltas in the current and
-legacy wire formats) in a temp dir; ``--frames N`` changes the size, ``--export-frames N`` sets how many of them
-the export measurement converts (default 200,000: export is the slow one and the default run must stay
-short). Target: read >= 500,000 frames/s.
+Prints one JSON object. Default 1,000,000 realistic frames (tickers, trades, an order book per market then its
+deltas, in the current and legacy wire formats) in a temp dir; ``--frames N`` changes the size. Targets, against
+the ceilings measured in the same run: read >= 500,000 frames/s; ``ssmd archive export --to parquet`` (typed
+tables and ``book_top``) >= 0.5x a bare single-threaded gunzip + line split (``ceiling_gzip_fps``), on one core
+and with ``--jobs`` = the number of cores.
 
-    .venv/bin/python bench/archive_read.py [--frames 1000000]
+    .venv/bin/python bench/archive_read.py [--frames 1000000] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import gzip
 import hashlib
 import itertools
 import json
+import os
 import random
 import sys
 import tempfile
@@ -40,7 +42,11 @@ def _frames(count: int) -> list[bytes]:
     out = []
     trade_seq = itertools.count(1)
     delta_seq = itertools.count(1)
-    for i in range(count):
+    for market in tickers:  # the book of every market first, so book_top has something valid to show
+        out.append(orjson.dumps({"type": "orderbook_snapshot", "sid": 3, "seq": next(delta_seq), "msg": {
+            "market_ticker": market, "yes_dollars_fp": [[f"{p / 100:.4f}", f"{10 * p}.00"] for p in range(1, 50)],
+            "no_dollars_fp": [[f"{p / 100:.4f}", f"{10 * p}.00"] for p in range(1, 50)], "ts_ms": T0 * 1000}}))
+    for i in range(count - len(out)):
         market = tickers[i % len(tickers)]
         ts = T0 + i // 200
         price = rng.randint(1, 99)
@@ -107,7 +113,8 @@ def _rate(count: int, started: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=1_000_000)
-    parser.add_argument("--export-frames", type=int, default=200_000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for the parallel export")
+    parser.add_argument("--rounds", type=int, default=3, help="ceiling/export alternations (the best one counts)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp:
         root = Path(tmp) / "arc"
@@ -134,11 +141,21 @@ def main() -> None:
         report = verify(root, show_progress=False)
         verify_fps = _rate(read, t)
 
-        frames = ssmd.archive.open(root)
-        limit = min(args.export_frames, read)
-        t = time.perf_counter()
-        summary = run_export(itertools.islice(frames, limit), Path(tmp) / "out", show_progress=False)
-        export_fps = _rate(summary["frames"], t)
+        # The load of a shared box comes and goes within seconds: alternate the ceiling and the exports and keep
+        # the best of each (the least disturbed run), and compare CPU time too, which load disturbs less.
+        gzip_ref = export_fps = export_jobs_fps = 0.0
+        gzip_cpu = export_cpu = float("inf")
+        for _ in range(args.rounds):
+            c = time.process_time()
+            gzip_ref = max(gzip_ref, _ceiling(root, gzip.open))
+            gzip_cpu = min(gzip_cpu, time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
+            summary = run_export(root, Path(tmp) / "out", show_progress=False, overwrite=True)
+            export_fps = max(export_fps, _rate(summary["frames"] + summary["not_exported"], t))
+            export_cpu = min(export_cpu, time.process_time() - c)
+            t = time.perf_counter()
+            parallel = run_export(root, Path(tmp) / "out-jobs", show_progress=False, jobs=args.jobs, overwrite=True)
+            export_jobs_fps = max(export_jobs_fps, _rate(parallel["frames"] + parallel["not_exported"], t))
 
     result = {
         "frames": read,
@@ -151,13 +168,25 @@ def main() -> None:
         "read_with_type_fps": round(routed_fps),
         "read_filtered_trades_fps": round(filtered_fps),
         "verify_fps": round(verify_fps),
+        "ceiling_gzip_around_export_fps": round(gzip_ref),
+        "ceiling_gzip_cpu_us_per_frame": round(gzip_cpu * 1e6 / read, 2),
+        "export_cpu_us_per_frame": round(export_cpu * 1e6 / read, 2),
+        "export_vs_gzip_ceiling_cpu": round(gzip_cpu / export_cpu, 2),
         "export_parquet_fps": round(export_fps),
+        f"export_parquet_jobs{args.jobs}_fps": round(export_jobs_fps),
         "export_frames": summary["frames"],
+        "export_rows": summary["rows"],
+        "export_vs_gzip_ceiling": round(export_fps / gzip_ref, 2),
+        f"export_jobs{args.jobs}_vs_gzip_ceiling": round(export_jobs_fps / gzip_ref, 2),
+        "export_target": 0.5,
+        "export_meets_target": export_fps >= 0.5 * gzip_ref,
+        f"export_jobs{args.jobs}_meets_target": export_jobs_fps >= 0.5 * gzip_ref,
         "read_vs_gzip_ceiling": round(read_fps / ceiling_gzip, 2),
         "read_vs_isal_ceiling": round(read_fps / ceiling_isal, 2),
         "target_read_fps": 500_000,
         "meets_target": read_fps >= 500_000,
-        "checks": {"verify_ok": report.ok, "trades": trades, "typed_trades": typed},
+        "checks": {"verify_ok": report.ok, "trades": trades, "typed_trades": typed,
+                   "same_rows_with_jobs": parallel["rows"] == summary["rows"]},
         "python": sys.version.split()[0],
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

@@ -113,15 +113,23 @@ def test_stats_counts_what_is_readable_and_exits_1(tmp_path: Path, samples: list
     assert accepted.exit_code == 0 and orjson.loads(accepted.stdout) == stats
 
 
-@pytest.mark.parametrize("case", ["zero_byte_file", "gzip_of_random_bytes"])
-def test_export_writes_nothing_unless_problems_are_accepted(tmp_path: Path, samples: list[bytes], case: str) -> None:
+@pytest.mark.parametrize(("case", "export_kind"), [("zero_byte_file", "bad_gzip"),
+                                                   ("gzip_of_random_bytes", "sha256_mismatch"),
+                                                   ("manifest_lists_missing_file", "missing_file"),
+                                                   ("manifest_not_json", "manifest_invalid")])
+def test_export_writes_nothing_unless_problems_are_accepted(tmp_path: Path, samples: list[bytes], case: str,
+                                                            export_kind: str) -> None:
     """export of a damaged archive names the problem, writes nothing and exits 1; with --ignore-problems it exports
-    every readable frame and exits 0."""
-    kind, readable = _broken(tmp_path / "arc", samples, case)
+    every readable frame and exits 0. Export decodes whole files in bulk, so it does not judge lines one by one as
+    cat does: it checks each file's bytes against its manifest entry, as verify does (random bytes in a valid gzip
+    are a ``sha256_mismatch`` there, and in verify too)."""
+    _, readable = _broken(tmp_path / "arc", samples, case)
     out = tmp_path / "out"
     result = CliRunner().invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(out)])
     assert result.exit_code == 1, result.stderr
-    assert any(p.startswith(f"problem: {BROKEN}") and f": {kind}: " in p for p in _stderr_problems(result.stderr))
+    where = f"kalshi/{DAY}" if export_kind == "manifest_invalid" else BROKEN
+    assert any(p.startswith(f"problem: {where}") and f": {export_kind}: " in p
+               for p in _stderr_problems(result.stderr)), result.stderr
     assert "nothing was written" in result.stderr and not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "arc"]  # no partial output left behind
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 import orjson
 
-from ssmd.archive.problems import ArchiveError, ArchiveProblems, Problem
+from ssmd.archive.problems import ArchiveError, ArchiveProblems, Problem, Problems
 from ssmd.runtime.logging import setup_logging
 
 if TYPE_CHECKING:
@@ -45,15 +45,14 @@ def _filters(func: F) -> F:
 
 
 def _open(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
-          tickers: str | None, raise_at_end: bool = False) -> ArchiveReader:
+          tickers: str | None) -> ArchiveReader:
     """The reader for a command. Problems are printed on stderr as they are found; the command calls
-    :func:`_verdict` at the end (or, with ``raise_at_end``, the reader raises ArchiveProblems after the last frame,
-    which is how export knows to discard its output)."""
+    :func:`_verdict` at the end."""
     import ssmd.archive
 
     try:
         frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers,
-                                   ignore_problems=not raise_at_end, on_problem=_print_problem)
+                                   ignore_problems=True, on_problem=_print_problem)
     except (ArchiveError, ValueError) as exc:
         _fail(str(exc))
     return frames
@@ -63,24 +62,24 @@ def _print_problem(problem: Problem) -> None:
     click.echo(f"problem: {problem}", err=True)
 
 
-def _verdict(reader: ArchiveReader, ignore_problems: bool, lost: str = "the output lacks that data") -> None:
+def _verdict(problems: Problems, ignore_problems: bool, lost: str = "the output lacks that data") -> None:
     """End of a reading command: exit 1 if parts of the archive could not be read, unless that is accepted."""
-    if not reader.problems:
+    if not problems:
         return
     if not ignore_problems:
-        _reject(reader, lost)
-    _print_not_shown(reader)
-    click.echo(f"warning: {reader.problems.summary()} accepted (--ignore-problems): {lost}", err=True)
+        _reject(problems, lost)
+    _print_not_shown(problems)
+    click.echo(f"warning: {problems.summary()} accepted (--ignore-problems): {lost}", err=True)
 
 
-def _reject(reader: ArchiveReader, lost: str) -> NoReturn:
-    _print_not_shown(reader)
-    _fail(f"{reader.problems.summary()}: {lost}; 'ssmd archive verify' shows the whole archive's state, "
+def _reject(problems: Problems, lost: str) -> NoReturn:
+    _print_not_shown(problems)
+    _fail(f"{problems.summary()}: {lost}; 'ssmd archive verify' shows the whole archive's state, "
           f"--ignore-problems accepts it", code=1)
 
 
-def _print_not_shown(reader: ArchiveReader) -> None:
-    for kind, count in sorted(reader.problems.not_shown().items()):
+def _print_not_shown(problems: Problems) -> None:
+    for kind, count in sorted(problems.not_shown().items()):
         click.echo(f"problem: {count} more {kind} not shown", err=True)
 
 
@@ -146,7 +145,7 @@ def cat(path: str, feed: str | None, start: str | None, end: str | None, types: 
         out.flush()
     except BrokenPipeError:  # `ssmd archive cat ... | head`: the reader left, as the Python docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    _verdict(reader, ignore_problems)
+    _verdict(reader.problems, ignore_problems)
 
 
 @archive_group.command()
@@ -170,7 +169,7 @@ def stats(path: str, feed: str | None, start: str | None, end: str | None, types
         click.echo(table(["TYPE", "FRAMES"], result.by_type.most_common()) + "\n")
         click.echo(table(["TICKER", "FRAMES"], result.by_ticker.most_common(top)) + "\n")
         click.echo(table(["HOUR (UTC)", "FRAMES"], sorted(result.by_hour.items())))
-    _verdict(reader, ignore_problems, "the counts lack that data")
+    _verdict(reader.problems, ignore_problems, "the counts lack that data")
 
 
 @archive_group.command()
@@ -205,7 +204,7 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
     except (ReplayError, ArchiveError) as exc:
         _fail(str(exc), code=1)
     click.echo(orjson.dumps({**summary, "problems": frames.problems.counts}).decode())
-    _verdict(frames, ignore_problems, "those frames were not replayed")
+    _verdict(frames.problems, ignore_problems, "those frames were not replayed")
     if summary["failed"]:
         sys.exit(1)
 
@@ -216,28 +215,57 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
 @click.argument("out", type=click.Path())
 @_filters
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--incremental", is_flag=True, help="Add only archive files OUT has not exported yet (for cron).")
+@click.option("--book-depth", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Levels per side in the book_top table.")
+@click.option("--book-interval", help="book_top on a time grid (1s, 500ms, 1m) instead of after every change.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes decoding archive files in parallel (output is the same).")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
-           types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool) -> None:
-    """Write typed tables (one per message type, partitioned by date) to OUT. Prices are dollars. If parts of the
-    archive cannot be read, nothing is written unless --ignore-problems is given."""
+           types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool, incremental: bool,
+           book_depth: int, book_interval: str | None, jobs: int) -> None:
+    """Write typed tables (one per message type, plus book_top, partitioned by date) to OUT. Prices are
+    dollars. If parts of the archive cannot be read, nothing is written unless --ignore-problems is given."""
     try:
-        from ssmd.archive.export import ExportError, run_export
+        from ssmd.archive.export import ExportError, parse_interval_ms, run_export
     except ImportError as exc:
-        _fail(f"export needs pyarrow: pip install 'ssmd[parquet]' ({exc})")
+        _fail(f"export needs pyarrow and duckdb: pip install 'ssmd[parquet]' ({exc})")
 
-    # Without --ignore-problems the reader raises after the last frame; run_export then removes its partial
-    # output as for any failure, so an export that lacks data never appears at OUT.
-    frames = _open(path, feed, start, end, types, tickers, raise_at_end=not ignore_problems)
     try:
-        summary = run_export(frames, out, fmt=fmt, overwrite=overwrite)
+        interval_ms = parse_interval_ms(book_interval) if book_interval is not None else None
+    except ValueError as exc:
+        _fail(f"--book-interval: {exc}")
+    problems = Problems(on_problem=_print_problem)
+    unchanged = f"{out} is unchanged" if incremental else f"nothing was written to {out}"
+    try:
+        summary = run_export(path, out, fmt=fmt, overwrite=overwrite, incremental=incremental, feed=feed,
+                             start=start, end=end, types=types, tickers=tickers, book_depth=book_depth,
+                             book_interval_ms=interval_ms, jobs=jobs, problems=problems,
+                             ignore_problems=ignore_problems)
     except ExportError as exc:
         _fail(str(exc))
     except ArchiveProblems:
-        _reject(frames, f"nothing was written to {out}")
+        _reject(problems, unchanged)
     except ArchiveError as exc:
-        _fail(f"{exc}; nothing was written to {out}", code=1)
-    click.echo(orjson.dumps({**summary, "problems": frames.problems.counts}).decode())
-    _verdict(frames, ignore_problems, f"{out} lacks that data")
+        _fail(f"{exc}; {unchanged}", code=1)
+    click.echo(orjson.dumps({**summary, "problems": problems.counts}).decode())
+    _verdict(problems, ignore_problems, f"{out} lacks that data")
+
+
+@archive_group.command()
+@click.argument("out", type=click.Path())
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="Output: an aligned table, CSV with a header, or one JSON object per line.")
+def sql(out: str, query: str, fmt: str) -> None:
+    """Run DuckDB SQL over an export: every table of OUT is a view (trades, tickers, book_top, ...)."""
+    from ssmd.archive.sql import SqlError, run_sql
+
+    try:
+        text = run_sql(out, query, fmt)
+    except SqlError as exc:
+        _fail(str(exc))
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @archive_group.command()

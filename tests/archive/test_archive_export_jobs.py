@@ -1,0 +1,112 @@
+"""export --jobs N gives the same files as one process; envelope archives carry nats_seq; CSV has book_top too."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from ssmd.archive.cli import archive_group
+from ssmd.testing import write_day
+
+T0 = 1_770_897_600
+
+
+def _frames(offset: int, count: int) -> list[bytes]:
+    out = [orjson.dumps({"type": "orderbook_snapshot", "sid": 3, "seq": offset + 1, "msg": {
+        "market_ticker": f"M{offset}", "yes_dollars_fp": [["0.4000", "10.00"]], "no_dollars_fp": [["0.5500", "7.00"]],
+        "ts_ms": (T0 + offset) * 1000}})]
+    for i in range(count):
+        out.append(orjson.dumps({"type": "orderbook_delta", "sid": 3, "seq": offset + 2 + i, "msg": {
+            "market_ticker": f"M{offset}", "side": "yes", "price_dollars": f"0.{10 + i % 30}00", "delta_fp": "1.00",
+            "ts_ms": (T0 + offset) * 1000 + 7 * i}}))
+        out.append(orjson.dumps({"type": "trade", "sid": 2, "msg": {
+            "trade_id": f"{offset}-{i}", "market_ticker": f"M{offset}", "yes_price_dollars": "0.4200",
+            "count_fp": "1.00", "taker_side": "no", "ts": T0 + offset + i}}))
+    return out
+
+
+def _contents(out: Path) -> dict[str, list[dict[str, Any]]]:
+    return {str(p.relative_to(out)): pq.read_table(p).to_pylist() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_jobs_give_the_same_export_as_one_process(tmp_path: Path) -> None:
+    """Three archive files decoded by two worker processes: every part file equals the one-process export, and
+    book_top continues across files (it is built in file order by the parent)."""
+    files = [(f"12{15 * k:02d}.jsonl.gz", _frames(1000 * k, 60)) for k in range(3)]
+    write_day(tmp_path / "arc", "2026-02-12", files)
+    runner = CliRunner()
+    one = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "one")])
+    two = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "two"),
+                                        "--jobs", "2"])
+    assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
+    assert orjson.loads(one.stdout)["rows"] == orjson.loads(two.stdout)["rows"]
+    assert _contents(tmp_path / "one") == _contents(tmp_path / "two")
+    assert len([k for k in _contents(tmp_path / "one") if k.startswith("book_top/")]) == 3
+
+
+def test_envelope_archive_keeps_nats_seq_and_csv_has_book_top(tmp_path: Path) -> None:
+    frames = _frames(0, 5)
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", frames)], fmt="envelope", first_seq=500)
+    runner = CliRunner()
+    result = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "pq")])
+    assert result.exit_code == 0, result.output
+    trades = pq.read_table(next((tmp_path / "pq" / "trades").rglob("*.parquet"))).to_pylist()
+    assert [t["nats_seq"] for t in trades] == [502, 504, 506, 508, 510]
+    book = pq.read_table(next((tmp_path / "pq" / "book_top").rglob("*.parquet"))).to_pylist()
+    assert [b["nats_seq"] for b in book] == [500, 501, 503, 505, 507, 509]
+    assert all(b["book_valid"] for b in book)
+    as_csv = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "csv", str(tmp_path / "csv"),
+                                           "--book-depth", "1"])
+    assert as_csv.exit_code == 0, as_csv.output
+    with next((tmp_path / "csv" / "book_top").rglob("*.csv")).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[:6] == ["ts", "market_ticker", "bid_price_0", "bid_size_0", "ask_price_0", "ask_size_0"]
+    # the deltas add bids below 0.40: the best bid stays; the ask is the NO bid 0.55 seen from the YES side
+    assert (rows[-1]["bid_price_0"], rows[-1]["ask_price_0"], rows[-1]["ask_size_0"]) == ("0.400000", "0.450000",
+                                                                                          "7.0000")
+
+
+def test_bad_book_options_are_clear_errors(tmp_path: Path) -> None:
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", _frames(0, 2))])
+    runner = CliRunner()
+    bad = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "o"),
+                                        "--book-interval", "soon"])
+    assert bad.exit_code == 2 and "--book-interval" in bad.stderr and "500ms" in bad.stderr
+    assert not (tmp_path / "o").exists()
+    zero = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "o"),
+                                         "--book-depth", "0"])
+    assert zero.exit_code == 2 and "--book-depth" in zero.stderr
+    not_archive = runner.invoke(archive_group, ["export", str(tmp_path / "nowhere"), "--to", "parquet",
+                                                str(tmp_path / "o")])
+    assert not_archive.exit_code == 2 and "no such file or directory" in not_archive.stderr
+    assert "Traceback" not in bad.output + zero.output + not_archive.output
+
+
+def test_filters_choose_frames_and_book_rows_but_not_the_book(tmp_path: Path) -> None:
+    """--types/--tickers/--start/--end choose what is written, with ssmd.archive.open's rules; the books still see
+    every order book frame, so a market's seq continuity is judged on the whole sid."""
+    frames = _frames(0, 10) + _frames(1000, 10)  # two markets on sid 3, seqs 1..11 and 1001..1011
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", frames)])
+    runner = CliRunner()
+    only = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "a"),
+                                         "--types", "trade", "--tickers", "M1000"])
+    assert only.exit_code == 0, only.output
+    summary = orjson.loads(only.stdout)
+    assert summary["rows"] == {"trades": 10} and summary["frames"] == 10 and summary["not_exported"] == 0
+    assert not (tmp_path / "a" / "book_top").exists()
+    window = runner.invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet", str(tmp_path / "b"),
+                                           "--types", "orderbook", "--tickers", "M0",
+                                           "--start", "2026-02-12T12:00:00.030", "--end", "2026-02-12T12:00:00.050"])
+    assert window.exit_code == 0, window.output
+    deltas = pq.read_table(next((tmp_path / "b" / "orderbook_deltas").rglob("*.parquet"))).to_pylist()
+    assert [d["seq"] for d in deltas] == [7, 8, 9]  # ts_ms = T0 + 7 * i for i = 5, 6, 7
+    book = pq.read_table(next((tmp_path / "b" / "book_top").rglob("*.parquet"))).to_pylist()
+    assert [(b["market_ticker"], b["seq"]) for b in book] == [("M0", 7), ("M0", 8), ("M0", 9)]
+    # M1000's frames jump from seq 11 to 1001 on the same sid: a gap for the whole sid, counted once
+    assert orjson.loads(window.stdout)["book_gaps"] == 1
+    assert [b["book_valid"] for b in book] == [True, True, True]
