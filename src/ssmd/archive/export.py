@@ -41,11 +41,11 @@ import pyarrow.compute as pc
 
 from ssmd.archive import book_top
 from ssmd.archive._bulk import read_batches
-from ssmd.archive._layout import Day, file_key, find_days, manifest_format, window_start
+from ssmd.archive._layout import Day, file_key, find_days
 from ssmd.archive._progress import Progress
 from ssmd.archive._window import Window
 from ssmd.archive.problems import BAD_GZIP, ArchiveError, ArchiveProblems, Problems, Report, compare
-from ssmd.archive.reader import _file_ends
+from ssmd.archive.reader import window_files
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import columns as kalshi
 from ssmd.kalshi._vector import iso_date
@@ -125,21 +125,8 @@ class FileResult:
 def source_files(path: str | Path, feed: str | None, window: Window, report: Report) -> list[SourceFile]:
     """Closed files under ``path`` in archive order, skipping days and files outside the window (as
     ``ssmd.archive.open`` does); a bad manifest or a listed file that is missing goes to ``report``."""
-    out: list[SourceFile] = []
-    for day in find_days(path, feed):
-        if not window.overlaps_day(day.date):
-            continue
-        manifest, entries = day.listing(report)
-        fmt = manifest_format(manifest)
-        ends = _file_ends(entries)
-        for name, file in day.files(entries):
-            if not window.overlaps(window_start(day.date, name), ends.get(name)):
-                continue
-            if file is None:
-                day.missing(name, report)
-            else:
-                out.append(SourceFile(file, day.feed, _day_label(day), fmt, entries.get(name)))
-    return out
+    return [SourceFile(file, day.feed, _day_label(day), fmt, entry)
+            for day, file, fmt, entry in window_files(find_days(path, feed), window, report)]
 
 
 def _day_label(day: Day) -> str:

@@ -24,7 +24,7 @@ from ssmd.archive._head import Head, decode_head
 from ssmd.archive._layout import Day, find_days, manifest_format, window_start
 from ssmd.archive._lines import FileLines
 from ssmd.archive._window import Window
-from ssmd.archive.problems import ArchiveProblems, Problem, Problems, compare
+from ssmd.archive.problems import ArchiveProblems, Problem, Problems, Report, compare
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import values
 
@@ -147,34 +147,41 @@ def _frames(
 ) -> Iterator[ArchiveFrame]:
     need_head = types is not None or tickers is not None or window.bounded
     report = problems.add
+    for day, file, fmt, entry in window_files(days, window, report):
+        lines = FileLines(file, day.where(file.name), fmt, report)
+        name = str(file)
+        if not need_head and not parsed:
+            for number, raw, seq in lines:
+                yield ArchiveFrame(raw, name, number, seq)
+        else:
+            for number, raw, seq in lines:
+                frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None)
+                if need_head and not _matches(frame, window, types, tickers):
+                    continue
+                if parsed:
+                    frame.value  # noqa: B018 - fill the cache now, as asked
+                yield frame
+        if entry is not None and lines.complete:
+            compare(entry, lines.where, report, records=lines.records)
+
+
+def window_files(days: list[Day], window: Window,
+                 report: Report) -> Iterator[tuple[Day, Path, str, dict[str, Any] | None]]:
+    """``(day, file, format, manifest entry)`` of every closed file that may hold frames of ``window``, in archive
+    order. A bad manifest, or a listed file that is not on disk, goes to ``report`` where its data would have been."""
     for day in days:
         if not window.overlaps_day(day.date):
             continue
         manifest, entries = day.listing(report)
         fmt = manifest_format(manifest)
         ends = _file_ends(entries)
-        for file_name, file in day.files(entries):
-            if not window.overlaps(window_start(day.date, file_name), ends.get(file_name)):
+        for name, file in day.files(entries):
+            if not window.overlaps(window_start(day.date, name), ends.get(name)):
                 continue
             if file is None:
-                day.missing(file_name, report)
-                continue
-            lines = FileLines(file, day.where(file_name), fmt, report)
-            name = str(file)
-            if not need_head and not parsed:
-                for number, raw, seq in lines:
-                    yield ArchiveFrame(raw, name, number, seq)
+                day.missing(name, report)
             else:
-                for number, raw, seq in lines:
-                    frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None)
-                    if need_head and not _matches(frame, window, types, tickers):
-                        continue
-                    if parsed:
-                        frame.value  # noqa: B018 - fill the cache now, as asked
-                    yield frame
-            entry = entries.get(file_name)
-            if entry is not None and lines.complete:
-                compare(entry, lines.where, report, records=lines.records)
+                yield day, file, fmt, entries.get(name)
 
 
 def _matches(
