@@ -42,7 +42,7 @@ def archiver(config_path: str, health_addr: str) -> None:
 async def _main(config: object, health_addr: str) -> int:
     from ssmd.archiver.service import Archiver
     from ssmd.bus.connect import NatsUnavailable
-    from ssmd.bus.streams import StreamConflict
+    from ssmd.bus.streams import StreamConflict, StreamUnavailable
     from ssmd.config.archiver import ArchiverConfig
     from ssmd.runtime.http import HealthServer
     from ssmd.runtime.shutdown import shutdown_event
@@ -59,7 +59,7 @@ async def _main(config: object, health_addr: str) -> int:
         return 2
     try:
         await service.run(stop)
-    except (NatsUnavailable, StreamConflict) as exc:
+    except (NatsUnavailable, StreamConflict, StreamUnavailable) as exc:
         click.echo(f"ssmd-archiver: {exc}", err=True)
         return 2
     except OSError as exc:  # e.g. the archive cannot even be read for crash recovery

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,7 @@ class Archiver:
     async def _start(self) -> None:
         assert self._js is not None
         stream = await check_capture(self._js, self.settings.stream, self.settings.filter)
+        self.settings = replace(self.settings, replicas=stream.config.num_replicas or 1)
         info = await self._durable_not_bound()
         last = await self.writer.open()
         floor = info.ack_floor.stream_seq if info is not None and info.ack_floor is not None else 0

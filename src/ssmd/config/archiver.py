@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from ssmd.bus.servers import parse_servers
 from ssmd.config.base import ConfigModel, Duration
 from ssmd.config.duration import parse_duration
 
@@ -20,9 +20,7 @@ class ArchiverNats(ConfigModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("nats", "tls", "ws", "wss") or not parts.netloc:
-            raise ValueError(f"expected nats://host:port, got {value!r}")
+        parse_servers(value)  # one URL or a comma-separated list (a cluster)
         return value
 
     @field_validator("filter")

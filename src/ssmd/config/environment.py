@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from ssmd.bus.servers import parse_servers
 from ssmd.config.base import ConfigModel
 from ssmd.config.capture import CaptureConfig
-
-_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
 
 class TransportConfig(ConfigModel):
@@ -24,9 +22,10 @@ class TransportConfig(ConfigModel):
         if self.transport_type == "nats":
             if not self.url:
                 raise ValueError("transport_type nats needs a url (nats://host:4222)")
-            parts = urlsplit(self.url)
-            if parts.scheme not in _NATS_SCHEMES or not parts.netloc:
-                raise ValueError(f"url {self.url!r}: expected nats://host:port")
+            try:
+                parse_servers(self.url)
+            except ValueError as exc:
+                raise ValueError(f"url: {exc}") from None
         return self
 
 

@@ -144,13 +144,18 @@ class JetStreamPublisher:
     def not_ready_reason(self) -> str | None:
         if not self._nc.is_connected:
             return "NATS is not connected"
+        if self.pending and self._nc.stats["reconnects"] != self._epoch:
+            return f"NATS reconnected; re-sending {self.pending} buffered frames"
         now = time.monotonic()
         if self._inflight:
             oldest = next(iter(self._inflight.values()))
             if now - max(self._last_ack, oldest.sent_at) > self._timeout:
                 return f"publish acks are not flowing ({self._last_error or 'ack timeout'})"
-        if self._buffer and now < self._resume_at and self._last_error:
-            return f"publishing is retrying: {self._last_error}"
+        if self._last_error is not None and self.pending:
+            # Set by the last retry and cleared only by the next ack: between re-sends (while a quorum of a cluster
+            # is down, say) nothing else says so, and /ready would flap to 200 with every frame unacked.
+            return (f"publishes not acked, retrying with the same Nats-Msg-Id: {self._last_error}; "
+                    f"{self.pending} frames buffered")
         if self._last_drop and now - self._last_drop < _DROP_UNREADY_FOR:
             return f"publish buffer overflowed: {self.dropped} frames dropped"
         return None
@@ -171,6 +176,8 @@ class JetStreamPublisher:
             self._epoch = epoch
             if self._inflight:
                 self._retry_all("NATS reconnected; re-sending unacked frames", pause=False)
+            elif self._buffer:
+                self._last_error = "NATS reconnected; no ack yet"  # a server without a quorum acks nothing
         while self._buffer and len(self._inflight) < self._max_in_flight:
             if not nc.is_connected or time.monotonic() < self._resume_at:
                 return  # the watchdog wakes the pump again
@@ -226,9 +233,9 @@ class JetStreamPublisher:
         if reason != self._last_error:
             log.warning("JetStream publish not acked, retrying %d frames with the same Nats-Msg-Id: %s",
                         len(again), reason, extra={"buffered": len(self._buffer)})
+        self._last_error = reason  # not ready until the next ack, paused or not
         if not pause:
             return
-        self._last_error = reason
         self._resume_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
 
