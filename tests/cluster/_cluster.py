@@ -4,11 +4,13 @@ stream at R3, and polling with deadlines (elections take seconds on a loaded mac
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,18 @@ def agent(workdir: Path, urls: str, prefix: str, signals: list[str]) -> ServiceP
     port = free_port()
     return ServiceProc("agent", workdir, ["agent", "run", "--host", "127.0.0.1", "--port", str(port)], port,
                        {"NATS_URL": urls, "NATS_SUBJECTS": f"{prefix}.json.>", "SSMD_SIGNALS": ",".join(signals)})
+
+
+def archived_lines(root: Path) -> Counter[bytes]:
+    """Every line of every closed archive file under ``root``."""
+    lines: Counter[bytes] = Counter()
+    for path in sorted(root.rglob("*.jsonl.gz")):
+        with gzip.open(path, "rb") as fh:
+            lines.update(fh.read().splitlines())
+    return lines
+
+
+async def verify(root: Path) -> subprocess.CompletedProcess[str]:
+    """`ssmd archive verify ROOT` as a user runs it."""
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ssmd", "archive", "verify", str(root)],
+                                   capture_output=True, text=True, timeout=60)

@@ -9,27 +9,28 @@ fires equal a backtest over the archive.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 from _agent_live import SIGNALS, fire_keys, read_fires
-from _cluster import CONNECTOR_CAPTURE, agent, all_current, archiver, client, connector, leader_of, r3_stream, until
+from _cluster import (
+    CONNECTOR_CAPTURE,
+    agent,
+    all_current,
+    archived_lines,
+    archiver,
+    client,
+    connector,
+    leader_of,
+    r3_stream,
+    until,
+    verify,
+)
 from connector_harness import FEED, Sim, write_env
 
 from ssmd.agent.backtest import archive_frames, run_backtest
 from ssmd.agent.loader import load_signals
 from ssmd.bus.cluster import EmbeddedCluster
-
-
-def _archived(root: Path) -> Counter[bytes]:
-    lines: Counter[bytes] = Counter()
-    for path in sorted(root.rglob("*.jsonl.gz")):
-        with gzip.open(path, "rb") as fh:
-            lines.update(fh.read().splitlines())
-    return lines
 
 
 async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_cluster: EmbeddedCluster,
@@ -103,13 +104,12 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
         sim.stop()
     try:
         assert codes == {"connector": 0, "archiver": 0, "agent": 0}, codes
-        archived = _archived(archive)
+        archived = archived_lines(archive)
         assert sum(archived.values()) == total and archived == sent, (
             f"sent {total}, archived {sum(archived.values())}: {len(set(sent) - set(archived))} missing, "
             f"{sum((archived - sent).values())} extra")
-        verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ssmd", "archive", "verify",
-                                                          str(archive)], capture_output=True, text=True, timeout=60)
-        assert verify.returncode == 0, verify.stdout + verify.stderr
+        checked = await verify(archive)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
         backtest = run_backtest(archive_frames(archive), load_signals(SIGNALS))
         fires = await read_fires(js, env)
         assert backtest.outcomes, "no signal fired: the comparison would prove nothing"

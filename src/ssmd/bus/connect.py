@@ -55,6 +55,8 @@ async def connect(servers: str | Sequence[str], name: str, connect_timeout: floa
     holder: list[Client] = []
 
     async def on_disconnect() -> None:
+        if holder and holder[0].is_closed:
+            return  # our own close(), not news
         log.warning("nats disconnected", extra={"nats_url": shown})
 
     async def on_reconnect() -> None:

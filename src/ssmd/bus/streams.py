@@ -132,17 +132,30 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, allow_fewer_repl
 
 
 async def _apply(call: Callable[[], Awaitable[Any]], spec: StreamSpec, verb: str) -> None:
-    """Create or update, turning the server's refusal into one line that says what to do."""
-    try:
-        await retry_transient(call, f"{verb} stream {spec.name}")
-    except APIError as exc:
-        text = exc.description or str(exc)
-        hint = ""
-        if exc.err_code == 10074:  # replicas > 1 not supported in non-clustered mode
-            hint = ": this NATS is a single server; use --replicas 1, or a cluster (ssmd nats serve --cluster 3)"
-        elif exc.err_code == 10005:  # no suitable peers for placement
-            hint = f": the cluster has fewer than {spec.replicas} JetStream servers up"
-        raise StreamConflict(f"cannot {verb} stream {spec.name}: {text}{hint}") from None
+    """Create or update, turning the server's refusal into one line that says what to do.
+
+    "No suitable peers" is retried for a while too: a cluster that is still forming (or has a node restarting)
+    places the stream once its peers have met.
+    """
+    deadline = time.monotonic() + LEADER_TIMEOUT_S
+    while True:
+        try:
+            await retry_transient(call, f"{verb} stream {spec.name}")
+            return
+        except APIError as exc:
+            if exc.err_code != 10005 or time.monotonic() > deadline:
+                raise StreamConflict(_refusal(exc, spec, verb)) from None
+        await asyncio.sleep(0.5)
+
+
+def _refusal(exc: APIError, spec: StreamSpec, verb: str) -> str:
+    """The server's reason, and what to do about the two refusals a cluster set-up meets."""
+    hint = ""
+    if exc.err_code == 10074:  # replicas > 1 not supported in non-clustered mode
+        hint = ": this NATS is a single server; use --replicas 1, or a cluster (ssmd nats serve --cluster 3)"
+    elif exc.err_code == 10005:  # no suitable peers for placement
+        hint = f": the cluster has fewer than {spec.replicas} JetStream servers up"
+    return f"cannot {verb} stream {spec.name}: {exc.description or exc}{hint}"
 
 
 async def wait_for_leader(js: JetStreamContext, name: str, limit_s: float = LEADER_TIMEOUT_S) -> StreamInfo:

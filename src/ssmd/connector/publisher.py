@@ -9,7 +9,8 @@ When an ack times out or comes back as an error (NATS restarting, JetStream not 
 goes back to the front of the buffer in receive order and is re-sent after a short back-off. Frames that were
 in fact stored come back from JetStream as duplicates (same msg-id, inside the stream's duplicate window), so
 the stream holds each frame exactly once and in order. While NATS is away frames wait in the bounded buffer;
-when it is full the newest frame is dropped, counted, logged and reported by ``/ready``.
+when it is full the newest frame is dropped, counted, logged and reported by ``/ready``, and the next frame
+accepted carries the number dropped (``Ssmd-Dropped-Before``) so that the archive records the gap.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from ssmd.bus.headers import DROPPED_BEFORE
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.runtime.tasks import cancel_all
 
@@ -94,6 +96,7 @@ class JetStreamPublisher:
         self._last_drop = 0.0
         self._last_drop_log = 0.0
         self._drops_since_log = 0
+        self._unreported_drops = 0
         self.acked = 0
 
     async def start(self) -> None:
@@ -118,12 +121,16 @@ class JetStreamPublisher:
             self._drop()
             return
         headers[EXPECTED_STREAM] = self._stream
+        if self._unreported_drops:
+            headers[DROPPED_BEFORE] = str(self._unreported_drops)  # the archiver records the gap in the manifest
+            self._unreported_drops = 0
         self._buffer.append(_Pending(next(self._numbers), subject, payload, headers, type_token, t0))
         self._idle.clear()
         self._wake.set()
 
     def _drop(self) -> None:
         self.dropped += 1
+        self._unreported_drops += 1
         self._drops_since_log += 1
         self._metrics.dropped.inc()
         now = time.monotonic()
