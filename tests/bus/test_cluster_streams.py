@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import nats
-import pytest
 
 from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
@@ -90,11 +89,7 @@ def test_r3_on_a_single_server_is_a_clear_error(tmp_path: Path, nats_server: Emb
 
 def test_nats_serve_cluster_runs_three_nodes_that_fsync_every_write(tmp_path: Path) -> None:
     """`ssmd nats serve --cluster 3` prints the URL list, takes an R3 stream, and stops every node on SIGTERM."""
-    port, route, http = free_port(), free_port(), free_port()
-    for base in (port, route, http):  # the nodes take consecutive ports: make sure the next two are free too
-        for offset in (1, 2):
-            if not _port_free(base + offset):
-                pytest.fail(f"port {base + offset} is taken; rerun")
+    port, route, http = _three_free(), _three_free(), _three_free()  # the nodes take consecutive ports
     proc = subprocess.Popen([sys.executable, "-m", "ssmd", "nats", "serve", "--cluster", "3", "--port", str(port),
                              "--cluster-port", str(route), "--http-port", str(http), "--store-dir",
                              str(tmp_path / "nats")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -117,6 +112,19 @@ def test_nats_serve_cluster_runs_three_nodes_that_fsync_every_write(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _three_free() -> int:
+    """A port that is free together with the next two (distinct from any this helper returned before)."""
+    for _ in range(100):
+        base = free_port()
+        if base + 2 < 65536 and all(_port_free(base + i) for i in range(3)) and base not in _TAKEN:
+            _TAKEN.update(range(base - 2, base + 3))
+            return base
+    raise AssertionError("no three consecutive free ports")
+
+
+_TAKEN: set[int] = set()
 
 
 def _port_free(port: int) -> bool:

@@ -69,7 +69,7 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
         assert max(backlog) > backlog[0], f"the backlog is not counted: {backlog}"
         await until(lambda: _above(conn, "ssmd_connector_frames_dropped_total", 0), "the buffer overflowing")
         assert await conn.metric("ssmd_connector_frames_published_total") == published, "acked without a quorum"
-        assert cluster.nodes_serving("ssmd-connector") == [survivor]
+        await until(lambda: cluster.nodes_serving("ssmd-connector") == [survivor], "the connector on the survivor")
         for service in (conn, arch):
             service.assert_running()
 

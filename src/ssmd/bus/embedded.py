@@ -33,10 +33,20 @@ def find_nats_server() -> str:
     return found
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, and never one this process was given before: a cluster asks for nine in a
+    row, and the kernel may offer a port again as soon as the probing socket is closed."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            break
+    _handed_out.add(port)
+    return port
 
 
 class EmbeddedNats:
