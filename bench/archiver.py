@@ -8,6 +8,8 @@ nats-server once, then drains them in a fresh child process per mode, so CPU and
 - ``isal3`` (default), ``isal1``, ``zlib6`` (the original's gzip level), ``zlib1``: the real archiver.
 
 Prints one JSON object. ``--messages`` sets N (default 300,000; the default run stays under a minute).
+``--cluster``: the same on a stream at R1 (one server) and at R3 (a 3-node cluster, ``sync_interval: always``),
+one after the other, with the ratio.
 """
 
 from __future__ import annotations
@@ -59,16 +61,20 @@ def realistic_frames(n: int, seed: int = 1) -> list[tuple[str, bytes]]:
     return out
 
 
-async def publish(url: str, n: int) -> tuple[int, int]:
+async def publish(url: str, n: int, replicas: int = 1) -> tuple[int, int]:
     import nats
 
     from ssmd.bus.streams import StreamSpec, ensure_stream
 
-    nc = await nats.connect(url)
+    nc = await nats.connect(url.split(","))
     js = nc.jetstream()
-    await ensure_stream(js, StreamSpec.for_prefix(STREAM, PREFIX))
+    await ensure_stream(js, StreamSpec.for_prefix(STREAM, PREFIX, replicas=replicas))
     frames = realistic_frames(n)
-    for subject, payload in frames:
+    if replicas > 1:  # a replicated stream falls behind fire-and-forget publishes: wait for acks, 5,000 at a time
+        for start in range(0, n, 5000):
+            acks = [await js.publish_async(subject, payload) for subject, payload in frames[start:start + 5000]]
+            await asyncio.gather(*acks)
+    for subject, payload in frames if replicas == 1 else []:
         await nc.publish(subject, payload)
     await nc.flush()
     for _ in range(2400):  # core publishes are stored asynchronously: wait (at most 120 s) for all of them
@@ -120,7 +126,7 @@ async def _pull_fetch(url: str, n: int) -> dict[str, Any]:
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig
 
-    nc = await nats.connect(url)
+    nc = await nats.connect(url.split(","))
     js = nc.jetstream()
     sub = await js.pull_subscribe(f"{PREFIX}.json.>", "bench-pull", stream=STREAM,
                                   config=ConsumerConfig(ack_policy=AckPolicy.ALL, max_ack_pending=20000))
@@ -149,46 +155,83 @@ def child(url: str, mode: str, n: int, data: str) -> None:
     print(json.dumps(result))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--child", nargs=4, metavar=("URL", "MODE", "N", "DATA"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        url, mode, n, data = args.child
-        child(url, mode, int(n), data)
-        return
-    from ssmd.bus.embedded import EmbeddedNats
+def drain_modes(url: str, modes: list[str], n: int, raw_bytes: int, tmp: str) -> dict[str, Any]:
+    """Run each mode in a child process against the stream at ``url``; msg/s, MB/s, CPU, RSS per mode."""
+    results: dict[str, Any] = {}
+    for mode in modes:
+        out = subprocess.run([sys.executable, __file__, "--child", url, mode, str(n), tmp],
+                             capture_output=True, text=True, check=False, env={**os.environ, "SSMD_LOG": "warning"})
+        if out.returncode != 0:
+            results[mode] = {"error": out.stderr[-2000:]}
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results[mode] = {
+            "msg_per_s": round(n / r["seconds"]),
+            "mb_per_s": round(raw_bytes / r["seconds"] / 1e6, 1),
+            "cpu_us_per_msg": round(r["cpu_s"] / n * 1e6, 2),
+            "max_rss_mib": round(r["max_rss_mib"], 1),
+            "compression_ratio": round(r["bytes"] / r["compressed"], 2) if r["compressed"] else None,
+        }
+    return results
 
-    with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
-        n, raw_bytes = asyncio.run(publish(server.url, args.messages))
-        results: dict[str, Any] = {}
-        for mode in args.modes.split(","):
-            out = subprocess.run([sys.executable, __file__, "--child", server.url, mode, str(n), tmp],
-                                 capture_output=True, text=True, check=False, env={**os.environ, "SSMD_LOG": "warning"})
-            if out.returncode != 0:
-                results[mode] = {"error": out.stderr[-2000:]}
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            results[mode] = {
-                "msg_per_s": round(n / r["seconds"]),
-                "mb_per_s": round(raw_bytes / r["seconds"] / 1e6, 1),
-                "cpu_us_per_msg": round(r["cpu_s"] / n * 1e6, 2),
-                "max_rss_mib": round(r["max_rss_mib"], 1),
-                "compression_ratio": round(r["bytes"] / r["compressed"], 2) if r["compressed"] else None,
-            }
+
+def _summary(n: int, raw_bytes: int, results: dict[str, Any]) -> dict[str, Any]:
     ceiling = results.get("ceiling", {}).get("msg_per_s")
     default = results.get("isal3", {}).get("msg_per_s")
-    print(json.dumps({
-        "benchmark": "archiver",
+    return {
         "messages": n,
         "avg_frame_bytes": round(raw_bytes / n, 1),
         "msg_per_s": default,
         "ceiling_msg_per_s": ceiling,
         "ratio_to_ceiling": round(default / ceiling, 2) if default and ceiling else None,
         "modes": results,
-    }))
+    }
+
+
+def cluster_main(args: argparse.Namespace) -> None:
+    """R1 on one server next to R3 on a 3-node cluster (sync_interval: always), measured one after the other."""
+    from ssmd.bus.cluster import EmbeddedCluster
+    from ssmd.bus.embedded import EmbeddedNats
+
+    modes = args.modes.split(",") if args.modes != ",".join(MODES) else ["ceiling", "isal3"]
+    out: dict[str, Any] = {"benchmark": "archiver", "mode": "cluster"}
+    with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp:
+        with EmbeddedNats(Path(tmp) / "nats") as server:
+            n, raw_bytes = asyncio.run(publish(server.url, args.messages))
+            out["r1"] = _summary(n, raw_bytes, drain_modes(server.url, modes, n, raw_bytes, tmp))
+        with EmbeddedCluster(3, Path(tmp) / "cluster") as cluster:
+            n, raw_bytes = asyncio.run(publish(cluster.url, args.messages, replicas=3))
+            out["r3"] = _summary(n, raw_bytes, drain_modes(cluster.url, modes, n, raw_bytes, tmp + "/r3"))
+    r1, r3 = out["r1"]["msg_per_s"], out["r3"]["msg_per_s"]
+    out["r3_to_r1"] = round(r3 / r1, 3) if r1 and r3 else None
+    c1, c3 = out["r1"]["ceiling_msg_per_s"], out["r3"]["ceiling_msg_per_s"]
+    out["r3_to_r1_ceiling"] = round(c3 / c1, 3) if c1 and c3 else None
+    out["note"] = ("r1: one nats-server, stream R1; r3: 3-node cluster, stream and durable consumer R3, "
+                   "sync_interval: always; each with its own no-write ceiling")
+    print(json.dumps(out))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=300_000)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--cluster", action="store_true", help="R1 (one server) next to R3 (3-node cluster) in the "
+                        "same run, modes ceiling and isal3 unless --modes says otherwise")
+    parser.add_argument("--child", nargs=4, metavar=("URL", "MODE", "N", "DATA"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        url, mode, n, data = args.child
+        child(url, mode, int(n), data)
+        return
+    if args.cluster:
+        cluster_main(args)
+        return
+    from ssmd.bus.embedded import EmbeddedNats
+
+    with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
+        n, raw_bytes = asyncio.run(publish(server.url, args.messages))
+        results = drain_modes(server.url, args.modes.split(","), n, raw_bytes, tmp)
+    print(json.dumps({"benchmark": "archiver", **_summary(n, raw_bytes, results)}))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ and subjects gives the ceiling. Prints one JSON object.
 
     .venv/bin/python bench/connector.py            # ~45 s
     .venv/bin/python bench/connector.py --long     # longer windows, more rates
+    .venv/bin/python bench/connector.py --cluster  # R1 (one server) next to R3 (3-node cluster), same run
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 import psutil
 import yaml
 
+from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.config import load_environment, load_feed
@@ -89,11 +91,11 @@ async def _window(conn: Connector, lat: list[float], seconds: float) -> dict[str
     }
 
 
-async def _ceiling(url: str, stream: str, payloads: list[tuple[str, bytes]]) -> dict[str, Any]:
+async def _ceiling(servers: list[str], stream: str, payloads: list[tuple[str, bytes]]) -> dict[str, Any]:
     """A bare ``publish_async`` loop over the same subjects and payloads, with a msg-id each, all acked."""
     import nats
 
-    nc = await nats.connect(url)
+    nc = await nats.connect(servers)
     js = nc.jetstream()
     futures = []
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -109,21 +111,40 @@ async def _ceiling(url: str, stream: str, payloads: list[tuple[str, bytes]]) -> 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ssmd-bench-connector-"))
-    nats_server = EmbeddedNats(work / "nats")
-    nats_server.start()
+    if not args.cluster:
+        async with EmbeddedNats(work / "nats") as server:
+            return await measure(args, [server.url], 1, work)
+    # R1 on one server as the deployment guide runs it, then R3 on a 3-node cluster that fsyncs every write (what
+    # ssmd recommends for production), same machine, same simulator settings, one after the other.
+    async with EmbeddedNats(work / "nats") as server:
+        r1 = await measure(args, [server.url], 1, work / "r1")
+    async with EmbeddedCluster(3, work / "cluster") as cluster:
+        r3 = await measure(args, cluster.urls, 3, work / "r3")
+    return {
+        "bench": "connector", "mode": "cluster", "r1": r1, "r3": r3,
+        "r3_to_r1_sustained": round(r3["sustained_max_acked_per_s"] / r1["sustained_max_acked_per_s"], 3),
+        "r3_to_r1_ceiling": round(r3["ceiling_publish_async"]["acked_per_s"]
+                                  / r1["ceiling_publish_async"]["acked_per_s"], 3),
+        "note": "r1: one nats-server, stream R1, default fsync; r3: 3-node cluster, stream R3, sync_interval: "
+                "always; each with its own bare publish_async ceiling measured right after",
+    }
+
+
+async def measure(args: argparse.Namespace, servers: list[str], replicas: int, work: Path) -> dict[str, Any]:
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     sim_port = free_port()
     sent_log = work / "sent.log"
     sim = _start_sim(sim_port, args.rates[0], args.markets, sent_log)
-    result: dict[str, Any] = {"bench": "connector", "markets_subscribed": None, "rates": []}
+    result: dict[str, Any] = {"bench": "connector", "replicas": replicas, "markets_subscribed": None, "rates": []}
     try:
         import nats
 
-        nc = await nats.connect(nats_server.url)
-        await ensure_stream(nc.jetstream(), StreamSpec.for_prefix("BENCH_KALSHI", "bench.kalshi"))
+        nc = await nats.connect(servers)
+        await ensure_stream(nc.jetstream(), StreamSpec.for_prefix("BENCH_KALSHI", "bench.kalshi", replicas=replicas))
         await nc.close()
         env_path = work / "bench.yaml"
         env_path.write_text(yaml.safe_dump({
-            "name": "bench", "feed": "kalshi", "transport": {"type": "nats", "url": nats_server.url},
+            "name": "bench", "feed": "kalshi", "transport": {"type": "nats", "url": ",".join(servers)},
             "storage": {"type": "local", "path": str(work / "data")},
             "capture": {"channels": ["ticker", "trade", "market_lifecycle_v2", "orderbook_delta"],
                         "markets": {"discover": {"status": None, "max_markets": args.markets, "refresh": "1h"}},
@@ -169,7 +190,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         for raw in sample:
             f = classify(raw)
             payloads.append((subject_for("bench.kalshi", f.type or "unparsed", f.ticker), raw))
-        result["ceiling_publish_async"] = await _ceiling(nats_server.url, "BENCH_KALSHI", payloads)
+        result["ceiling_publish_async"] = await _ceiling(servers, "BENCH_KALSHI", payloads)
         ceiling = result["ceiling_publish_async"]["acked_per_s"]
         result["ratio_to_ceiling"] = round(result["sustained_max_acked_per_s"] / ceiling, 3)
         busiest = max(result["rates"], key=lambda r: r["acked_per_s"])
@@ -195,7 +216,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         sim.terminate()
         sim.wait()
-        nats_server.cleanup()
     return result
 
 
@@ -203,8 +223,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="10 s windows and more rates")
     parser.add_argument("--markets", type=int, default=5000)
+    parser.add_argument("--cluster", action="store_true", help="R1 on one server, then R3 on a 3-node cluster "
+                        "(sync_interval: always), in the same run; prints both and their ratio")
     opts = parser.parse_args()
     opts.rates = [500, 2000, 5000, 10000, 20000, 40000] if opts.long else [500, 2000, 5000, 20000, 40000]
+    if opts.cluster and not opts.long:
+        opts.rates = [2000, 40000]  # a normal rate and saturation, twice: keeps the run near a minute and a half
     opts.window = 10.0 if opts.long else 4.0
     opts.ceiling_frames = 50_000
     print(orjson.dumps(asyncio.run(main(opts))).decode())

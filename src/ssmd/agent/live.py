@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 from aiohttp import web
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -31,7 +32,7 @@ from ssmd.agent._metrics import AgentMetrics
 from ssmd.agent.engine import Engine
 from ssmd.agent.signal import Fire, Signal
 from ssmd.bus.connect import connect
-from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
+from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, check_capture, ensure_stream
 from ssmd.bus.subjects import sanitize_token
 from ssmd.runtime.http import HealthServer
 
@@ -135,10 +136,10 @@ class Runtime:
                                       f"NATS_SUBJECTS") from None
         try:
             for subject in cfg.subjects:
-                await check_capture(js, stream, subject)
-        except StreamConflict as exc:
+                info = await check_capture(js, stream, subject)
+        except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
-        await self._ensure_fires_stream(js)
+        await self._ensure_fires_stream(js, info.config.num_replicas or 1)
         consumer = ConsumerConfig(
             durable_name=cfg.durable,
             ack_policy=AckPolicy.ALL,  # frames are handled in order, so one ack per batch is exact
@@ -158,7 +159,9 @@ class Runtime:
                                            "signals": [s.id for s in self.engine.signals]})
         return sub
 
-    async def _ensure_fires_stream(self, js: JetStreamContext) -> None:
+    async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> None:
+        """Create ``{ENV}_SIGNALS`` unless a stream stores fires already, with as many replicas as the stream the
+        agent reads: fires must survive the same dead nodes the frames they come from do."""
         env = self.config.env
         try:
             await js.find_stream_name_by_subject(f"{env}.signals.fired.x.y")
@@ -166,10 +169,10 @@ class Runtime:
         except NotFoundError:
             pass
         name = self.config.fires_stream or f"{sanitize_token(env).upper().replace('-', '_')}_SIGNALS"
-        spec = StreamSpec(name=name, subjects=(f"{env}.signals.>",), max_age_s=FIRES_MAX_AGE_S)
+        spec = StreamSpec(name=name, subjects=(f"{env}.signals.>",), max_age_s=FIRES_MAX_AGE_S, replicas=replicas)
         try:
             await ensure_stream(js, spec)
-        except StreamConflict as exc:
+        except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
 
     # -- hot loop -------------------------------------------------------------------------------------------
@@ -221,7 +224,10 @@ class Runtime:
         self._count_signal_errors()
         if outgoing and not await self._publish(js, outgoing, stop):
             return  # stopping with fires unstored: leave the frames unacked so they are redelivered
-        await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
+        try:
+            await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
+        except nats.errors.Error as exc:  # failing over: the next batch's ack covers this one, or it is redelivered
+            log.debug("ack failed: %s", exc)
         metrics.last_seq.set(self.last_seq)
         if pending is not None:
             metrics.lag_messages.set(pending)

@@ -142,8 +142,10 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
             result.gaps += 1
             missing = gap.get("missing_count")
             result.missing_messages += missing if isinstance(missing, int) else 0
-            result.add("gap", day.label, f"{missing} stream messages lost after seq {gap.get('after_seq')} "
-                       f"(detected {gap.get('detected_at')})")
+            after = gap.get("after_seq")
+            lost = (f"frames dropped by the connector (its buffer was full) after stream seq {after}"
+                    if gap.get("cause") == "connector_buffer_full" else f"stream messages lost after seq {after}")
+            result.add("gap", day.label, f"{missing} {lost} (detected {gap.get('detected_at')})")
     _check_tmp(day, manifest, newest, now, result)
     return result
 

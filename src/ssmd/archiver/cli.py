@@ -42,7 +42,7 @@ def archiver(config_path: str, health_addr: str) -> None:
 async def _main(config: object, config_path: str, health_addr: str) -> int:
     from ssmd.archiver.service import Archiver
     from ssmd.bus.connect import NatsUnavailable
-    from ssmd.bus.streams import StreamConflict
+    from ssmd.bus.streams import StreamConflict, StreamUnavailable
     from ssmd.config.archiver import ArchiverConfig
     from ssmd.config.urls import redact_in
     from ssmd.runtime.http import HealthServer
@@ -64,7 +64,7 @@ async def _main(config: object, config_path: str, health_addr: str) -> int:
         source = " (set by NATS_URL)" if os.environ.get("NATS_URL") else ""
         click.echo(f"{config_path}: nats.url{source}: {redact_in(str(exc), config.nats.url)}", err=True)
         return 2
-    except StreamConflict as exc:
+    except (StreamConflict, StreamUnavailable) as exc:
         click.echo(f"{config_path}: nats: {redact_in(str(exc), config.nats.url)}", err=True)
         return 2
     except OSError as exc:  # e.g. the archive cannot even be read for crash recovery

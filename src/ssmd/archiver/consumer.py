@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, StreamInfo
 from nats.js.errors import NotFoundError
 
-from ssmd.bus.streams import StreamConflict
+from ssmd.bus.streams import StreamConflict, retry_transient
 from ssmd.bus.subjects import filter_covers
 
 
@@ -30,6 +30,8 @@ class ConsumerSettings:
     max_ack_pending: int
     ack_wait_s: float
     idle_heartbeat_s: float = 5.0
+    replicas: int = 0
+    """The consumer's own replicas: the stream's (set at start), so its state survives the nodes the stream does."""
 
 
 class Delivery(NamedTuple):
@@ -64,7 +66,8 @@ def parse_ack_reply(reply: str) -> Delivery | None:
 async def existing_durable(js: JetStreamContext, settings: ConsumerSettings) -> ConsumerInfo | None:
     """The durable if it exists; raise if it filters something else or another archiver is bound to it."""
     try:
-        info: ConsumerInfo = await js.consumer_info(settings.stream, settings.durable)
+        info: ConsumerInfo = await retry_transient(lambda: js.consumer_info(settings.stream, settings.durable),
+                                                   f"consumer {settings.durable} on stream {settings.stream}")
     except NotFoundError:
         return None
     have = info.config.filter_subject or ""
@@ -110,5 +113,6 @@ async def recreate(js: JetStreamContext, settings: ConsumerSettings, deliver_sub
         filter_subject=settings.filter,
         flow_control=True,
         idle_heartbeat=settings.idle_heartbeat_s,
+        num_replicas=settings.replicas or None,
     )
     await js.add_consumer(settings.stream, config)

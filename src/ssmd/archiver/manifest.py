@@ -81,10 +81,13 @@ class Manifest:
         self.tickers |= stats.tickers
         self.message_types |= set(stats.by_type)
 
-    def add_gap(self, after_seq: int, missing_count: int, detected_at: dt.datetime) -> None:
+    def add_gap(self, after_seq: int, missing_count: int, detected_at: dt.datetime, cause: str | None = None) -> None:
         if any(g.get("after_seq") == after_seq for g in self.gaps):
             return  # the same discard seen again after a restart is one gap, not two
-        self.gaps.append({"after_seq": after_seq, "missing_count": missing_count, "detected_at": iso(detected_at)})
+        gap: dict[str, Any] = {"after_seq": after_seq, "missing_count": missing_count, "detected_at": iso(detected_at)}
+        if cause is not None:
+            gap["cause"] = cause
+        self.gaps.append(gap)
 
     def add_possible_gap(self, after_seq: int, discarded: int, detected_at: dt.datetime) -> None:
         """Stream messages discarded that a partial filter may or may not have matched (count unknowable)."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ssmd.archiver.consumer import (
 from ssmd.archiver.metrics import ArchiverMetrics
 from ssmd.archiver.writer import ArchiveWriter, Clock, Record
 from ssmd.bus.connect import connect
+from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
@@ -71,7 +73,7 @@ class Archiver:
         self._last_buffered = 0
         self._next_cseq = 1
         self._whole_stream = False
-        self._gaps: list[tuple[int, int, bool]] = []
+        self._gaps: list[tuple[int, int, bool, str | None]] = []
         self._data = asyncio.Event()
         self._resync: str | None = None
         self._activity = time.monotonic()
@@ -137,6 +139,7 @@ class Archiver:
     async def _start(self) -> None:
         assert self._js is not None
         stream = await check_capture(self._js, self.settings.stream, self.settings.filter)
+        self.settings = replace(self.settings, replicas=stream.config.num_replicas or 1)
         info = await self._durable_not_bound()
         last = await self.writer.open()
         floor = info.ack_floor.stream_seq if info is not None and info.ack_floor is not None else 0
@@ -147,7 +150,7 @@ class Archiver:
         first = stream.state.first_seq
         if start > 0 and first > start + 1 and not self._whole_stream:
             self.metrics.possible_gaps.inc()
-            self._gaps.append((start, first - start - 1, False))
+            self._gaps.append((start, first - start - 1, False, None))
             log.error("the stream discarded messages after the last archived one; the filter covers only part "
                       "of the stream, so how many of them it matched is unknown",
                       extra={"after_seq": start, "stream_first_seq": first, "filter": self.settings.filter})
@@ -227,6 +230,9 @@ class Archiver:
         if self._whole_stream and sseq != self._last_buffered + 1 and self._last_buffered > 0:
             self._on_gap(self._last_buffered, sseq - self._last_buffered - 1)
         self._last_buffered = sseq
+        headers = msg.headers
+        if headers and DROPPED_BEFORE in headers:
+            self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
         records = self._records
         records.append(Record(msg.data, sseq, msg.subject, int(ts)))
         self._replies.append(reply)
@@ -249,8 +255,20 @@ class Archiver:
             if last_consumer and last_consumer.isdigit() and int(last_consumer) >= self._next_cseq:
                 self._request_resync(f"heartbeat says consumer seq {last_consumer} was sent")
 
+    def _on_dropped_upstream(self, sseq: int, count: str) -> None:
+        """The connector dropped frames just before this one (its buffer was full): a gap no sequence shows."""
+        if not count.isdigit() or int(count) == 0:
+            log.warning("ignoring an unreadable %s header", DROPPED_BEFORE, extra={"value": count[:40]})
+            return
+        missing = int(count)
+        self._gaps.append((sseq - 1, missing, True, CAUSE_CONNECTOR_BUFFER_FULL))
+        self.metrics.gaps.inc()
+        self.metrics.missing.inc(missing)
+        log.error("gap: the connector dropped frames before they reached the stream (its buffer was full)",
+                  extra={"after_seq": sseq - 1, "missing_count": missing})
+
     def _on_gap(self, after_seq: int, missing: int) -> None:
-        self._gaps.append((after_seq, missing, True))
+        self._gaps.append((after_seq, missing, True, None))
         self.metrics.gaps.inc()
         self.metrics.missing.inc(missing)
         log.error("gap: the stream discarded messages before they were archived",
@@ -314,8 +332,8 @@ class Archiver:
 
     async def _save_gaps(self) -> None:
         while self._gaps:
-            after, missing, exact = self._gaps[0]
-            await self.writer.record_gap(after, missing, exact)
+            after, missing, exact, cause = self._gaps[0]
+            await self.writer.record_gap(after, missing, exact, cause)
             self._gaps.pop(0)
 
     async def _flush(self) -> None:

@@ -137,14 +137,16 @@ class ArchiveWriter:
             await self._run(self._close_current)
             return True
 
-    async def record_gap(self, after_seq: int, missing_count: int, exact: bool = True) -> None:
+    async def record_gap(self, after_seq: int, missing_count: int, exact: bool = True,
+                         cause: str | None = None) -> None:
         """Note messages lost upstream in the day's manifest (written now: a gap must not wait for a close).
 
         ``exact=False``: ``missing_count`` upstream messages were lost, but how many of them this archive
-        would have held is unknown; recorded under ``possible_gaps``, never as a gap.
+        would have held is unknown; recorded under ``possible_gaps``, never as a gap. ``cause`` says where they
+        were lost when that is known (``connector_buffer_full``: before they reached the stream).
         """
         async with self._lock:
-            await self._run(self._save_gap, after_seq, missing_count, exact, self.clock())
+            await self._run(self._save_gap, after_seq, missing_count, exact, self.clock(), cause)
 
     async def close(self) -> None:
         """Close the current file (rename + manifest). Safe to call twice."""
@@ -250,10 +252,10 @@ class ArchiveWriter:
             current.day, lambda m: m.add_file(final, _utc(current.opened), _utc(end), stats, size, sha)
         )
 
-    def _save_gap(self, after_seq: int, missing: int, exact: bool, now: float) -> None:
+    def _save_gap(self, after_seq: int, missing: int, exact: bool, now: float, cause: str | None = None) -> None:
         at = _utc(now)
         if exact:
-            self._update_manifest(at.strftime("%Y-%m-%d"), lambda m: m.add_gap(after_seq, missing, at))
+            self._update_manifest(at.strftime("%Y-%m-%d"), lambda m: m.add_gap(after_seq, missing, at, cause))
         else:
             self._update_manifest(at.strftime("%Y-%m-%d"), lambda m: m.add_possible_gap(after_seq, missing, at))
 

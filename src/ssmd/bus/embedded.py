@@ -33,10 +33,20 @@ def find_nats_server() -> str:
     return found
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, and never one this process was given before: a cluster asks for nine in a
+    row, and the kernel may offer a port again as soon as the probing socket is closed."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            break
+    _handed_out.add(port)
+    return port
 
 
 class EmbeddedNats:
@@ -74,23 +84,38 @@ class EmbeddedNats:
             cmd += ["-m", str(self.http_port)]
         return cmd
 
+    log_path: Path | None = None
+    """Where the server's own log goes (appended); ``None`` keeps it in a pipe read only on a failed start,
+    which suits one quiet server. Chatty cluster nodes log to a file, or a full pipe would block them."""
+
     def start(self, timeout: float = 10.0) -> EmbeddedNats:
         if self.proc is not None and self.proc.poll() is None:
             return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        if self.log_path is not None:
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=log,
+                                             start_new_session=True)
+        else:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {err.strip()}")
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {self._error_text()}")
             if _accepts(self.host, self.port):
                 return self
             time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"nats-server did not accept connections on {self.url} within {timeout}s")
+
+    def _error_text(self) -> str:
+        assert self.proc is not None
+        if self.log_path is not None:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            return "\n".join(lines[-5:])
+        return self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server (SIGTERM, or SIGKILL with ``kill=True``) and wait until the port is free."""

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ssmd.config.base import ConfigModel, Duration
 from ssmd.config.duration import parse_duration
-from ssmd.config.urls import check_nats_urls
+from ssmd.config.urls import parse_servers
 
 
 class ArchiverNats(ConfigModel):
@@ -21,7 +21,7 @@ class ArchiverNats(ConfigModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        return check_nats_urls(value)
+        return ",".join(parse_servers(value))  # one URL, or a cluster's list
 
     @field_validator("filter")
     @classmethod

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model
 
 from ssmd.config.base import ConfigModel
 from ssmd.config.capture import CaptureConfig
-from ssmd.config.urls import check_nats_urls
+from ssmd.config.urls import parse_servers
 
 
 class TransportConfig(ConfigModel):
@@ -26,7 +26,7 @@ class TransportConfig(ConfigModel):
             return value
         if not (value and value.strip()):
             raise ValueError("transport_type nats needs a url (nats://host:4222)")
-        return check_nats_urls(value)
+        return ",".join(parse_servers(value))  # one URL, or a cluster's list
 
 
 class StorageConfig(ConfigModel):

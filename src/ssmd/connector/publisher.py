@@ -9,7 +9,8 @@ When an ack times out or comes back as an error (NATS restarting, JetStream not 
 goes back to the front of the buffer in receive order and is re-sent after a short back-off. Frames that were
 in fact stored come back from JetStream as duplicates (same msg-id, inside the stream's duplicate window), so
 the stream holds each frame exactly once and in order. While NATS is away frames wait in the bounded buffer;
-when it is full the newest frame is dropped, counted, logged and reported by ``/ready``.
+when it is full the newest frame is dropped, counted, logged and reported by ``/ready``, and the next frame
+accepted carries the number dropped (``Ssmd-Dropped-Before``) so that the archive records the gap.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from ssmd.bus.headers import DROPPED_BEFORE
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.runtime.tasks import cancel_all
 
@@ -94,6 +96,7 @@ class JetStreamPublisher:
         self._last_drop = 0.0
         self._last_drop_log = 0.0
         self._drops_since_log = 0
+        self._unreported_drops = 0
         self.acked = 0
 
     async def start(self) -> None:
@@ -122,12 +125,16 @@ class JetStreamPublisher:
             self._drop()
             return
         headers[EXPECTED_STREAM] = self._stream
+        if self._unreported_drops:
+            headers[DROPPED_BEFORE] = str(self._unreported_drops)  # the archiver records the gap in the manifest
+            self._unreported_drops = 0
         self._buffer.append(_Pending(next(self._numbers), subject, payload, headers, type_token, t0))
         self._idle.clear()
         self._wake.set()
 
     def _drop(self) -> None:
         self.dropped += 1
+        self._unreported_drops += 1
         self._drops_since_log += 1
         self._metrics.dropped.inc()
         now = time.monotonic()
@@ -148,13 +155,18 @@ class JetStreamPublisher:
     def not_ready_reason(self) -> str | None:
         if not self._nc.is_connected:
             return "NATS is not connected"
+        if self.pending and self._nc.stats["reconnects"] != self._epoch:
+            return f"NATS reconnected; re-sending {self.pending} buffered frames"
         now = time.monotonic()
         if self._inflight:
             oldest = next(iter(self._inflight.values()))
             if now - max(self._last_ack, oldest.sent_at) > self._timeout:
                 return f"publish acks are not flowing ({self._last_error or 'ack timeout'})"
-        if self._buffer and now < self._resume_at and self._last_error:
-            return f"publishing is retrying: {self._last_error}"
+        if self._last_error is not None and self.pending:
+            # Set by the last retry and cleared only by the next ack: between re-sends (while a quorum of a cluster
+            # is down, say) nothing else says so, and /ready would flap to 200 with every frame unacked.
+            return (f"publishes not acked, retrying with the same Nats-Msg-Id: {self._last_error}; "
+                    f"{self.pending} frames buffered")
         if self._last_drop and now - self._last_drop < _DROP_UNREADY_FOR:
             return f"publish buffer overflowed: {self.dropped} frames dropped"
         return None
@@ -175,6 +187,8 @@ class JetStreamPublisher:
             self._epoch = epoch
             if self._inflight:
                 self._retry_all("NATS reconnected; re-sending unacked frames", pause=False)
+            elif self._buffer:
+                self._last_error = "NATS reconnected; no ack yet"  # a server without a quorum acks nothing
         while self._buffer and len(self._inflight) < self._max_in_flight:
             if not nc.is_connected or time.monotonic() < self._resume_at:
                 return  # the watchdog wakes the pump again
@@ -230,9 +244,9 @@ class JetStreamPublisher:
         if reason != self._last_error:
             log.warning("JetStream publish not acked, retrying %d frames with the same Nats-Msg-Id: %s",
                         len(again), reason, extra={"buffered": len(self._buffer)})
+        self._last_error = reason  # not ready until the next ack, paused or not
         if not pause:
             return
-        self._last_error = reason
         self._resume_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
 

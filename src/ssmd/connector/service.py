@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from ssmd.bus.streams import StreamConflict, check_capture
+from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.connector.discovery import DiscoveryError, discover_markets
 from ssmd.connector.endpoint import rest_base
@@ -149,6 +149,9 @@ class Connector:
         except StreamConflict as exc:
             await self._nc.close()
             raise StartupError(f"{exc}; create it with: ssmd stream ensure --env {self.opts.env_path}") from None
+        except StreamUnavailable as exc:
+            await self._nc.close()
+            raise StartupError(str(exc)) from None
         return JetStreamPublisher(
             self._nc, stream, self.metrics, max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.testing._disk import tmpfs
 
@@ -63,3 +64,18 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[object]:
         yield client
     finally:
         await client.close()
+
+
+# --- JetStream cluster (issue 15, helper "cluster"): keep this block together when testing.py becomes a package ---
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[EmbeddedCluster]:
+    """Three real nats-servers in one JetStream cluster (``sync_interval: always``), of this test's own: tests
+    kill (``kill(i)``) and restart (``restart(i)``) nodes. ``url`` is the comma-separated list of all three."""
+    cluster = EmbeddedCluster(3, store_dir=tmp_path / "nats-cluster")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()

@@ -36,10 +36,13 @@ def _duration(_: click.Context, __: click.Parameter, value: str | None) -> float
 @click.option("--seed", type=int, default=None, help="Simulator: deterministic market model.")
 @click.option("--rotation", default="1m", show_default=True, help="Archive file rotation (short, so files appear).")
 @click.option("--signals", default=DEFAULT_SIGNALS, show_default=True, help="Agent signal specs (SSMD_SIGNALS).")
+@click.option("--cluster", type=click.IntRange(3, 9), default=None, metavar="N",
+              help="Run NATS as a local JetStream cluster of N nodes (3: streams at R3, as in production) instead of "
+              "one server; kill -9 a node to watch capture carry on.")
 @click.option("--status-every", default=5.0, show_default=True, type=click.FloatRange(0.5),
               help="Seconds between status lines.")
 def up(duration: float | None, data_dir: Path | None, live: bool, rate: float, markets: int, seed: int | None,
-       rotation: str, signals: str, status_every: float) -> None:
+       rotation: str, signals: str, cluster: int | None, status_every: float) -> None:
     """Run NATS, the stream, the Kalshi simulator (or --live), connector, archiver and agent, supervised.
 
     Prints where everything runs, a status line every few seconds, and on exit (Ctrl-C, SIGTERM or --duration)
@@ -61,7 +64,7 @@ def up(duration: float | None, data_dir: Path | None, live: bool, rate: float, m
             click.echo(f"error: --live needs real Kalshi credentials: set {' and '.join(missing)}", err=True)
             sys.exit(2)
     opts = Options(data_dir=data_dir or Path("data") / ("live" if live else "demo"), live=live, rate=rate,
-                   markets=markets, rotation=rotation, signals=signals, seed=seed)
+                   markets=markets, rotation=rotation, signals=signals, seed=seed, cluster=cluster)
 
     # Our own short NATS connections (drain checks) must not print reconnect chatter between status lines.
     logging.basicConfig(level=logging.WARNING, format="! %(name)s: %(message)s")

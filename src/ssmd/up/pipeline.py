@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.up.spec import ChildSpec
 
@@ -39,6 +40,8 @@ class Options:
     rotation: str = "1m"
     signals: str = DEFAULT_SIGNALS
     seed: int | None = None
+    cluster: int | None = None
+    """Nodes of a local JetStream cluster (streams at up to 3 replicas); ``None``: one nats-server."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,11 @@ class Plan:
     subject_prefix: str
     archive_root: Path
     config_dir: Path
-    nats: ChildSpec
+    nats: tuple[ChildSpec, ...]
+    """One nats-server, or every node of the cluster."""
     nats_url: str
+    """The server's URL, or every node's, comma-separated (what NATS_URL and the config files hold)."""
+    replicas: int
     stream_ensure: ChildSpec
     keygen: ChildSpec | None
     sim: ChildSpec | None
@@ -66,7 +72,11 @@ class Plan:
     @property
     def services(self) -> list[ChildSpec]:
         """Long-running children in start order (NATS first, data sources before consumers)."""
-        return [s for s in (self.nats, self.sim, self.archiver, self.agent, self.connector) if s is not None]
+        return [s for s in (*self.nats, self.sim, self.archiver, self.agent, self.connector) if s is not None]
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.data_dir / ("nats-cluster" if len(self.nats) > 1 else "nats")
 
 
 def ssmd_command(*args: str) -> tuple[str, ...]:
@@ -108,11 +118,12 @@ def build(opts: Options) -> Plan:
     stream = f"{env_name.upper()}_{FEED.upper()}"
     consumer = f"archiver-{FEED}"
 
-    nats_server = EmbeddedNats(store_dir=data / "nats", port=free_port())
+    nats, nats_url = _nats(data, logs, opts.cluster)
+    replicas = min(len(nats), 3)
     feed_path = write_feed(config_dir / "feeds" / f"{FEED}.yaml")
     environment: dict[str, object] = {
         "name": env_name, "feed": FEED, "schema": "trade:v1",
-        "transport": {"transport_type": "nats", "url": nats_server.url},
+        "transport": {"transport_type": "nats", "url": nats_url},
         "storage": {"storage_type": "local", "path": str(archive)},
     }
     if not opts.live:
@@ -123,14 +134,13 @@ def build(opts: Options) -> Plan:
         }
     env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
     archiver_path = _write_yaml(config_dir / "archiver.yaml", {
-        "nats": {"url": nats_server.url, "stream": stream, "consumer": consumer, "filter": f"{prefix}.json.>"},
+        "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": f"{prefix}.json.>"},
         "storage": {"path": str(archive)},
         "rotation": {"interval": opts.rotation},
     })
 
-    nats = ChildSpec("nats-server", tuple(nats_server.command()), tcp_port=nats_server.port,
-                     log_path=logs / "nats-server.log")
-    ensure = ChildSpec("stream", ssmd_command("stream", "ensure", "--env", str(env_path), "--max-age", "1h"))
+    ensure = ChildSpec("stream", ssmd_command("stream", "ensure", "--env", str(env_path), "--max-age", "1h",
+                                              "--replicas", str(replicas)))
 
     connector_port, archiver_port, agent_port = free_port(), free_port(), free_port()
     connector_args = ["connector", "--feed", str(feed_path), "--env", str(env_path),
@@ -156,15 +166,33 @@ def build(opts: Options) -> Plan:
                                            "--health-addr", f"127.0.0.1:{archiver_port}"),
                          health_url=f"http://127.0.0.1:{archiver_port}/health", log_path=logs / "archiver.log")
     agent = ChildSpec("agent", ssmd_command("agent", "run", "--host", "127.0.0.1"),
-                      env={"NATS_URL": nats_server.url, "NATS_SUBJECTS": f"{prefix}.json.>",
+                      env={"NATS_URL": nats_url, "NATS_SUBJECTS": f"{prefix}.json.>",
                            "PORT": str(agent_port), "SSMD_SIGNALS": opts.signals},
                       health_url=f"http://127.0.0.1:{agent_port}/health", log_path=logs / "agent.log")
     return Plan(
         data_dir=data, env_name=env_name, stream=stream, consumer=consumer, subject_prefix=prefix,
-        archive_root=archive, config_dir=config_dir, nats=nats, nats_url=nats_server.url, stream_ensure=ensure,
+        archive_root=archive, config_dir=config_dir, nats=nats, nats_url=nats_url, replicas=replicas,
+        stream_ensure=ensure,
         keygen=keygen, sim=sim, sim_url=sim_url, connector=connector, archiver=archiver, agent=agent,
         sent_log=sent_log, rotation=opts.rotation, keys_dir=keys,
     )
+
+
+def _nats(data: Path, logs: Path, cluster: int | None) -> tuple[tuple[ChildSpec, ...], str]:
+    """One nats-server, or a cluster whose node configs are written now (``sync_interval: always``)."""
+    if not cluster:
+        server = EmbeddedNats(store_dir=data / "nats", port=free_port())
+        spec = ChildSpec("nats-server", tuple(server.command()), tcp_port=server.port,
+                         log_path=logs / "nats-server.log")
+        return (spec,), server.url
+    nodes = EmbeddedCluster(cluster, store_dir=data / "nats-cluster")
+    nodes.write_configs()
+    # Healthy means JetStream is up and knows its meta leader: true only once a quorum of nodes has formed, so
+    # the nodes must be started together (see run._start).
+    specs = tuple(ChildSpec(f"nats-{node.name}", tuple(node.command()), tcp_port=node.port,
+                            health_url=f"http://{node.host}:{node.ports.http}/healthz",
+                            log_path=logs / f"nats-{node.name}.log") for node in nodes.nodes)
+    return specs, nodes.url
 
 
 def with_demo_credentials(plan: Plan) -> Plan:

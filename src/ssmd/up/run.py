@@ -39,9 +39,10 @@ def where(plan: Plan) -> list[str]:
     rel = plan.data_dir
     lines = [
         f"ssmd up ({'LIVE Kalshi' if plan.sim is None else 'simulated Kalshi'}): everything under {rel}",
-        f"  nats-server  {plan.nats_url}  JetStream store {rel / 'nats'}",
+        f"  nats-server  {plan.nats_url}  JetStream store {plan.nats_dir}"
+        + (f"  ({len(plan.nats)}-node cluster, every write fsynced)" if len(plan.nats) > 1 else ""),
         f"  stream       {plan.stream} on {plan.subject_prefix}.>  (frames on "
-        f"{plan.subject_prefix}.json.{{type}}.{{ticker}})",
+        f"{plan.subject_prefix}.json.{{type}}.{{ticker}}), {plan.replicas} replica(s)",
     ]
     if plan.sim is not None:
         lines.append(f"  simulator    {plan.sim_url.replace('http', 'ws')}/trade-api/ws/v2  "  # type: ignore[union-attr]
@@ -83,7 +84,7 @@ async def run(opts: Options, settings: RunSettings, out: Out, stop: asyncio.Even
 
 
 async def _start(sup: Supervisor, plan: Plan, out: Out) -> Plan:
-    await sup.start(plan.nats)
+    await asyncio.gather(*(sup.start(node) for node in plan.nats))  # a cluster is healthy only once it formed
     code, text = await sup.run_once(plan.stream_ensure)
     if code != 0:
         raise StartError(f"ssmd stream ensure failed ({code}): {text.strip()}")
@@ -93,7 +94,7 @@ async def _start(sup: Supervisor, plan: Plan, out: Out) -> Plan:
         if code != 0:
             raise StartError(f"ssmd sim keygen failed ({code}): {text.strip()}")
         plan = pipeline.with_demo_credentials(plan)
-    for spec in plan.services[1:]:
+    for spec in plan.services[len(plan.nats):]:
         child = await sup.start(spec)
         out(f"✓ {spec.name} started (pid {child.pid})")
     return plan
@@ -130,7 +131,7 @@ async def _drain_and_stop(sup: Supervisor, plan: Plan, probe: status.Probe, out:
     if not drained:
         out(f"! the archiver did not drain within {_DRAIN_TIMEOUT_S:.0f}s; stopping anyway "
             "(it resumes exactly where it stopped on the next run)")
-    await sup.stop_all(order=[["archiver", "agent", "simulator"], ["nats-server"]])
+    await sup.stop_all(order=[["archiver", "agent", "simulator"], [node.name for node in plan.nats]])
 
 
 async def _until_connector_quiet(probe: status.Probe, deadline: float) -> None:

@@ -1,0 +1,10 @@
+"""NATS headers ssmd services put on frames for each other (besides the exchange's bytes, which stay untouched)."""
+
+from __future__ import annotations
+
+DROPPED_BEFORE = "Ssmd-Dropped-Before"
+"""On the first frame the connector accepted after its publish buffer overflowed: how many frames it dropped just
+before this one. The archiver records them as a gap in the day's manifest (cause ``connector_buffer_full``), so
+the loss is in the archive where ``ssmd archive verify`` reports it, not only in a metric and a log line."""
+
+CAUSE_CONNECTOR_BUFFER_FULL = "connector_buffer_full"
