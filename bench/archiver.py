@@ -61,7 +61,7 @@ def realistic_frames(n: int, seed: int = 1) -> list[tuple[str, bytes]]:
     return out
 
 
-async def publish(url: str, n: int, replicas: int = 1) -> tuple[int, int]:
+async def publish(url: str, n: int, replicas: int = 1, acked: bool = False) -> tuple[int, int]:
     import nats
 
     from ssmd.bus.streams import StreamSpec, ensure_stream
@@ -70,18 +70,23 @@ async def publish(url: str, n: int, replicas: int = 1) -> tuple[int, int]:
     js = nc.jetstream()
     await ensure_stream(js, StreamSpec.for_prefix(STREAM, PREFIX, replicas=replicas))
     frames = realistic_frames(n)
-    if replicas > 1:  # a replicated stream falls behind fire-and-forget publishes: wait for acks, 5,000 at a time
+    if acked or replicas > 1:  # a busy or replicated stream falls behind fire-and-forget publishes: ack 5,000 at once
         for start in range(0, n, 5000):
             acks = [await js.publish_async(subject, payload) for subject, payload in frames[start:start + 5000]]
             await asyncio.gather(*acks)
-    for subject, payload in frames if replicas == 1 else []:
-        await nc.publish(subject, payload)
+    else:
+        for subject, payload in frames:
+            await nc.publish(subject, payload)
     await nc.flush()
+    stored = 0
     for _ in range(2400):  # core publishes are stored asynchronously: wait (at most 120 s) for all of them
-        if (await js.stream_info(STREAM)).state.messages >= n:
+        stored = (await js.stream_info(STREAM)).state.messages
+        if stored >= n:
             break
         await asyncio.sleep(0.05)
     await nc.close()
+    if stored < n:  # the drains wait for message n: fail now rather than hang
+        raise RuntimeError(f"the stream holds {stored} of the {n} messages published")
     return n, sum(len(p) + 1 for _, p in frames)
 
 
@@ -159,8 +164,12 @@ def drain_modes(url: str, modes: list[str], n: int, raw_bytes: int, tmp: str) ->
     """Run each mode in a child process against the stream at ``url``; msg/s, MB/s, CPU, RSS per mode."""
     results: dict[str, Any] = {}
     for mode in modes:
-        out = subprocess.run([sys.executable, __file__, "--child", url, mode, str(n), tmp],
-                             capture_output=True, text=True, check=False, env={**os.environ, "SSMD_LOG": "warning"})
+        try:
+            out = subprocess.run([sys.executable, __file__, "--child", url, mode, str(n), tmp], capture_output=True,
+                                 text=True, check=False, env={**os.environ, "SSMD_LOG": "warning"}, timeout=600)
+        except subprocess.TimeoutExpired:
+            results[mode] = {"error": f"did not drain {n} messages within 600 s"}
+            continue
         if out.returncode != 0:
             results[mode] = {"error": out.stderr[-2000:]}
             continue
@@ -197,7 +206,7 @@ def cluster_main(args: argparse.Namespace) -> None:
     out: dict[str, Any] = {"benchmark": "archiver", "mode": "cluster"}
     with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp:
         with EmbeddedNats(Path(tmp) / "nats") as server:
-            n, raw_bytes = asyncio.run(publish(server.url, args.messages))
+            n, raw_bytes = asyncio.run(publish(server.url, args.messages, acked=True))
             out["r1"] = _summary(n, raw_bytes, drain_modes(server.url, modes, n, raw_bytes, tmp))
         with EmbeddedCluster(3, Path(tmp) / "cluster") as cluster:
             n, raw_bytes = asyncio.run(publish(cluster.url, args.messages, replicas=3))
