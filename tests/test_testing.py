@@ -17,6 +17,7 @@ from ssmd.testing import (
     assert_archived_as_sent,
     drain_and_compare,
     make_stream,
+    wait_until,
     write_env,
 )
 
@@ -70,3 +71,25 @@ async def test_a_new_connection_can_be_sent_identical_frames(own_nats: EmbeddedN
     finally:
         sim.stop()
     assert first and sent == Counter({frame: 2 for frame in first})
+
+
+async def test_wait_until_retries_only_the_errors_it_is_told_to() -> None:
+    """A listed exception (a request during an election) is "not yet" and named on failure; any other is a bug in
+    the check and propagates at once."""
+    calls = iter([ConnectionResetError("node restarting"), ConnectionResetError("node restarting"), "leader n2"])
+
+    def ask() -> str:
+        result = next(calls)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    assert await wait_until(ask, 5, "a leader", interval=0.01, retry_on=(OSError,)) == "leader n2"
+    with pytest.raises(ConnectionResetError):
+        await wait_until(lambda: _raise(ConnectionResetError("down")), 5, "a leader", interval=0.01)
+    with pytest.raises(AssertionError, match=r"waiting for a leader \(last check returned KeyError\('n9'\)\)"):
+        await wait_until(lambda: _raise(KeyError("n9")), 0.05, "a leader", interval=0.01, retry_on=(KeyError,))
+
+
+def _raise(exc: Exception) -> None:
+    raise exc

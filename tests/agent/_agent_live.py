@@ -1,5 +1,5 @@
-"""Helpers for live-runtime tests: a capture stream per test, frames published like the connector does, and
-the fires read back from the fires stream."""
+"""Helpers for live-runtime tests: a capture stream per test, frames published like the connector does, and a
+runtime in the test's event loop (reading the fires back is ssmd.testing's :func:`read_fires`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
-import orjson
 from nats.js import JetStreamContext
 
 from ssmd.agent.live import LiveConfig, Runtime
@@ -18,10 +17,7 @@ from ssmd.agent.loader import load_signals
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.bus.subjects import subject_for, unparsed_subject
 from ssmd.kalshi.frames import Kind, classify
-from ssmd.testing import wait_until
-
-SIGNALS = ["price_cross[threshold=0.6]", "spread_wide[max_cents=5]", "volume_spike[lookback=3]",
-           "flow_imbalance[min_volume=10]", "market_status[on=[determined,settled]]"]
+from ssmd.testing import SIGNALS, wait_until
 
 
 async def capture_stream(js: JetStreamContext, env: str) -> str:
@@ -49,18 +45,6 @@ async def publish_frames(js: JetStreamContext, env: str, frames: Sequence[bytes]
                 await asyncio.sleep(0.2)
 
 
-async def read_fires(js: JetStreamContext, env: str) -> list[dict[str, Any]]:
-    stream = f"{env.upper()}_SIGNALS"
-    info = await js.stream_info(stream)
-    if not info.state.messages:
-        return []
-    out = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg(stream, seq)
-        out.append({"subject": msg.subject, **orjson.loads(msg.data or b"")})
-    return out
-
-
 @contextlib.asynccontextmanager
 async def running(url: str, env: str, durable: str, signals: Sequence[str] = SIGNALS,
                   **config: Any) -> AsyncIterator[Runtime]:
@@ -78,9 +62,3 @@ async def running(url: str, env: str, durable: str, signals: Sequence[str] = SIG
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
-
-
-def fire_keys(fires: Sequence[dict[str, Any]]) -> list[tuple[str, str, int | None, bytes]]:
-    """What live and backtest must agree on: signal, market, exchange time, values (not stream seqs)."""
-    return sorted(((f["signal"], f["market"], f["ts_ms"], orjson.dumps(f["values"], option=orjson.OPT_SORT_KEYS))
-                   for f in fires), key=lambda k: (k[0], k[1], k[2] if k[2] is not None else -1, k[3]))

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import nats
 from _agent_frames import T0, market_session, trade
-from _agent_live import SIGNALS, capture_stream, fire_keys, publish_frames, read_fires, running
+from _agent_live import capture_stream, publish_frames, running
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from ssmd.agent.backtest import archive_frames, run_backtest
 from ssmd.agent.live import LiveConfig, Runtime
 from ssmd.agent.loader import load_signals
 from ssmd.bus.embedded import EmbeddedNats
-from ssmd.testing import wait_until, write_archive
+from ssmd.testing import SIGNALS, fire_keys, read_fires, wait_until, write_archive
 
 M = "KXBTCD-26FEB1217-T67749.99"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import aiohttp
 import nats
 from _agent_frames import T0, trade
-from _agent_live import capture_stream, publish_frames, read_fires
+from _agent_live import capture_stream, publish_frames
 from click.testing import CliRunner
 
 from ssmd.agent.cli import agent_group
 from ssmd.bus.embedded import EmbeddedNats, free_port
-from ssmd.testing import wait_until
+from ssmd.testing import read_fires, wait_until
 
 M = "KXBTCD-26FEB1217-T67749.99"
 

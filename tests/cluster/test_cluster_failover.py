@@ -12,26 +12,22 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from _agent_live import SIGNALS, fire_keys, read_fires
-from _cluster import (
-    CONNECTOR_CAPTURE,
-    agent,
-    all_current,
-    archived_lines,
-    archiver,
-    client,
-    connector,
-    leader_of,
-    r3_stream,
-    until,
-    verify,
-)
+from _cluster import CONNECTOR_CAPTURE, all_current, archiver, client, leader_of, r3_stream, until
 
 from ssmd.agent.backtest import archive_frames, run_backtest
 from ssmd.agent.loader import load_signals
 from ssmd.bus.cluster import EmbeddedCluster
-from ssmd.testing import Sim, write_env
-from ssmd.up.pipeline import write_feed
+from ssmd.testing import (
+    SIGNALS,
+    AgentProc,
+    ConnectorProc,
+    Sim,
+    archived_lines,
+    fire_keys,
+    read_fires,
+    run_ssmd,
+    write_env,
+)
 
 
 async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_cluster: EmbeddedCluster,
@@ -44,10 +40,10 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
     sim = Sim(tmp_path, "--no-auth", "--rate", "150", "--seed", "3", "--markets", "20", "--ping-interval", "1")
     env_path = write_env(tmp_path / "ha.yaml", env, cluster.url, CONNECTOR_CAPTURE)
     archive = tmp_path / "archive"
-    services = [archiver(tmp_path, cluster.url, stream, prefix, archive),
-                agent(tmp_path, cluster.url, prefix, SIGNALS),
-                connector(tmp_path, env_path, sim.url, write_feed(tmp_path / "kalshi-feed.yaml"))]
-    conn, arch, live = services[2], services[0], services[1]
+    arch = archiver(tmp_path, cluster.url, stream, prefix, archive)
+    live = AgentProc(tmp_path, cluster.url, f"{prefix}.json.>", SIGNALS)
+    conn = ConnectorProc(tmp_path, env_path, sim.url)
+    services = [arch, live, conn]
     try:
         for service in services:
             await service.wait_ready(60)
@@ -62,26 +58,26 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
                     and await arch.metric("ssmd_archiver_messages_total") > since + 100)
 
         # 1. SIGKILL the stream leader: a new one is elected; publishes in flight are re-sent with their msg-id.
-        await until(lambda: progress(0), "frames flowing")
+        await until(lambda: progress(0), 30, "frames flowing")
         leader = await leader_of(nc, cluster, stream)
         published = await conn.metric("ssmd_connector_frames_published_total")
         await asyncio.to_thread(cluster.kill, leader)
-        await until(lambda: progress(published), "capture carrying on after the leader died", 60)
+        await until(lambda: progress(published), 60, "capture carrying on after the leader died")
         await asyncio.to_thread(cluster.restart, leader)
-        await until(lambda: all_current(nc, stream), "the restarted node caught up", 60)
+        await until(lambda: all_current(nc, stream), 60, "the restarted node caught up")
 
         # 2. SIGKILL the node the connector is connected to (with whatever else is connected there).
-        where = await until(lambda: cluster.nodes_serving("ssmd-connector"), "the connector's node")
+        where = await until(lambda: cluster.nodes_serving("ssmd-connector"), 30, "the connector's node")
         victim = where[0]
         on_victim = [name for name in ("ssmd-connector", "ssmd-archiver", "ssmd-agent")
                      if victim in cluster.nodes_serving(name)]
         published = await conn.metric("ssmd_connector_frames_published_total")
         await asyncio.to_thread(cluster.kill, victim)
-        await until(lambda: progress(published), f"capture carrying on after {on_victim}' node died", 60)
+        await until(lambda: progress(published), 60, f"capture carrying on after {on_victim}' node died")
         for name in on_victim:
-            await until(lambda n=name: cluster.nodes_serving(n), f"{name} connected to another node")
+            await until(lambda n=name: cluster.nodes_serving(n), 30, f"{name} connected to another node")
         await asyncio.to_thread(cluster.restart, victim)
-        await until(lambda: all_current(nc, stream), "the restarted node caught up", 60)
+        await until(lambda: all_current(nc, stream), 60, "the restarted node caught up")
 
         # Drain: everything sent is in the stream, archived and evaluated.
         await sim.pause()
@@ -93,15 +89,15 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
             state = (await js.stream_info(stream)).state
             return state.last_seq if state.messages >= total else 0
 
-        last = await until(stored, f"{total} frames in the stream", 60)
-        await until(lambda: _at(arch, "ssmd_archiver_last_archived_seq", last), "archiver drained", 60)
-        await until(lambda: _at(live, "ssmd_agent_last_stream_seq", last), "agent drained", 60)
+        last = await until(stored, 60, f"{total} frames in the stream")
+        await arch.wait_metric("ssmd_archiver_last_archived_seq", last, 60)
+        await live.wait_metric("ssmd_agent_last_stream_seq", last, 60)
         for service in services:
             service.assert_running()
         assert await conn.metric("ssmd_connector_frames_dropped_total") == 0
         assert await conn.metric("ssmd_connector_publish_retries_total") > 0, "no publish was ever re-sent"
     finally:
-        codes = {s.name: s.terminate() for s in reversed(services)}
+        codes = {s.name: s.terminate(30, or_kill=True) for s in reversed(services)}
         sim.stop()
     try:
         assert codes == {"connector": 0, "archiver": 0, "agent": 0}, codes
@@ -109,7 +105,7 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
         assert sum(archived.values()) == total and archived == sent, (
             f"sent {total}, archived {sum(archived.values())}: {len(set(sent) - set(archived))} missing, "
             f"{sum((archived - sent).values())} extra")
-        checked = await verify(archive)
+        checked = await asyncio.to_thread(run_ssmd, "archive", "verify", archive, timeout=60)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         backtest = run_backtest(archive_frames(archive), load_signals(SIGNALS))
         fires = await read_fires(js, env)
@@ -117,7 +113,3 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
         assert fire_keys(fires) == fire_keys([o.fire.to_dict() for o in backtest.outcomes])
     finally:
         await nc.close()
-
-
-async def _at(service: object, metric: str, seq: int) -> bool:
-    return bool(await service.metric(metric) >= seq)  # type: ignore[attr-defined]

@@ -10,21 +10,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _cluster import (
-    CONNECTOR_CAPTURE,
-    archived_lines,
-    archiver,
-    client,
-    connector,
-    leader_of,
-    r3_stream,
-    until,
-    verify,
-)
+from _cluster import CONNECTOR_CAPTURE, archiver, client, leader_of, r3_stream, until
 
 from ssmd.bus.cluster import EmbeddedCluster
-from ssmd.testing import Sim, stream_messages, write_env
-from ssmd.up.pipeline import write_feed
+from ssmd.testing import ConnectorProc, Sim, archived_lines, run_ssmd, stream_messages, write_env
 
 BUFFER = 250
 
@@ -39,13 +28,13 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
     env = write_env(tmp_path / "q.yaml", "q", cluster.url, {**CONNECTOR_CAPTURE, "buffer_frames": BUFFER})
     archive = tmp_path / "archive"
     arch = archiver(tmp_path, cluster.url, stream, prefix, archive)
-    conn = connector(tmp_path, env, sim.url, write_feed(tmp_path / "kalshi-feed.yaml"))
+    conn = ConnectorProc(tmp_path, env, sim.url)
     try:
         await arch.wait_ready(60)
         await conn.wait_ready(60)
-        await until(lambda: _above(conn, "ssmd_connector_frames_published_total", 50), "frames flowing")
+        await conn.wait_metric("ssmd_connector_frames_published_total", 51, 30)  # frames flowing
         # Kill the node the connector uses and the stream leader (another node if that is the same one).
-        mine = (await until(lambda: cluster.nodes_serving("ssmd-connector"), "the connector's node"))[0]
+        mine = (await until(lambda: cluster.nodes_serving("ssmd-connector"), 30, "the connector's node"))[0]
         leader = await leader_of(nc, cluster, stream)
         second = leader if leader != mine else next(i for i in range(3) if i != mine)
         await asyncio.to_thread(cluster.kill, mine)
@@ -56,7 +45,7 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
             status, body = await conn.get("/ready")
             return body.get("reason") if status == 503 else None
 
-        reason = await until(not_ready, "/ready 503 without a quorum", 30)
+        reason = await until(not_ready, 30, "/ready 503 without a quorum")
         assert "not acked" in reason or "NATS" in reason, reason
         # Loud for as long as it lasts: never 200 between two re-sends, the backlog and then the drops in plain sight.
         published = await conn.metric("ssmd_connector_frames_published_total")
@@ -68,16 +57,20 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
             backlog.append(await conn.metric("ssmd_connector_buffered_frames"))
             await asyncio.sleep(0.1)
         assert max(backlog) > backlog[0], f"the backlog is not counted: {backlog}"
-        await until(lambda: _above(conn, "ssmd_connector_frames_dropped_total", 0), "the buffer overflowing")
+        await conn.wait_metric("ssmd_connector_frames_dropped_total", 1, 30)  # the buffer overflowing
         assert await conn.metric("ssmd_connector_frames_published_total") == published, "acked without a quorum"
-        await until(lambda: cluster.nodes_serving("ssmd-connector") == [survivor], "the connector on the survivor")
+        await until(lambda: cluster.nodes_serving("ssmd-connector") == [survivor], 30, "the connector on the survivor")
         for service in (conn, arch):
             service.assert_running()
 
         await asyncio.to_thread(cluster.restart, mine)
-        await until(lambda: _above(conn, "ssmd_connector_frames_published_total", published + BUFFER),
-                    "the backlog published once a quorum is back", 60)
-        await until(lambda: _at_most(conn, "ssmd_connector_buffered_frames", 0), "backlog flushed", 60)
+        # the backlog published once a quorum is back, then flushed
+        await conn.wait_metric("ssmd_connector_frames_published_total", published + BUFFER + 1, 60)
+
+        async def flushed() -> bool:
+            return await conn.metric("ssmd_connector_buffered_frames") <= 0
+
+        await until(flushed, 60, "backlog flushed")
         status, body = await conn.get("/ready")
         assert status == 503 and "dropped" in body["reason"], "drops stay visible on /ready for a while"
         await sim.pause()
@@ -87,11 +80,11 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
         expect = sum(sent.values()) - dropped
         msgs = await stream_messages(cluster.urls, stream, f"{prefix}.>", expect=expect, within=60)
         last = msgs[-1].metadata.sequence.stream
-        await until(lambda: _at_least(arch, "ssmd_archiver_last_archived_seq", last), "archiver drained", 60)
+        await arch.wait_metric("ssmd_archiver_last_archived_seq", last, 60)
         for service in (conn, arch):
             service.assert_running()
     finally:
-        codes = {s.name: s.terminate() for s in (conn, arch)}
+        codes = {s.name: s.terminate(30, or_kill=True) for s in (conn, arch)}
         sim.stop()
         await nc.close()
     assert codes == {"connector": 0, "archiver": 0}, codes
@@ -104,17 +97,6 @@ async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_
     gaps = [g for m in archive.rglob("manifest.json") for g in json.loads(m.read_text())["gaps"]]
     assert gaps and {g["cause"] for g in gaps} == {"connector_buffer_full"}
     assert sum(g["missing_count"] for g in gaps) == dropped
-    checked = await verify(archive)
+    checked = await asyncio.to_thread(run_ssmd, "archive", "verify", archive, timeout=60)
     assert checked.returncode == 1 and "dropped by the connector (its buffer was full)" in checked.stdout, checked
 
-
-async def _above(service: object, metric: str, value: float) -> bool:
-    return bool(await service.metric(metric) > value)  # type: ignore[attr-defined]
-
-
-async def _at_most(service: object, metric: str, value: float) -> bool:
-    return bool(await service.metric(metric) <= value)  # type: ignore[attr-defined]
-
-
-async def _at_least(service: object, metric: str, value: float) -> bool:
-    return bool(await service.metric(metric) >= value)  # type: ignore[attr-defined]

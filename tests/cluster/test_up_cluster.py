@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
-from _cluster import archived_lines
 
 from ssmd.config import load_archiver, load_environment
+from ssmd.testing import archived_lines
 from ssmd.up import pipeline
 
 

@@ -1,11 +1,14 @@
 """Test helpers shipped as public API (the structlog habit): real servers and real processes, never mocks.
 
-Importing this package needs no pytest; the fixtures (``nats_server``, ``own_nats``, ``tiny_fs``, ``unique_name``,
-``nc``) are in :mod:`ssmd.testing.pytest_plugin`, registered with ``pytest_plugins = ["ssmd.testing.pytest_plugin"]``.
+Importing this package needs no pytest; the fixtures (``nats_server``, ``own_nats``, ``nats_cluster``, ``tiny_fs``,
+``unique_name``, ``nc``) are in :mod:`ssmd.testing.pytest_plugin`, registered with
+``pytest_plugins = ["ssmd.testing.pytest_plugin"]``.
 
 - disks: :func:`tmpfs`, :func:`fill_disk` (a real file system that fills up; fixture ``tiny_fs``)
 - waiting: :func:`wait_until`, :func:`wait_until_sync` (poll with a deadline, never a guessed ``sleep``)
-- processes: :class:`Sim`, :class:`ConnectorProc`, :class:`ArchiverProc`, :func:`run_ssmd`
+- processes: :class:`Sim`, :class:`ConnectorProc`, :class:`ArchiverProc`, :class:`AgentProc`,
+  :func:`run_ssmd`
+- the agent's fires: :data:`SIGNALS`, :func:`read_fires`, :func:`fire_keys` (live against a backtest)
 - capture: :class:`Setup`, :func:`write_env`, :func:`make_stream`, :func:`stream_messages`,
   :func:`drain_and_compare`, :func:`expected_subject`
 - archives: :func:`write_day`, :func:`write_archive`, :func:`envelope_line`, :func:`gz`, :func:`gunzip`,
@@ -27,10 +30,13 @@ from ssmd.testing._archives import (
 )
 from ssmd.testing._capture import Setup, drain_and_compare, expected_subject, make_stream, stream_messages, write_env
 from ssmd.testing._disk import fill_disk, tmpfs
-from ssmd.testing._processes import ArchiverProc, ConnectorProc, Sim, run_ssmd
+from ssmd.testing._fires import SIGNALS, fire_keys, read_fires
+from ssmd.testing._processes import AgentProc, ArchiverProc, ConnectorProc, Sim, run_ssmd
 from ssmd.testing._wait import wait_until, wait_until_sync
 
 __all__ = [
+    "SIGNALS",
+    "AgentProc",
     "ArchiverProc",
     "ConnectorProc",
     "Setup",
@@ -41,10 +47,12 @@ __all__ = [
     "envelope_line",
     "expected_subject",
     "fill_disk",
+    "fire_keys",
     "gunzip",
     "gz",
     "make_stream",
     "read_archive",
+    "read_fires",
     "read_samples",
     "run_ssmd",
     "sent_lines",

@@ -62,10 +62,10 @@ async def make_stream(url: str, name: str, prefix: str) -> None:
         await nc.close()
 
 
-async def stream_messages(url: str, stream: str, subject: str, expect: int | None = None,
+async def stream_messages(url: str | list[str], stream: str, subject: str, expect: int | None = None,
                           within: float = 60.0) -> list[Any]:
     """Every message of ``stream`` in stream order (an ordered consumer), first waiting (up to ``within`` s)
-    until it holds ``expect`` messages."""
+    until it holds ``expect`` messages. ``url``: a server, or every node of a cluster (to fail over)."""
     import nats
 
     nc = await nats.connect(url)

@@ -1,6 +1,6 @@
-"""ssmd's programs as real child processes for tests: the simulator, the connector, the archiver, and one-shot CLI
-runs. Each service gets free ports, keeps its log in a file (a full pipe would block it), is asked for /ready
-rather than given a guessed start-up time, and is stopped by its own pid."""
+"""ssmd's programs as real child processes for tests: the simulator, the connector, the archiver, the agent, and
+one-shot CLI runs. Each service gets free ports, keeps its log in a file (a full pipe would block it), is asked for
+/ready rather than given a guessed start-up time, and is stopped by its own pid."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ssmd.testing._wait import DEFAULT_TIMEOUT_S, wait_until
 SSMD = (sys.executable, "-m", "ssmd")
 """How tests run the CLI: this interpreter, so the code under test is the code that runs."""
 
-_REDIRECTING = ("KALSHI_", "SSMD_", "NATS_URL")
+_REDIRECTING = ("KALSHI_", "SSMD_", "NATS_")
 """Settings in the test runner's environment that would silently point a child elsewhere."""
 
 _runs = itertools.count(1)
@@ -124,8 +124,17 @@ class _Service:
         self.health = f"http://127.0.0.1:{self.health_port}"
         self.log_path = log_path
         with log_path.open("ab") as log:
-            self.proc = subprocess.Popen([*launcher, *argv, "--health-addr", f"127.0.0.1:{self.health_port}"],
+            self.proc = subprocess.Popen([*launcher, *argv, *self._health_args()],
                                          stdout=subprocess.DEVNULL, stderr=log, env=child_env(environ))
+
+    def _health_args(self) -> list[str]:
+        """The flags that put /health /ready /metrics on ``health_port`` (the agent's differ)."""
+        return ["--health-addr", f"127.0.0.1:{self.health_port}"]
+
+    def assert_running(self) -> None:
+        """Fails (with the log's tail) if the process has exited: a service must never stop by itself."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.logs()[-3000:]}")
 
     async def get(self, path: str) -> tuple[int, Any]:
         """``(status, body)``: the body decoded from JSON, except /metrics (text)."""
@@ -137,8 +146,7 @@ class _Service:
     async def wait_ready(self, within: float = DEFAULT_TIMEOUT_S) -> None:
         """Until /ready says 200; fails at once (with the log) if the process exits."""
         async def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.logs()[-3000:]}")
+            self.assert_running()
             try:
                 return (await self.get("/ready"))[0] == 200
             except (aiohttp.ClientError, OSError, TimeoutError):
@@ -164,9 +172,16 @@ class _Service:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def terminate(self, timeout: float = DEFAULT_TIMEOUT_S) -> int:
-        """SIGTERM and wait for the exit code (SIGKILL if it does not exit within ``timeout``)."""
-        return _stop(self.proc, signal.SIGTERM, timeout)
+    def terminate(self, timeout: float = DEFAULT_TIMEOUT_S, *, or_kill: bool = False) -> int:
+        """SIGTERM and wait for the exit code (SIGKILL if it does not exit within ``timeout``, then raise
+        ``subprocess.TimeoutExpired``). ``or_kill``: return the SIGKILL's code (-9) instead of raising, so a test
+        that stops several services stops them all and asserts on every exit code at once."""
+        try:
+            return _stop(self.proc, signal.SIGTERM, timeout)
+        except subprocess.TimeoutExpired:
+            if not or_kill:
+                raise
+            return self.proc.returncode
 
     def kill(self) -> int:
         """SIGKILL: a crash, with no chance to clean up."""
@@ -211,8 +226,7 @@ class ArchiverProc(_Service):
     async def wait_archived(self, seq: int, within: float = DEFAULT_TIMEOUT_S) -> None:
         """Until /health's ``last_archived_seq`` reaches stream seq ``seq``; fails at once if the process exits."""
         async def archived() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"archiver exited with {self.proc.returncode}: {self.logs()[-3000:]}")
+            self.assert_running()
             try:
                 status, body = await self.get("/health")
             except (aiohttp.ClientError, OSError, TimeoutError):
@@ -220,3 +234,18 @@ class ArchiverProc(_Service):
             return status == 200 and body["last_archived_seq"] >= seq
 
         await wait_until(archived, within, f"the archiver to archive through seq {seq}", interval=0.1)
+
+
+class AgentProc(_Service):
+    """``ssmd agent run`` evaluating ``signals`` live on the subjects ``subjects`` (comma-separated filters) of the
+    NATS server(s) at ``nats_url``, configured through the environment like its container."""
+
+    name = "agent"
+
+    def __init__(self, workdir: Path, nats_url: str, subjects: str, signals: Sequence[str], *extra: str,
+                 environ: dict[str, str] | None = None) -> None:
+        env = {"NATS_URL": nats_url, "NATS_SUBJECTS": subjects, "SSMD_SIGNALS": ",".join(signals), **(environ or {})}
+        super().__init__(["agent", "run", *extra], workdir / f"agent-{next(_runs)}.log", env)
+
+    def _health_args(self) -> list[str]:
+        return ["--host", "127.0.0.1", "--port", str(self.health_port)]

@@ -26,19 +26,26 @@ def _fail(what: Message, timeout: float, last: Any) -> AssertionError:
 
 
 async def wait_until(check: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109
-                     what: Message = "a condition", interval: float = 0.05) -> Any:
+                     what: Message = "a condition", interval: float = 0.05,
+                     retry_on: tuple[type[BaseException], ...] = ()) -> Any:
     """Call ``check`` (sync, or async) every ``interval`` s until it returns something truthy, and return that.
 
     Raises ``AssertionError`` naming ``what`` after ``timeout`` s: tests wait for events, never for guessed times.
+    An exception in ``retry_on`` counts as "not yet" (e.g. a NATS request while a cluster elects a leader, a
+    request to a node that is restarting); any other propagates at once. The last one is named on failure.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
+        try:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+        except retry_on as exc:
+            result = exc
+        else:
+            if result:
+                return result
         if loop.time() > deadline:
             raise _fail(what, timeout, result)
         await asyncio.sleep(interval)
