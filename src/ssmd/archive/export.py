@@ -45,7 +45,7 @@ from ssmd.archive._layout import Day, file_key, find_days
 from ssmd.archive._progress import Progress
 from ssmd.archive._window import Window
 from ssmd.archive.problems import BAD_GZIP, ArchiveError, ArchiveProblems, Problems, Report, compare
-from ssmd.archive.reader import window_files
+from ssmd.archive.reader import _as_set, window_files
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import columns as kalshi
 from ssmd.kalshi._vector import iso_date
@@ -580,14 +580,6 @@ def parse_interval_ms(text: str) -> int:
         return parse_duration(value) * 1000
     except ValueError:
         raise ValueError(f"expected a duration like 500ms, 1s, 1m or 1h, got {text!r}") from None
-
-
-def _as_set(values: Collection[str] | str | None) -> frozenset[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [v for v in values.split(",") if v]
-    return frozenset(values)
 
 
 def read_state(out: str | Path) -> dict[str, Any]:

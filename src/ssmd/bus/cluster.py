@@ -10,7 +10,6 @@ The node configuration sets ``sync_interval: always`` (see :data:`SYNC_COMMENT` 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 import tempfile
@@ -20,11 +19,10 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import orjson
 
-from ssmd.bus.embedded import EmbeddedNats, find_nats_server, free_port
+from ssmd.bus.embedded import EmbeddedNats, _Served, find_nats_server, free_port
 
 CLUSTER_NAME = "ssmd"
 
@@ -114,7 +112,7 @@ class ClusterNode(EmbeddedNats):
         return [str(c.get("name", "")) for c in body.get("connections") or []]
 
 
-class EmbeddedCluster:
+class EmbeddedCluster(_Served):
     """``size`` nats-servers routed into one JetStream cluster (free ports unless given)."""
 
     def __init__(
@@ -210,20 +208,6 @@ class EmbeddedCluster:
         if self._own_dir:
             shutil.rmtree(self.store_dir, ignore_errors=True)
 
-    def __enter__(self) -> EmbeddedCluster:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
-    async def __aenter__(self) -> EmbeddedCluster:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await asyncio.to_thread(self.cleanup)
 
 
 def serve_cluster_forever(cluster: EmbeddedCluster, report: object = print) -> None:

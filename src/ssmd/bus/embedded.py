@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import NoReturn, Self
 
 
 def find_nats_server() -> str:
@@ -49,7 +49,33 @@ def free_port(host: str = "127.0.0.1") -> int:
     return port
 
 
-class EmbeddedNats:
+class _Served:
+    """``with`` / ``async with`` for a server (or a set of them) whose ``start`` and ``cleanup`` are synchronous:
+    the async forms run them in a thread, so an event loop is never blocked while a process starts or stops."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.cleanup)
+
+
+class EmbeddedNats(_Served):
     """A nats-server with JetStream stored in ``store_dir``.
 
     ``start()``/``stop()`` are synchronous and fast, so the same object serves pytest fixtures, async
@@ -136,20 +162,6 @@ class EmbeddedNats:
         if self._own_dir:
             shutil.rmtree(self.store_dir, ignore_errors=True)
 
-    def __enter__(self) -> EmbeddedNats:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
-    async def __aenter__(self) -> EmbeddedNats:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await asyncio.to_thread(self.cleanup)
 
 
 def _accepts(host: str, port: int) -> bool:
