@@ -16,6 +16,7 @@ import click
 import orjson
 
 from ssmd.archive.problems import ArchiveError, ArchiveProblems, Problem, Problems
+from ssmd.coverage.cli import coverage
 from ssmd.runtime.logging import setup_logging
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
     problem."""
     from ssmd.archive._table import table
     from ssmd.archive.verify import verify as run
+    from ssmd.coverage.text import summary as coverage_summary
 
     try:
         report = run(path, date=date, feed=feed, show_progress=not as_json)
@@ -119,6 +121,8 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
                     click.echo(f"  {day.feed}/{day.date}: {kind}: {count - shown} more not shown")
             for name in day.open_files:
                 click.echo(f"  {day.feed}/{day.date}/{name}: open (being written), not checked")
+        if report.coverage is not None:
+            click.echo(coverage_summary(report.coverage))
         totals = report.totals()
         verdict = "OK" if report.ok else f"FAILED: {totals['problems']} problem(s)"
         click.echo(f"{verdict}: {totals['days']} day(s), {totals['files']} file(s), {totals['records']:,} records")
@@ -295,3 +299,6 @@ def sync(path: str, dest: str, feed: str | None, prune_after: int | None, endpoi
                f"{summary['pruned_days']} day(s) pruned")
     if summary.get("failed"):
         sys.exit(1)
+
+
+archive_group.add_command(coverage)

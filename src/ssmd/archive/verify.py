@@ -27,6 +27,8 @@ from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
 from ssmd.config.duration import parse_duration
+from ssmd.coverage.ledger import CoverageReport
+from ssmd.coverage.source import EventCollector
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
@@ -59,6 +61,8 @@ class DayResult:
 @dataclass
 class VerifyReport:
     days: list[DayResult]
+    coverage: CoverageReport | None = None
+    """From the archive's coverage events (``None`` without any); its gaps are reported, not problems."""
 
     @property
     def ok(self) -> bool:
@@ -78,7 +82,8 @@ class VerifyReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "totals": self.totals(), "days": [asdict(d) for d in self.days]}
+        return {"ok": self.ok, "totals": self.totals(), "days": [asdict(d) for d in self.days],
+                "coverage": self.coverage.to_json() if self.coverage is not None else None}
 
 
 class _Seen:
@@ -90,6 +95,7 @@ class _Seen:
         # A subscription's seq starts at 1 and restarts on every reconnect; an unchanged book then yields a
         # snapshot identical to the previous connection's. Frames are compared within one subscription only.
         self.subscriptions: dict[int | None, int] = {}
+        self.coverage = EventCollector()
 
 
 def verify(
@@ -113,7 +119,7 @@ def verify(
     progress = Progress("verify", total=total, unit="files") if show_progress else None
     results = [_verify_day(day, seen, newest[day.feed] == day.path.name, now or time.time(), progress)
                for day in days]
-    report = VerifyReport(results)
+    report = VerifyReport(results, seen.coverage.report() if seen.coverage.events else None)
     if progress:
         t = report.totals()
         progress.finish(f"{t['files']} files, {t['records']:,} records, {t['problems']} problems")
@@ -183,7 +189,8 @@ def _verify_file(
     lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
     for number, raw, seq in lines:
-        _check_line(raw, seen, result, where, number)
+        if not seen.coverage.offer(raw, f"{where}:{number}", result.add):
+            _check_line(raw, seen, result, where, number)
         if seq is not None:
             if last_seq is not None and seq <= last_seq:
                 result.add("seq_order", f"{where}:{number}",
