@@ -71,8 +71,8 @@ def coverage(path: str, feed: str | None, start: str | None, end: str | None, as
     else:
         click.echo(text.render(report))
     if collector.problems:
-        click.echo(f"warning: {collector.problems.summary()}: coverage events in the unreadable parts are "
-                   f"missing, so the report may be wrong there", err=True)
+        click.echo(f"warning: {collector.problems.summary()}: coverage events there are missing or "
+                   f"unusable, so the report may be wrong around them", err=True)
     if report.gaps or collector.problems:
         sys.exit(1)
 

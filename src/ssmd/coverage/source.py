@@ -53,7 +53,7 @@ def load(path: str | Path, feed: str | None = None,
     reader = ssmd.archive.open(path, feed=feed, ignore_problems=True, on_problem=on_problem or _quiet)
     collector = EventCollector(reader.problems)
     for frame in reader:
-        collector.offer(frame.raw, f"{frame.file}:{frame.line}")
+        collector.offer(frame.raw, f"{'/'.join(Path(frame.file).parts[-3:])}:{frame.line}")  # as verify names it
     return collector
 
 
