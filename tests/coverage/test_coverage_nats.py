@@ -55,9 +55,9 @@ async def test_published_events_are_archived_under_the_guides_filter_and_read_ba
 
     lines = [orjson.loads(line) for line in read_archive(tmp_path / "data" / "kalshi")]
     assert [line["subject"] for line in lines if line["subject"] == rec.subject] == [rec.subject] * len(published)
-    collector = load(tmp_path / "data")
+    collector, problems = load(tmp_path / "data")
     assert [e.encode() for e in collector.events] == [payload for _subject, payload in published]
-    assert not collector.problems
+    assert not problems
     assert [e.event for e in collector.events][-1] == "disconnected"
     report = collector.report()
     assert list(report.instances) == ["conn-a.zone1"] and report.gaps == []

@@ -27,8 +27,8 @@ from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
 from ssmd.config.duration import parse_duration
+from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.ledger import CoverageReport
-from ssmd.coverage.source import EventCollector
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 

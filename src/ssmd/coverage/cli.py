@@ -56,7 +56,7 @@ def coverage(path: str, feed: str | None, start: str | None, end: str | None, as
         click.echo(f"problem: {problem}", err=True)
 
     try:
-        collector = load(path, feed=feed, on_problem=show)
+        collector, problems = load(path, feed=feed, on_problem=show)
     except ArchiveError as exc:
         _fail(str(exc))
     if not collector.events:
@@ -66,14 +66,14 @@ def coverage(path: str, feed: str | None, start: str | None, end: str | None, as
     if html_path is not None:
         _write(Path(html_path), html.render(report))
     if as_json:
-        click.echo(orjson.dumps({**report.to_json(), "problems": collector.problems.counts},
+        click.echo(orjson.dumps({**report.to_json(), "problems": problems.counts},
                                 option=orjson.OPT_INDENT_2).decode())
     else:
         click.echo(text.render(report))
-    if collector.problems:
-        click.echo(f"warning: {collector.problems.summary()}: coverage events there are missing or "
+    if problems:
+        click.echo(f"warning: {problems.summary()}: coverage events there are missing or "
                    f"unusable, so the report may be wrong around them", err=True)
-    if report.gaps or collector.problems:
+    if report.gaps or problems:
         sys.exit(1)
 
 
