@@ -54,7 +54,7 @@ def test_html_is_one_self_contained_page(archive: Path, tmp_path: Path) -> None:
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<style>" in html
     assert len(re.findall(r'<rect class="gap"', html)) == 1
-    assert len(re.findall(r'<rect class="backfill"', html)) == 2 * 1  # a's and b's trade backfills, one row each
+    assert len(re.findall(r'<rect class="backfill"', html)) == 2  # a's and b's, each on its own trade row
     assert not re.search(r"<script|<link|src=|href=|url\(|https?://", html)
 
 

@@ -53,3 +53,19 @@ class MarketSet:
 
 
 NONE = MarketSet()
+
+
+def union(sets: Iterable[MarketSet]) -> MarketSet:
+    """The union of many sets in one pass (folding ``|`` would copy a growing set once per operand)."""
+    included: set[str] = set()
+    excluded: set[str] | None = None
+    for one in sets:
+        if not one.every:
+            included.update(one.names)
+        elif excluded is None:
+            excluded = set(one.names)
+        else:
+            excluded &= one.names
+    if excluded is None:
+        return MarketSet(False, frozenset(included))
+    return MarketSet(True, frozenset(excluded - included))

@@ -150,7 +150,7 @@ def decode(raw: bytes) -> CoverageEvent:
         since_ms=_int(data, "since_ms", optional=True), start_ms=_int(data, "start_ms", optional=True),
         end_ms=_int(data, "end_ms", optional=True), count=_int(data, "count", optional=True),
         every_ms=_int(data, "every_ms", optional=True),
-        channels={str(k): tuple(str(c) for c in v) for k, v in channels.items()},
+        channels=channels,  # liveness detail, read by nobody yet: not converted (heartbeats are the bulk)
     )
 
 

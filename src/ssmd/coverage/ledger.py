@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssmd.coverage._sets import NONE, MarketSet
+from ssmd.coverage._sets import NONE, MarketSet, union
 from ssmd.coverage.events import LOSSES, CoverageEvent
 
 GRACE_BEATS = 2
@@ -201,8 +201,8 @@ def build(events: Iterable[CoverageEvent], start_ms: int | None = None, end_ms: 
     sweep = _Sweep(grace_ms)
     for event in ordered:
         sweep.expire(event.at_ms)
-        sweep.apply(event)
-        sweep.snapshot(event.at_ms)
+        if sweep.apply(event):
+            sweep.snapshot(event.at_ms)
     sweep.expire(hi)
     sweep.close(hi)
     channel_gaps = [c for c in (_clip_gap(c, lo, hi) for c in sweep.gaps) if c is not None]
@@ -265,12 +265,15 @@ class _Sweep:
                         self._lost(_unit(run, channel), cause)
             self.snapshot(deadline)
 
-    def apply(self, e: CoverageEvent) -> None:
+    def apply(self, e: CoverageEvent) -> bool:
+        """Take one event; ``False`` when it cannot have changed coverage (a live run's heartbeat or backfill: the
+        bulk of all events, so the sweep skips its snapshot)."""
         key = (e.feed, e.instance, e.run)
         grace = self.grace_override or GRACE_BEATS * (e.every_ms or DEFAULT_EVERY_MS)
         run = self.runs.get(key)
         if run is None:
             run = self.runs[key] = _Run(e.feed, e.instance, e.ts_ms, grace)
+        revived = run.silent
         run.silent = False
         run.last_ms = max(run.last_ms, e.ts_ms)
         if e.every_ms:
@@ -310,6 +313,7 @@ class _Sweep:
             self.backfills.append(Backfill(e.instance, unit, e.start_ms, e.end_ms, e.count or 0, e.at_ms))
         if e.event not in ("heartbeat", "subscribed"):
             cov.incidents.append(e)
+        return revived or e.event not in ("heartbeat", "backfill")
 
     def _lost(self, unit: Unit, cause: Cause) -> None:
         self.last_loss.setdefault(unit, {})[cause.instance] = cause
@@ -318,7 +322,7 @@ class _Sweep:
 
     def snapshot(self, at_ms: int) -> None:
         """Open and close spans for what changed at ``at_ms``."""
-        covered: dict[Unit, MarketSet] = {}
+        parts: dict[Unit, list[MarketSet]] = {}
         live: set[tuple[str, Unit]] = set()
         for run in self.runs.values():
             if run.silent:
@@ -327,8 +331,9 @@ class _Sweep:
                 for channel, markets in channels.items():
                     if markets:
                         unit = _unit(run, channel)
-                        covered[unit] = covered.get(unit, NONE) | markets
+                        parts.setdefault(unit, []).append(markets)
                         live.add((run.instance, unit))
+        covered = {unit: union(sets) for unit, sets in parts.items()}
         for unit, wanted in self.wanted.items():
             missing = wanted - covered.get(unit, NONE)
             gap = self.open_gaps.get(unit)
