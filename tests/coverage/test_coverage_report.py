@@ -4,6 +4,7 @@ disconnect, and the report names exactly that window."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from _scenario import GAP, T0_MS, payloads, write_scenario
 
 from ssmd.coverage import CoverageRecorder, build, uncovered_seconds
 from ssmd.coverage.events import decode
-from ssmd.testing import read_samples, run_ssmd, write_day
+from ssmd.testing import read_samples, run_ssmd, wait_until, write_day
 
 
 @pytest.fixture
@@ -89,6 +90,8 @@ def test_bad_input_is_a_clear_error(archive: Path, tmp_path: Path, samples_path:
         proc = run_ssmd("archive", "coverage", archive, *extra)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "no").exists()
+    feed = run_ssmd("archive", "coverage", archive, "--feed", "polymarket")
+    assert feed.returncode == 2 and "polymarket" in feed.stderr and "Traceback" not in feed.stderr
     missing = run_ssmd("archive", "coverage", tmp_path / "nothing")
     assert missing.returncode == 2 and "nothing" in missing.stderr and "Traceback" not in missing.stderr
     write_day(tmp_path / "plain", "2026-02-12", [("1200.jsonl.gz", read_samples(samples_path)[:5])])
@@ -141,3 +144,34 @@ def test_an_instance_alone_killed_leaves_a_gap_until_the_end_asked_for() -> None
     report = build(events, end_ms=T0_MS + 120_000)
     assert [(g.start_ms - T0_MS, g.end_ms - T0_MS) for g in report.gaps] == [(70_000, 120_000)]
     assert build(events).gaps == []  # the archive's own range ends at the last event: nothing asked beyond it
+
+
+def test_grace_moves_the_start_of_a_kill_9_gap(archive: Path) -> None:
+    """The gap begins when A's grace after its last heartbeat (12:04:50) runs out: 20 s by default, 15 s asked."""
+    proc = run_ssmd("archive", "coverage", archive, "--json", "--grace", "15")
+    assert [(g["start"], g["end"]) for g in orjson.loads(proc.stdout)["gaps"]] == [
+        ("2026-02-12T12:05:05.000Z", GAP[1])]
+
+
+async def test_recorder_refuses_bad_arguments_and_heartbeats_survive_a_failed_publish() -> None:
+    with pytest.raises(ValueError, match="markets: expected \"all\""):
+        CoverageRecorder(lambda _s, _p: None, env="prod", feed="kalshi", instance="a").subscribed("trade", "some")
+    with pytest.raises(ValueError, match="heartbeat_every_s"):
+        CoverageRecorder(lambda _s, _p: None, env="prod", feed="kalshi", instance="a", heartbeat_every_s=0)
+    sent: list[bytes] = []
+    calls = [0]
+
+    async def publish(_subject: str, payload: bytes) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ConnectionError("nats down")
+        sent.append(payload)
+
+    rec = CoverageRecorder(publish, env="prod", feed="kalshi", instance="a", heartbeat_every_s=0.05)
+    beats = asyncio.create_task(rec.heartbeats())
+    try:
+        await wait_until(lambda: len(sent) >= 2, 30, "heartbeats after a failed one")
+    finally:
+        beats.cancel()
+        await asyncio.gather(beats, return_exceptions=True)
+    assert all(decode(p).event == "heartbeat" for p in sent)

@@ -29,7 +29,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
               help="Also draw the report as one self-contained HTML page.")
 @click.option("--grace", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Count a silent instance as capturing this long after its last event "
-                   "(default: two of its heartbeat intervals).")
+                   "(default: two of its heartbeat intervals; less than one interval makes every instance flap).")
 def coverage(path: str, feed: str | None, start: str | None, end: str | None, as_json: bool,
              html_path: str | None, grace: float | None) -> None:
     """When each connector instance captured each channel, and the gaps: windows in which no instance was
