@@ -11,6 +11,7 @@ from typing import Any
 import click
 import orjson
 
+from ssmd import naming
 from ssmd.agent.loader import load_signals, split_specs
 from ssmd.errors import EXIT_FAILURE, InputError
 from ssmd.runtime.process import checked, fail, run_service
@@ -45,7 +46,7 @@ def agent_group(ctx: click.Context) -> None:
               " (env SSMD_SIGNALS)")
 @click.option("--stream", envvar="SSMD_STREAM", default=None, help="stream to consume (default: the one capturing "
               "the subjects)")
-@click.option("--durable", envvar="SSMD_AGENT_DURABLE", default="ssmd-agent", show_default=True,
+@click.option("--durable", envvar="SSMD_AGENT_DURABLE", default=naming.AGENT_DURABLE, show_default=True,
               help="durable consumer name")
 @click.option("--port", envvar="PORT", default=8080, type=int, show_default=True, help="/health /ready /metrics port "
               "(env PORT)")
