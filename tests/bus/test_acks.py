@@ -2,7 +2,7 @@
 
 import pytest
 
-from ssmd.bus.acks import Delivery, parse_ack_subject
+from ssmd.bus.acks import Delivery, ack_fields, parse_ack_subject
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,7 @@ from ssmd.bus.acks import Delivery, parse_ack_subject
 def test_both_forms(reply: str) -> None:
     assert parse_ack_subject(reply) == Delivery(stream_seq=42, consumer_seq=7, delivered=1,
                                                 timestamp_ns=1795619670956553894, pending=9)
+    assert ack_fields(reply) == ["1", "42", "7", "1795619670956553894", "9"]
 
 
 @pytest.mark.parametrize(
@@ -32,3 +33,5 @@ def test_both_forms(reply: str) -> None:
 )
 def test_malformed_is_none(reply: str | None) -> None:
     assert parse_ack_subject(reply) is None
+    if "one" not in (reply or ""):  # the hot path's unconverted fields check the shape, not the digits
+        assert ack_fields(reply) is None

@@ -31,7 +31,7 @@ from ssmd.archiver.consumer import (
 )
 from ssmd.archiver.metrics import ArchiverMetrics
 from ssmd.archiver.writer import ArchiveWriter, Clock, Record
-from ssmd.bus.acks import ACK_PREFIX, parse_ack_subject
+from ssmd.bus.acks import ACK_PREFIX, ack_fields
 from ssmd.bus.connect import connect
 from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
 from ssmd.bus.streams import StreamConflict, check_capture
@@ -76,7 +76,7 @@ class Archiver:
         self._data = asyncio.Event()
         self._resync: str | None = None
         self._activity = time.monotonic()
-        self._pending = 0
+        self._pending = "0"
         self._files_counted = 0
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -207,17 +207,19 @@ class Archiver:
             return
         if self._resync is not None:
             return  # the re-created consumer delivers these again
-        d = parse_ack_subject(reply)
-        if d is None:
+        fields = ack_fields(reply)  # strings: the hot path converts only what it uses
+        try:
+            delivered, sseq_text, cseq_text, ts_text, pending = fields or ("",) * 5
+            sseq, cseq, ts = int(sseq_text), int(cseq_text), int(ts_text)
+        except ValueError:  # not an ack subject, or a field that is not a number
             self._request_resync(f"unreadable ack subject {reply!r}")
             return
-        sseq, cseq, delivered, ts, pending = d
         if sseq <= self._last_buffered:
             self.metrics.duplicates.inc()
             if not self._records:
                 await self._ack(reply)
             return
-        if cseq != self._next_cseq or delivered != 1:
+        if cseq != self._next_cseq or delivered != "1":
             self._request_resync(f"expected consumer seq {self._next_cseq}, got {cseq} (delivery {delivered})")
             return
         self._next_cseq = cseq + 1
@@ -347,7 +349,7 @@ class Archiver:
         m.bytes.inc(self.writer.bytes_written - before[0])
         m.compressed_bytes.inc(self.writer.compressed_bytes_written - before[1])
         m.last_seq.set(self.writer.last_seq)
-        m.lag.set(self._pending)
+        m.lag.set(int(self._pending))
 
     async def _ack(self, reply: str) -> None:
         assert self._nc is not None

@@ -19,6 +19,8 @@ from typing import NamedTuple
 ACK_PREFIX = "$JS.ACK."
 _V1_TOKENS = 9
 _V2_MIN_TOKENS = 11
+_V1_FIELDS = slice(4, 9)
+_V2_FIELDS = slice(6, 11)
 
 
 class Delivery(NamedTuple):
@@ -29,20 +31,32 @@ class Delivery(NamedTuple):
     pending: int
 
 
-def parse_ack_subject(reply: str | None) -> Delivery | None:
-    """The delivery ``reply`` describes, or ``None`` if it is not a JetStream ack subject."""
-    if not reply or not reply.startswith(ACK_PREFIX):
+def ack_fields(reply: str | None) -> list[str] | None:
+    """``[delivered, stream seq, consumer seq, timestamp ns, pending]`` as the subject spells them, or ``None`` if
+    it is not a JetStream ack subject. Unconverted, so a hot path pays only for the numbers it uses (and must
+    treat a field that is not a number as an unreadable subject)."""
+    if not reply:
         return None
     tokens = reply.split(".")
     n = len(tokens)
     if n == _V1_TOKENS:
-        base = 4
+        fields = tokens[_V1_FIELDS]
     elif n >= _V2_MIN_TOKENS:
-        base = 6
+        fields = tokens[_V2_FIELDS]
     else:
         return None
+    if tokens[0] != "$JS" or tokens[1] != "ACK":
+        return None
+    return fields
+
+
+def parse_ack_subject(reply: str | None) -> Delivery | None:
+    """The delivery ``reply`` describes, or ``None`` if it is not a JetStream ack subject."""
+    fields = ack_fields(reply)
+    if fields is None:
+        return None
     try:
-        return Delivery(int(tokens[base + 1]), int(tokens[base + 2]), int(tokens[base]),
-                        int(tokens[base + 3]), int(tokens[base + 4]))
+        delivered, sseq, cseq, ts, pending = map(int, fields)
     except ValueError:
         return None
+    return Delivery(sseq, cseq, delivered, ts, pending)
