@@ -21,8 +21,9 @@ from ssmd.archive._progress import Progress
 from ssmd.archive.reader import ArchiveFrame
 from ssmd.bus.connect import connect
 from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
-from ssmd.bus.subjects import subject_for, unparsed_subject
+from ssmd.bus.subjects import subject_for
 from ssmd.config import EnvironmentConfig
+from ssmd.naming import capture_filter, stream_for_prefix, unparsed_subject
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def stream_for(env: EnvironmentConfig, prefix: str | None, stream: str | None) -
     """``(subject prefix, stream name)``: the environment's own, or a stream named after a replay prefix."""
     if prefix is None:
         return env.subject_prefix, stream or env.stream_name
-    return prefix, stream or prefix.upper().replace(".", "_").replace("-", "_")
+    return prefix, stream or stream_for_prefix(prefix)
 
 
 async def run_replay(
@@ -78,12 +79,12 @@ async def run_replay(
 
 async def _ensure(js: Any, stream: str, prefix: str) -> None:
     try:
-        await check_capture(js, stream, f"{prefix}.>")
+        await check_capture(js, stream, capture_filter(prefix))
     except StreamConflict as exc:
         if "does not exist" not in str(exc):
             raise ReplayError(f"{exc}: choose another --stream or --subject-prefix") from None
         info, action = await ensure_stream(js, StreamSpec.for_prefix(stream, prefix))
-        log.info("stream %s %s for %s.>", info.config.name, action, prefix)
+        log.info("stream %s %s for %s", info.config.name, action, capture_filter(prefix))
 
 
 async def _publish(publisher: AckedPublisher, frames: Iterator[ArchiveFrame], prefix: str, stream: str,

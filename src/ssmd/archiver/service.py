@@ -27,11 +27,11 @@ from ssmd.archiver.consumer import (
     ConsumerSettings,
     covers_whole_stream,
     existing_durable,
-    parse_ack_reply,
     recreate,
 )
 from ssmd.archiver.metrics import ArchiverMetrics
 from ssmd.archiver.writer import ArchiveWriter, Clock, Record
+from ssmd.bus.acks import ACK_PREFIX, ack_fields
 from ssmd.bus.connect import connect
 from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
 from ssmd.bus.streams import StreamConflict, check_capture
@@ -41,7 +41,6 @@ from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
-_ACK_PREFIX = "$JS.ACK."
 _RETRY_MIN_S = 0.2
 _RETRY_MAX_S = 5.0
 _BOUND_WAIT_S = 5.0
@@ -203,21 +202,18 @@ class Archiver:
 
     async def _on_msg(self, msg: Msg) -> None:
         reply = msg.reply
-        if not reply.startswith(_ACK_PREFIX):
+        if not reply.startswith(ACK_PREFIX):
             await self._on_control(msg)
             return
         if self._resync is not None:
             return  # the re-created consumer delivers these again
-        tokens = reply.split(".")
-        if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-            delivered, sseq, cseq, ts, pending = tokens[4], int(tokens[5]), int(tokens[6]), tokens[7], tokens[8]
-        else:
-            d = parse_ack_reply(reply)
-            if d is None:
-                self._request_resync(f"unreadable ack subject {reply!r}")
-                return
-            delivered, sseq, cseq = str(d.delivered), d.stream_seq, d.consumer_seq
-            ts, pending = str(d.timestamp_ns), str(d.pending)
+        fields = ack_fields(reply)  # strings: the hot path converts only what it uses
+        try:
+            delivered, sseq_text, cseq_text, ts_text, pending = fields or ("",) * 5
+            sseq, cseq, ts = int(sseq_text), int(cseq_text), int(ts_text)
+        except ValueError:  # not an ack subject, or a field that is not a number
+            self._request_resync(f"unreadable ack subject {reply!r}")
+            return
         if sseq <= self._last_buffered:
             self.metrics.duplicates.inc()
             if not self._records:
@@ -234,7 +230,7 @@ class Archiver:
         if headers and DROPPED_BEFORE in headers:
             self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
         records = self._records
-        records.append(Record(msg.data, sseq, msg.subject, int(ts)))
+        records.append(Record(msg.data, sseq, msg.subject, ts))
         self._replies.append(reply)
         self._pending = pending
         if len(records) == 1 or len(records) >= self._max_batch:
@@ -296,11 +292,11 @@ class Archiver:
             except OSError as exc:
                 self.metrics.write_errors.inc()
                 self._set_not_ready(f"cannot write the archive: {exc}")
-                await _sleep_or_stop(stop, retry.next_delay())
+                await retry.wait(stop)
             except Exception as exc:  # NATS trouble while re-creating the consumer: retry, never exit
                 self._set_not_ready(f"consumer: {type(exc).__name__}: {exc}")
                 self._resync = self._resync or "retry after error"
-                await _sleep_or_stop(stop, retry.next_delay())
+                await retry.wait(stop)
             finally:
                 self._count_closed_files()
 
@@ -382,8 +378,3 @@ class Archiver:
             with contextlib.suppress(Exception):
                 await self._nc.close()
         log.info("archiver stopped", extra={"last_archived_seq": self.writer.last_seq})
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

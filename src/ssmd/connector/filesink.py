@@ -17,6 +17,7 @@ from pathlib import Path
 from ssmd.archiver.writer import ArchiveWriter, Record
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 _BATCH = 5000
 _LINGER = 0.05
 _RETRY = 1.0
+_RETRY_MAX = 4.0
 
 
 class FileSink:
@@ -89,6 +91,7 @@ class FileSink:
         return None
 
     async def _loop(self) -> None:
+        retry = Backoff(_RETRY, _RETRY_MAX)
         while self._running:
             if not self._buffer:
                 with contextlib.suppress(TimeoutError):
@@ -99,7 +102,7 @@ class FileSink:
                 except OSError as exc:  # closing a file writes the manifest: a full disk fails it
                     self._error = str(exc)
                     log.error("archive file rotation failed, retrying: %s", exc)
-                    await asyncio.sleep(_RETRY)
+                    await retry.wait()
                 continue
             await asyncio.sleep(_LINGER)
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
@@ -111,8 +114,9 @@ class FileSink:
                 log.error("archive write failed, retrying: %s", exc)
                 self._buffer.extendleft(reversed(batch))
                 self._writing = 0
-                await asyncio.sleep(_RETRY)
+                await retry.wait()
                 continue
+            retry.reset()
             self._writing = 0
             self._error = None
             now = time.perf_counter()

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.connector.discovery import DiscoveryError, discover_markets
@@ -143,7 +144,7 @@ class Connector:
         except NatsUnavailable as exc:
             raise StartupError(f"{exc} (transport.url in {self.opts.env_path}, or NATS_URL)") from None
         stream = self.env.stream_name
-        subjects = f"{self.env.subject_prefix}.json.>"
+        subjects = naming.frames_filter(self.env.subject_prefix)
         try:
             await check_capture(self._nc.jetstream(), stream, subjects)
         except StreamConflict as exc:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ssmd.bus.subjects import subject_for
+from ssmd import naming
 
 VERSION = 1
 TYPE = "ssmd_coverage"
@@ -56,7 +56,7 @@ def is_coverage(raw: bytes) -> bool:
 
 def coverage_subject(env: str, feed: str, instance: str) -> str:
     """``{env}.{feed}.json.ssmd_coverage.{instance}``: under the guide's archiver filter ``{env}.{feed}.json.>``."""
-    return subject_for(f"{env}.{feed}", TYPE, instance)
+    return naming.subject(naming.prefix(env, feed), TYPE, instance)
 
 
 class BadEvent(ValueError):

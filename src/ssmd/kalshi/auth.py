@@ -13,6 +13,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ssmd.errors import InputError
+
 WS_PATH = "/trade-api/ws/v2"
 REST_PREFIX = "/trade-api/v2"
 HEADER_KEY = "KALSHI-ACCESS-KEY"
@@ -22,7 +24,7 @@ HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
-class AuthError(Exception):
+class AuthError(InputError):
     """Credentials that cannot be used. The message names the variable, never its value."""
 
 

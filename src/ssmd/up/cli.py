@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -50,7 +48,7 @@ def up(duration: float | None, data_dir: Path | None, live: bool, rate: float, m
     Exit 0 when the archive verifies, 1 otherwise, 2 on bad options or missing live credentials.
     """
     from ssmd.config import parse_duration
-    from ssmd.runtime.shutdown import shutdown_event
+    from ssmd.runtime.process import fail, run_service
     from ssmd.up.pipeline import Options
     from ssmd.up.run import RunSettings, run
 
@@ -61,8 +59,7 @@ def up(duration: float | None, data_dir: Path | None, live: bool, rate: float, m
     if live:
         missing = [n for n in ("KALSHI_API_KEY", "KALSHI_PRIVATE_KEY") if not os.environ.get(n)]
         if missing:
-            click.echo(f"error: --live needs real Kalshi credentials: set {' and '.join(missing)}", err=True)
-            sys.exit(2)
+            fail(f"--live needs real Kalshi credentials: set {' and '.join(missing)}")
     opts = Options(data_dir=data_dir or Path("data") / ("live" if live else "demo"), live=live, rate=rate,
                    markets=markets, rotation=rotation, signals=signals, seed=seed, cluster=cluster)
 
@@ -73,7 +70,4 @@ def up(duration: float | None, data_dir: Path | None, live: bool, rate: float, m
     def out(text: str) -> None:
         click.echo(text)
 
-    async def main() -> int:
-        return await run(opts, RunSettings(duration, status_every), out, shutdown_event())
-
-    sys.exit(asyncio.run(main()))
+    run_service(lambda stop: run(opts, RunSettings(duration, status_every), out, stop))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ssmd import naming
 from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.up.spec import ChildSpec
@@ -114,9 +115,9 @@ def build(opts: Options) -> Plan:
     data = opts.data_dir.resolve()
     config_dir, logs, archive = data / "config", data / "logs", data / "archive"
     env_name = "live" if opts.live else "demo"
-    prefix = f"{env_name}.{FEED}"
-    stream = f"{env_name.upper()}_{FEED.upper()}"
-    consumer = f"archiver-{FEED}"
+    prefix = naming.prefix(env_name, FEED)
+    stream = naming.stream_name(env_name, FEED)
+    consumer = naming.archiver_durable(FEED)
 
     nats, nats_url = _nats(data, logs, opts.cluster)
     replicas = min(len(nats), 3)
@@ -134,7 +135,7 @@ def build(opts: Options) -> Plan:
         }
     env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
     archiver_path = _write_yaml(config_dir / "archiver.yaml", {
-        "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": f"{prefix}.json.>"},
+        "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": naming.frames_filter(prefix)},
         "storage": {"path": str(archive)},
         "rotation": {"interval": opts.rotation},
     })
@@ -166,7 +167,7 @@ def build(opts: Options) -> Plan:
                                            "--health-addr", f"127.0.0.1:{archiver_port}"),
                          health_url=f"http://127.0.0.1:{archiver_port}/health", log_path=logs / "archiver.log")
     agent = ChildSpec("agent", ssmd_command("agent", "run", "--host", "127.0.0.1"),
-                      env={"NATS_URL": nats_url, "NATS_SUBJECTS": f"{prefix}.json.>",
+                      env={"NATS_URL": nats_url, "NATS_SUBJECTS": naming.frames_filter(prefix),
                            "PORT": str(agent_port), "SSMD_SIGNALS": opts.signals},
                       health_url=f"http://127.0.0.1:{agent_port}/health", log_path=logs / "agent.log")
     return Plan(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
+from ssmd import naming
 from ssmd.up import pipeline, status
 from ssmd.up.pipeline import Options, Plan
 from ssmd.up.supervisor import StartError, Supervisor
@@ -41,8 +42,8 @@ def where(plan: Plan) -> list[str]:
         f"ssmd up ({'LIVE Kalshi' if plan.sim is None else 'simulated Kalshi'}): everything under {rel}",
         f"  nats-server  {plan.nats_url}  JetStream store {plan.nats_dir}"
         + (f"  ({len(plan.nats)}-node cluster, every write fsynced)" if len(plan.nats) > 1 else ""),
-        f"  stream       {plan.stream} on {plan.subject_prefix}.>  (frames on "
-        f"{plan.subject_prefix}.json.{{type}}.{{ticker}}), {plan.replicas} replica(s)",
+        f"  stream       {plan.stream} on {naming.capture_filter(plan.subject_prefix)}  (frames on "
+        f"{naming.subject(plan.subject_prefix, '{type}', '{ticker}')}), {plan.replicas} replica(s)",
     ]
     if plan.sim is not None:
         lines.append(f"  simulator    {plan.sim_url.replace('http', 'ws')}/trade-api/ws/v2  "  # type: ignore[union-attr]
@@ -51,7 +52,7 @@ def where(plan: Plan) -> list[str]:
         f"  connector    {pipeline.metrics_url(plan.connector)}",
         f"  archiver     {pipeline.metrics_url(plan.archiver)}  files {plan.archive_root}/"
         f"{pipeline.FEED}/YYYY-MM-DD/HHMM.jsonl.gz (rotation {plan.rotation})",
-        f"  agent        {pipeline.metrics_url(plan.agent)}  fires on {plan.env_name}.signals.fired.>",
+        f"  agent        {pipeline.metrics_url(plan.agent)}  fires on {naming.fires_filter(plan.env_name)}",
         f"  configs      {plan.config_dir}   logs {rel / 'logs'}",
         "Ctrl-C stops everything cleanly.",
     ]
