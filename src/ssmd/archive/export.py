@@ -11,7 +11,8 @@ prices are ``decimal128(12, 6)`` **dollars per contract** (0.42 = 42 cents), siz
 ``date`` is the UTC date of ``ts`` (the archive day when a frame carries no time). Parquet files use zstd.
 
 Speed: each archive file is decoded in bulk (:mod:`ssmd.archive._bulk`, DuckDB's JSON reader in C++) and its
-columns converted whole (:mod:`ssmd.kalshi.columns`); ``jobs`` > 1 spreads whole files over processes. Output is
+columns converted whole by the feed's :class:`~ssmd.feed.tables.ExportTables` (the archive's feed directory
+names the feed); ``jobs`` > 1 spreads whole files over processes. Output is
 the same whatever ``jobs`` is: every part is named after its source file, and ``book_top`` (which needs the book
 as it was at the end of the previous file) is built in file order by the parent process.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import fcntl
 import gc
 import hashlib
@@ -47,11 +49,8 @@ from ssmd.archive._window import Window
 from ssmd.archive.problems import BAD_GZIP, ArchiveError, ArchiveProblems, Problems, Report, compare
 from ssmd.archive.reader import _as_set, window_files
 from ssmd.bus.subjects import type_token
-from ssmd.kalshi import columns as kalshi
-from ssmd.kalshi._vector import iso_date
+from ssmd.feed.tables import BookEvents, ExportTables, export_tables
 
-SCHEMAS = kalshi.SCHEMAS
-"""The typed tables (``book_top`` aside, whose columns depend on ``--book-depth``)."""
 STATE_FILE = "_ssmd_export.json"
 STATE_VERSION = 1
 _DAY_MS = 86_400_000
@@ -114,7 +113,7 @@ class FileResult:
     bad: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
-    events: list[kalshi.BookEvents] = field(default_factory=list)
+    events: list[BookEvents] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     """``(kind, where, detail)``: what could not be read (collected here because a worker process cannot report)."""
 
@@ -159,14 +158,15 @@ def _export_file(task: _Task) -> FileResult:
     if source.entry is not None:  # the checks verify makes on the bytes, which this reads anyway for the sha256
         compare(source.entry, where, report, **{key: value for key, value in (
             ("compressed_bytes", result.size), ("sha256", result.sha256)) if key in source.entry})
+    tables = export_tables(source.feed)
     sink = _Sink(Path(task.staging), options.fmt, source)
     try:
         if result.size == 0:
             report(BAD_GZIP, where, "empty file (0 bytes): not a gzip stream")
         else:
             with _no_gc():
-                for batch in read_batches(source.path, source.fmt, kalshi.MSG_FIELDS, kalshi.JSON_FIELDS):
-                    _convert_batch(batch.frames, batch.nats_seq, options, task.book, sink, result)
+                for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields):
+                    _convert_batch(tables, batch.frames, batch.nats_seq, options, task.book, sink, result)
     except ArchiveError as exc:  # what was decoded before the damage is kept, like every reader does
         report(BAD_GZIP, where, str(exc).removeprefix(f"{source.path}: "))
     finally:
@@ -189,13 +189,11 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: Options, book: bool,
-                   sink: _Sink, result: FileResult) -> None:
-    types, _msg = kalshi.frame_columns(frames)
-    keep = _keep(frames, types, options)
-    allowed = _allowed_types(types, options.types)
-    tables = frozenset(kalshi.TABLE_OF_TYPE[t] for t in allowed if t in kalshi.TABLE_OF_TYPE)
-    converted = kalshi.convert(frames, nats_seq, tables)
+def _convert_batch(feed: ExportTables, frames: pa.RecordBatch, nats_seq: pa.Array | None, options: Options,
+                   book: bool, sink: _Sink, result: FileResult) -> None:
+    types = feed.frame_types(frames)
+    keep = _keep(feed, frames, types, options)
+    converted = feed.convert(frames, nats_seq, feed.tables_for(_allowed_types(types, options.types)))
     exported = converted.exported if keep is None else pc.and_(converted.exported, keep)
     typed = pc.sum(exported).as_py() or 0
     considered = len(types) if keep is None else (pc.sum(keep).as_py() or 0)
@@ -216,16 +214,16 @@ def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: O
         result.events.append(converted.book)
 
 
-def _keep(frames: pa.RecordBatch, types: pa.Array, options: Options) -> pa.Array | None:
+def _keep(feed: ExportTables, frames: pa.RecordBatch, types: pa.Array, options: Options) -> pa.Array | None:
     """Frames passing the type, ticker and time filters (``None``: all), with ``ssmd.archive.open``'s rules."""
     masks: list[pa.Array] = []
     if options.types is not None:
         masks.append(pc.is_in(types, pa.array(sorted(_allowed_types(types, options.types)), pa.string())))
     if options.tickers is not None:
-        masks.append(pc.is_in(kalshi.routing_ticker(frames), pa.array(sorted(options.tickers), pa.string())))
+        masks.append(pc.is_in(feed.routing_key(frames), pa.array(sorted(options.tickers), pa.string())))
     window = options.window
     if window.bounded:
-        ts = kalshi.frame_time_ms(frames)
+        ts = feed.frame_time_ms(frames)
         inside = pc.is_valid(ts)
         if window.start_ms is not None:
             inside = pc.and_(inside, pc.greater_equal(ts, window.start_ms))
@@ -304,6 +302,10 @@ class _Sink:
         self.writers[key] = writer
         self.outputs.append(str(path.relative_to(self.root)))
         return writer
+
+
+def iso_date(day_number: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()
 
 
 def _by_date(table: pa.Table, fallback: str) -> Iterator[tuple[str, pa.Table]]:
@@ -392,8 +394,15 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     done: dict[str, Any] = state["files"] if state is not None else {}
     todo = _new_files(files, done, state) if state is not None else files
     books = _books(options, state)
-    want_book = options.types is None or bool(options.types & {"orderbook", "orderbook_snapshot",
-                                                                "orderbook_delta"})
+    feeds: dict[str, ExportTables] = {}
+    for source in todo:  # the archive's feed directory names the feed
+        if source.feed not in feeds:
+            try:
+                feeds[source.feed] = export_tables(source.feed)
+            except LookupError as exc:  # KeyError included: a feed directory ssmd does not know
+                raise ExportError(f"{source.path.parent.parent}: {exc.args[0]}") from None
+    want_book = {name: options.types is None or bool(options.types & tables.book_types)
+                 for name, tables in feeds.items()}
     partial = target.parent / f"{target.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -401,12 +410,12 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     summary: dict[str, Any] = {"frames": 0, "not_exported": 0, "frames_with_bad_fields": 0, "rows": {}}
     outputs: list[str] = []
     try:
-        tasks = [_Task(source, str(partial), options, want_book) for source in todo]
+        tasks = [_Task(source, str(partial), options, want_book[source.feed]) for source in todo]
         for source, result in zip(todo, _run(tasks, jobs), strict=True):
             with _no_gc():
                 for events in result.events:
                     books[source.feed].feed(events)
-            rows = books[source.feed].take_rows() if want_book and source.feed in books else None
+            rows = books[source.feed].take_rows() if want_book[source.feed] and source.feed in books else None
             if rows is not None and rows.num_rows:
                 sink = _Sink(partial, options.fmt, source)
                 sink.write("book_top", rows)
@@ -473,8 +482,8 @@ def _books(options: Options, state: dict[str, Any] | None) -> dict[str, book_top
 
     class _PerFeed(dict[str, book_top.BookTop]):
         def __missing__(self, feed: str) -> book_top.BookTop:
-            builder = book_top.BookTop(options.book_depth, options.book_interval_ms, options.tickers,
-                                       options.window)
+            builder = book_top.BookTop(export_tables(feed), options.book_depth, options.book_interval_ms,
+                                       options.tickers, options.window)
             saved = (state or {}).get("books", {}).get(feed)
             if saved:
                 builder.restore(saved)
@@ -590,6 +599,6 @@ def read_state(out: str | Path) -> dict[str, Any]:
     return state
 
 
-__all__ = ["SCHEMAS", "ExportError", "FileResult", "Options", "SourceFile", "read_state", "run_export",
+__all__ = ["ExportError", "FileResult", "Options", "SourceFile", "read_state", "run_export",
            "source_files"]
 

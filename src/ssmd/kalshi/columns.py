@@ -14,13 +14,15 @@ batches to :func:`convert` and writes what comes back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ssmd.feed.tables import DELTA, SEQ_ONLY, SNAPSHOT, BookEvents, Converted, Level
 from ssmd.kalshi import _vector as vec
-from ssmd.kalshi._vector import PRICE, QTY, Converted, Converter
+from ssmd.kalshi._vector import PRICE, QTY, Converter
+from ssmd.kalshi._vector import Converted as Values
 
 TS = pa.timestamp("ms", tz="UTC")
 SECONDS = pa.timestamp("s", tz="UTC")
@@ -161,37 +163,6 @@ _TABLES: dict[str, tuple[Col, ...]] = {  # in the order values.py reads them (th
 ONE_DOLLAR = 10**PRICE.scale
 """One dollar in price ticks (the unscaled integers of :data:`PRICE`)."""
 
-SNAPSHOT, DELTA, SEQ_ONLY = 0, 1, 2
-
-Level = tuple[int, int]
-"""``(price ticks, size ticks)`` on the YES scale (price: :data:`PRICE` unscaled, size: :data:`QTY` unscaled)."""
-
-
-BookEvent = tuple[int, int, "str | None", "int | None", "int | None", "int | None", object, "int | None"]
-"""``(frame, kind, market, sid, seq, ts_ms, change, nats_seq)``. ``change`` for a snapshot: ``(bids, asks)`` as
-:data:`Level` lists; for a delta: ``(is_bid, price, size change)``; ``None`` when the frame could not be read well
-enough to apply (the book becomes invalid until its next snapshot)."""
-
-
-@dataclass
-class BookEvents:
-    """Order-book changes in frame order. Bids are YES bids; an ask is a NO bid at ``p`` shown at ``1 - p``."""
-
-    rows: list[BookEvent] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-@dataclass
-class Result:
-    tables: dict[str, pa.Table]
-    """Each with its :data:`SCHEMAS` columns plus ``_frame`` (row index of its frame in the batch)."""
-    book: BookEvents
-    exported: pa.Array
-    """Boolean per frame: a data frame of a known type with a ``msg`` object (it has rows, or an empty book)."""
-
-
 # --- conversion -----------------------------------------------------------------------------------------------
 
 
@@ -222,7 +193,7 @@ def _first(n: int, typ: pa.DataType, candidates: Sequence[tuple[str, pa.Array | 
     for name, src, convert in candidates:
         if src is None or src.null_count == len(src):
             continue
-        out: Converted = convert(src)
+        out: Values = convert(src)
         present = pc.is_valid(src) if src.null_count else None
         ok = present
         if out.unreadable is not None:
@@ -286,7 +257,7 @@ def frame_time_ms(batch: pa.RecordBatch | pa.Table) -> pa.Array:
 
 
 def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
-            tables: frozenset[str] | None = None) -> Result:
+            tables: frozenset[str] | None = None) -> Converted:
     """Every exportable frame of ``batch`` as typed rows (see the module doc). ``tables`` limits the work to some
     tables (``None``: all)."""
     types, msg = frame_columns(batch)
@@ -316,7 +287,7 @@ def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
     if "orderbook_deltas" in out or "orderbook_snapshots" in out or present & SEQ_CONTROL:
         _control(types, sid_all, seq_all, nats_all, book)
         _sort(book)
-    return Result(out, book, exported)
+    return Converted(out, book, exported)
 
 
 def _has_fields(msg: pa.StructArray, table: str) -> pa.Array:
