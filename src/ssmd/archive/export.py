@@ -141,6 +141,8 @@ class _Task:
     staging: str
     options: Options
     book: bool
+    prefetch: bool = False
+    """Decode the next batch while this one is converted (``--jobs`` > 1: more than one core is ours)."""
 
 
 def _export_file(task: _Task) -> FileResult:
@@ -165,7 +167,8 @@ def _export_file(task: _Task) -> FileResult:
             report(BAD_GZIP, where, "empty file (0 bytes): not a gzip stream")
         else:
             with _no_gc():
-                for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields):
+                for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields,
+                                          prefetch=task.prefetch):
                     _convert_batch(tables, batch.frames, batch.nats_seq, options, task.book, sink, result)
     except ArchiveError as exc:  # what was decoded before the damage is kept, like every reader does
         report(BAD_GZIP, where, str(exc).removeprefix(f"{source.path}: "))
@@ -410,7 +413,7 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     summary: dict[str, Any] = {"frames": 0, "not_exported": 0, "frames_with_bad_fields": 0, "rows": {}}
     outputs: list[str] = []
     try:
-        tasks = [_Task(source, str(partial), options, want_book[source.feed]) for source in todo]
+        tasks = [_Task(source, str(partial), options, want_book[source.feed], jobs > 1) for source in todo]
         for source, result in zip(todo, _run(tasks, jobs), strict=True):
             with _no_gc():
                 for events in result.events:

@@ -185,13 +185,15 @@ class _Bad:
         return pa.array([",".join(n) for n in names], STR)
 
 
-def _first(n: int, typ: pa.DataType, candidates: Sequence[tuple[str, pa.Array | None, Converter]],
+def _first(n: int, typ: pa.DataType, msg: _Fields, candidates: Sequence[tuple[str, Converter]],
            bad: _Bad, column: str) -> pa.Array:
-    """``values._Reader.first`` over whole columns: the first present, readable candidate per row."""
+    """``values._Reader.first`` over whole columns: the first present, readable candidate per row. An older wire
+    name is not even taken from the batch once the newer ones decided every row."""
     result: pa.Array | None = None
     taken: pa.Array | None = None  # rows already decided (a present, readable candidate; its value may be null)
-    for name, src, convert in candidates:
-        if src is None or src.null_count == len(src):
+    for name, convert in candidates:
+        src = _field(msg, name)
+        if src is None:
             continue
         out: Values = convert(src)
         present = pc.is_valid(src) if src.null_count else None
@@ -328,7 +330,10 @@ class _Fields:
     def get(self, name: str) -> pa.Array | None:
         if name not in self.cache:
             col = self.msg.field(name)
-            self.cache[name] = None if col.null_count == len(col) else col.take(self.idx)
+            if col.null_count == len(col):
+                self.cache[name] = None
+            else:  # the rows are indices_nonzero of a mask: all of them are the column as it is
+                self.cache[name] = col if len(self.idx) == len(col) else col.take(self.idx)
         return self.cache[name]
 
 
@@ -347,7 +352,7 @@ def _rows(table: str, msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...],
     for col in _TABLES[table]:
         typ = schema.field(col.name).type
         typ = pa.int64() if pa.types.is_timestamp(typ) else typ  # times stay integers until the end
-        value = _first(n, typ, [(name, _field(msg, name), conv) for name, conv in col.candidates], bad, col.name)
+        value = _first(n, typ, msg, col.candidates, bad, col.name)
         if col.required:
             value = _required(value, bad, col.name)
         cols[col.name] = value
@@ -392,7 +397,7 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
     readable (``values._side_levels``); the levels of all frames are converted as two columns at once."""
     n = len(msg)
     bad = _Bad(n)
-    ticker = _first(n, STR, [("market_ticker", _field(msg, "market_ticker"), vec.text)], bad, "market_ticker")
+    ticker = _first(n, STR, msg, (("market_ticker", vec.text),), bad, "market_ticker")
     ticker = _required(ticker, bad, "market_ticker")
     parts: list[tuple[int, _Levels]] = []  # (side: 0 yes / 1 no, the levels taken from one candidate)
     unresolved = [False] * n  # a side with no readable candidate: the book cannot be trusted
@@ -416,7 +421,7 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
             if any(flags):
                 bad.wire.append((pa.array(flags), name))
             parts.append((side_index, levels.only(take)))
-    ts = _first(n, pa.int64(), [(name, _field(msg, name), conv) for name, conv in _TS_COL.candidates], bad, "ts")
+    ts = _first(n, pa.int64(), msg, _TS_COL.candidates, bad, "ts")
     ts = _time_fallback(ts, msg)
     rows = pa.concat_arrays([pa.array(p.rows, pa.int64()) for _, p in parts]) if parts else pa.array([], pa.int64())
     side = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int8()), len(p.rows)) for i, p in parts]) if parts else \
