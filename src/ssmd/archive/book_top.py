@@ -19,7 +19,6 @@ export continued later (``--incremental``) emits exactly the rows a single expor
 from __future__ import annotations
 
 import bisect
-import itertools
 from typing import Any, cast
 
 import pyarrow as pa
@@ -136,7 +135,15 @@ class BookTop:
         self._reset_rows()
 
     def _reset_rows(self) -> None:
-        self._rows: list[tuple[int | None, str, bool, int | None, int | None, int | None, _Top, _Top]] = []
+        """Rows are collected column-wise (levels flattened, ``depth`` per row): no tuple per row."""
+        self._ts: list[int | None] = []
+        self._market: list[str] = []
+        self._valid: list[bool] = []
+        self._sid: list[int | None] = []
+        self._seq: list[int | None] = []
+        self._nats: list[int | None] = []
+        self._levels: tuple[list[int | None], ...] = ([], [], [], [])
+        """Bid prices, bid sizes, ask prices, ask sizes."""
 
     # -- feeding ---------------------------------------------------------------------------------------------
 
@@ -144,6 +151,8 @@ class BookTop:
         grid = self.interval is not None
         books = self.books
         last_seq = self.last_seq
+        emit = self._emit
+        depth = self.depth
         for _frame, kind, market, sid, seq, ts, change, nats in events.rows:
             if grid and ts is not None and kind != SEQ_ONLY and market is not None:
                 self._advance(ts)  # the boundaries this frame passes show the book before it
@@ -180,11 +189,14 @@ class BookTop:
                 if change is None or not book.snapped or book.snap_sid != sid:
                     book.valid = False
                 elif book.valid:
-                    delta = cast(tuple[bool, int, int], change)
-                    book.apply(delta[0], delta[1], delta[2], self.depth)
+                    is_bid: bool
+                    price: int
+                    size: int
+                    is_bid, price, size = change  # type: ignore[misc]
+                    book.apply(is_bid, price, size, depth)
             book.sid, book.seq, book.nats = sid, seq, nats
             if not grid:
-                self._emit(ts, market, book)
+                emit(ts, market, book)
 
     def _advance(self, ts: int) -> None:
         """Emit every boundary the data has now passed (before applying the frame at ``ts``)."""
@@ -219,26 +231,33 @@ class BookTop:
             prices = book.ask_px[:depth]
             pad = [None] * (depth - len(prices))
             asks = book.top_asks = ([*prices, *pad], [*map(book.asks.__getitem__, prices), *pad])
-        self._rows.append((ts, market, book.valid, book.sid, book.seq, book.nats, bids, asks))
+        self._ts.append(ts)
+        self._market.append(market)
+        self._valid.append(book.valid)
+        self._sid.append(book.sid)
+        self._seq.append(book.seq)
+        self._nats.append(book.nats)
+        levels = self._levels
+        levels[0].extend(bids[0])
+        levels[1].extend(bids[1])
+        levels[2].extend(asks[0])
+        levels[3].extend(asks[1])
 
     # -- output ----------------------------------------------------------------------------------------------
 
     def take_rows(self) -> pa.Table:
         """The rows collected since the last call, as a ``book_top`` table (``ts`` may be null)."""
-        rows = self._rows
-        n = len(rows)
+        n = len(self._ts)
         depth = self.depth
-        ts, market, valid, sid, seq, nats, bids, asks = zip(*rows, strict=True) if n else ((),) * 8
-        columns: list[pa.Array] = [pa.array(ts, pa.int64()).cast(TS), pa.array(market, pa.string())]
-        flat = [pa.array(list(itertools.chain.from_iterable(top[part] for top in tops)), pa.int64())
-                for tops in (bids, asks) for part in (0, 1)]  # bid prices, bid sizes, ask prices, ask sizes
-        picks = [pa.array(range(i, n * depth, depth), pa.int64()) for i in range(depth)]
         price, size = self.tables.price_type, self.tables.size_type
+        columns: list[pa.Array] = [pa.array(self._ts, pa.int64()).cast(TS), pa.array(self._market, pa.string())]
+        flat = [from_unscaled(pa.array(values, pa.int64()), typ)  # one conversion per side and part, then a take
+                for values, typ in zip(self._levels, (price, size, price, size), strict=True)]
         for i in range(depth):
-            for side, typ in ((0, price), (1, size), (2, price), (3, size)):
-                columns.append(from_unscaled(flat[side].take(picks[i]), typ))
-        columns += [pa.array(valid, pa.bool_()), pa.array(sid, pa.int64()), pa.array(seq, pa.int64()),
-                    pa.array(nats, pa.int64())]
+            pick = pa.array(range(i, n * depth, depth), pa.int64())
+            columns += [part.take(pick) for part in flat]
+        columns += [pa.array(self._valid, pa.bool_()), pa.array(self._sid, pa.int64()),
+                    pa.array(self._seq, pa.int64()), pa.array(self._nats, pa.int64())]
         self._reset_rows()
         return pa.Table.from_arrays(columns, schema=schema(self.tables, depth))
 
