@@ -38,8 +38,8 @@ def _contents(out: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_jobs_give_the_same_export_as_one_process(tmp_path: Path) -> None:
-    """Three archive files decoded by two worker processes: every part file equals the one-process export, and
-    book_top continues across files (it is built in file order by the parent)."""
+    """Three archive files decoded by two worker threads: every part file equals the one-thread export, and
+    book_top continues across files (it is built in file order by the calling thread)."""
     files = [(f"12{15 * k:02d}.jsonl.gz", _frames(1000 * k, 60)) for k in range(3)]
     write_day(tmp_path / "arc", "2026-02-12", files)
     runner = CliRunner()
