@@ -145,3 +145,19 @@ def test_prefetched_reading_gives_the_same_batches_and_the_same_damage(tmp_path:
     assert plain_error is not None and str(damaged) in plain_error
     assert ahead_error == plain_error
     assert [b.to_pylist() for b in ahead] == [b.to_pylist() for b in plain]
+
+
+
+def test_a_file_that_cannot_be_read_with_jobs_leaves_nothing(tmp_path: Path) -> None:
+    """--jobs 2 with a listed file that cannot be read (a directory in its place): the problem named, exit code 1,
+    and neither OUT nor its staging directory is left behind."""
+    files = [(f"12{15 * k:02d}.jsonl.gz", _frames(1000 * k, 200)) for k in range(4)]
+    write_day(tmp_path / "arc", "2026-02-12", files)
+    broken = tmp_path / "arc" / "kalshi" / "2026-02-12" / "1215.jsonl.gz"
+    broken.unlink()
+    broken.mkdir()
+    result = CliRunner().invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet",
+                                                str(tmp_path / "out"), "--jobs", "2"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "kalshi/2026-02-12/1215.jsonl.gz: missing_file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arc"]

@@ -29,6 +29,7 @@ BATCH_ROWS = 262_144
 """Frames per Arrow batch: memory stays flat however large a rotation window gets."""
 
 _connection: Any = None
+_connection_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,16 @@ class Batch:
 
 
 def _duckdb() -> Any:
-    """One single-threaded database per process (``--jobs`` runs one process per core)."""
+    """One database per process, single-threaded (each read runs on its caller's thread, with its own cursor:
+    ``--jobs`` reads several files at once on threads)."""
     global _connection
-    if _connection is None:
-        import duckdb
+    with _connection_lock:
+        if _connection is None:
+            import duckdb
 
-        _connection = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
-        _connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
-    return _connection
+            _connection = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
+            _connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
+        return _connection
 
 
 def _struct(fields: Collection[str], json_fields: Collection[str]) -> str:

@@ -33,7 +33,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,29 +427,30 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     outputs: list[str] = []
     try:
         tasks = [_Task(source, str(partial), options, want_book[source.feed], jobs > 1) for source in todo]
-        for source, result in zip(todo, _run(tasks, jobs), strict=True):
-            with _no_gc():
-                for events in result.events:
-                    books[source.feed].feed(events)
-            rows = books[source.feed].take_rows() if want_book[source.feed] and source.feed in books else None
-            if rows is not None and rows.num_rows:
-                sink = _Sink(partial, options.fmt, source)
-                sink.write("book_top", rows)
-                sink.close()
-                result.outputs += sink.outputs
-                result.rows["book_top"] = rows.num_rows
-            for problem in result.problems:
-                problems.add(*problem)
-            outputs += result.outputs
-            summary["frames"] += result.frames
-            summary["not_exported"] += result.not_exported
-            summary["frames_with_bad_fields"] += result.bad
-            for name, count in result.rows.items():
-                summary["rows"][name] = summary["rows"].get(name, 0) + count
-            done[result.key] = {"size": result.size, "mtime_ns": result.mtime_ns, "sha256": result.sha256,
-                                "frames": result.frames}
-            if progress:
-                progress.advance(note=source.key)
+        with contextlib.closing(_run(tasks, jobs)) as results:  # closed (threads done) before any clean-up
+            for source, result in zip(todo, results, strict=True):
+                with _no_gc():
+                    for events in result.events:
+                        books[source.feed].feed(events)
+                rows = books[source.feed].take_rows() if want_book[source.feed] and source.feed in books else None
+                if rows is not None and rows.num_rows:
+                    sink = _Sink(partial, options.fmt, source)
+                    sink.write("book_top", rows)
+                    sink.close()
+                    result.outputs += sink.outputs
+                    result.rows["book_top"] = rows.num_rows
+                for problem in result.problems:
+                    problems.add(*problem)
+                outputs += result.outputs
+                summary["frames"] += result.frames
+                summary["not_exported"] += result.not_exported
+                summary["frames_with_bad_fields"] += result.bad
+                for name, count in result.rows.items():
+                    summary["rows"][name] = summary["rows"].get(name, 0) + count
+                done[result.key] = {"size": result.size, "mtime_ns": result.mtime_ns, "sha256": result.sha256,
+                                    "frames": result.frames}
+                if progress:
+                    progress.advance(note=source.key)
         if problems and not ignore_problems:
             raise ArchiveProblems(problems)
         new_state = {"version": STATE_VERSION, "options": options.to_json(), "files": done,
@@ -479,7 +480,7 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     return summary
 
 
-def _run(tasks: list[_Task], jobs: int) -> Iterator[FileResult]:
+def _run(tasks: list[_Task], jobs: int) -> Generator[FileResult, None, None]:
     """Results in task order; with ``jobs`` > 1 that many files are decoded at once, on threads: DuckDB's reader,
     Arrow's kernels and the Parquet writer work without the GIL, and threads cost nothing to start nor to hand their
     book events back (worker processes measured slower on the shared 2-core box: start-up and pickling)."""
@@ -487,8 +488,11 @@ def _run(tasks: list[_Task], jobs: int) -> Iterator[FileResult]:
         for task in tasks:
             yield _export_file(task)
         return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ssmd-export") as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ssmd-export")
+    try:
         yield from pool.map(_export_file, tasks)
+    finally:  # on an error or an early stop: no file is started any more, and none is still being written
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _books(options: Options, state: dict[str, Any] | None) -> dict[str, book_top.BookTop]:
