@@ -221,7 +221,7 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
               help="Levels per side in the book_top table.")
 @click.option("--book-interval", help="book_top on a time grid (1s, 500ms, 1m) instead of after every change.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes decoding archive files in parallel (output is the same).")
+              help="Archive files decoded at once, on threads (output is the same).")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
            types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool, incremental: bool,
            book_depth: int, book_interval: str | None, jobs: int) -> None:
