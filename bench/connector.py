@@ -167,12 +167,16 @@ async def measure(args: argparse.Namespace, servers: list[str], replicas: int, w
             sim.wait()
             # a new simulator process per rate: the connector reconnects and resubscribes, as in production
             sim = _start_sim(sim_port, rate, args.markets, sent_log)
-            deadline = time.monotonic() + 60
+            # Paused while the connector resubscribes 5,000 markets: at saturation rates a loaded machine would
+            # otherwise time the subscribe commands out behind the flood, and the bench would measure reconnects.
+            await _control(sim_port, "/_sim/pause")
+            deadline = time.monotonic() + 120
             await asyncio.sleep(0.5)
             while not all(s.state is State.LIVE for s in conn.shards):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("connector did not resubscribe within 60 s")
+                    raise RuntimeError("connector did not resubscribe within 120 s")
                 await asyncio.sleep(0.1)
+            await _control(sim_port, "/_sim/resume")
             row = {"offered_per_s": rate, **await _window(conn, latencies, args.window)}
             result["rates"].append(row)
         result["sustained_max_acked_per_s"] = max(r["acked_per_s"] for r in result["rates"])

@@ -26,15 +26,19 @@ log = logging.getLogger("ssmd.connector")
 @click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
 @click.option("--partition", envvar="SSMD_PARTITION", default=None, metavar="I/N",
               help="Capture only partition I of N of the markets (global channels: partition 0); env SSMD_PARTITION.")
+@click.option("--instance", envvar="SSMD_INSTANCE", default=None, metavar="NAME",
+              help="This connector's name, stamped on every message (header Ssmd-Instance); env SSMD_INSTANCE; "
+                   "default: the hostname.")
 @click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
 def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-              partition: str | None, no_auth: bool) -> None:
+              partition: str | None, instance: str | None, no_auth: bool) -> None:
     """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
     Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true (or 1, yes, on)
     uses the demo host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
     """
     from ssmd.config.envvars import EnvVarError, env_flag
+    from ssmd.config.instance import check_instance, default_instance
     from ssmd.connector.partition import WHOLE, parse_partition
     from ssmd.runtime.logging import setup_logging
 
@@ -48,7 +52,14 @@ def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | Non
     except ValueError as exc:
         source = click.get_current_context().get_parameter_source("partition")
         sys.exit(_fail(f"{'SSMD_PARTITION' if source is ParameterSource.ENVIRONMENT else '--partition'}: {exc}"))
-    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part)))
+    value = (instance or "").strip()
+    source = click.get_current_context().get_parameter_source("instance")
+    try:
+        name = check_instance(value, "SSMD_INSTANCE" if source is ParameterSource.ENVIRONMENT else "--instance") \
+            if value else default_instance()
+    except EnvVarError as exc:
+        sys.exit(_fail(str(exc)))
+    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part, name)))
 
 
 def _fail(message: str) -> int:
@@ -58,7 +69,7 @@ def _fail(message: str) -> int:
 
 
 async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-                no_auth: bool, partition: Partition) -> int:
+                no_auth: bool, partition: Partition, instance: str) -> int:
     from ssmd.config import ConfigError, load_environment, load_feed
     from ssmd.config.archiver import check_rotation
     from ssmd.config.envvars import EnvVarError
@@ -92,13 +103,14 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     except LookupError as exc:
         return _fail(f"{feed_path}: versions: {exc}")
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
-                                              partition=partition))
+                                              partition=partition, instance=instance))
     shutdown = shutdown_event()
     try:
         await connector_.start()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),
                                              "health_addr": health_addr, "shards": len(connector_.shards),
-                                             "partition": str(partition), "markets": len(connector_.markets)})
+                                             "partition": str(partition), "markets": len(connector_.markets),
+                                             "instance": instance})
         await connector_.run(shutdown)
     except StartupError as exc:
         await connector_.stop()
