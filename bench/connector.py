@@ -28,6 +28,7 @@ import psutil
 import yaml
 
 from ssmd.bus.cluster import EmbeddedCluster
+from ssmd.bus.connect import connect
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.config import load_environment, load_feed
@@ -36,7 +37,8 @@ from ssmd.connector.shard import State
 
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "examples" / "local" / "feeds" / "kalshi.yaml"
-TARGET_RATIO = 0.8
+TARGET_RATIO = 1.0
+TARGET_CPU_US_PER_FRAME = 20.0
 TARGET_P99_MS_AT_2000 = 5.0
 TARGET_RSS_MIB = 150.0
 
@@ -91,7 +93,7 @@ async def _window(conn: Connector, lat: list[float], seconds: float) -> dict[str
     }
 
 
-async def _ceiling(servers: list[str], stream: str, payloads: list[tuple[str, bytes]]) -> dict[str, Any]:
+async def _ceiling(servers: list[str], stream: str, payloads: list[tuple[str, bytes]], run: int) -> dict[str, Any]:
     """A bare ``publish_async`` loop over the same subjects and payloads, with a msg-id each, all acked."""
     import nats
 
@@ -101,11 +103,37 @@ async def _ceiling(servers: list[str], stream: str, payloads: list[tuple[str, by
     cpu0, t0 = time.process_time(), time.perf_counter()
     for i, (subject, payload) in enumerate(payloads):
         futures.append(await js.publish_async(subject, payload, stream=stream,
-                                              headers={"Nats-Msg-Id": f"ceiling-{i}"}))
+                                              headers={"Nats-Msg-Id": f"ceiling-{run}-{i}"}))
     await asyncio.gather(*futures)
     cpu1, t1 = time.process_time(), time.perf_counter()
     await nc.close()
     return {"frames": len(payloads), "acked_per_s": round(len(payloads) / (t1 - t0), 1),
+            "cpu_us_per_frame": round((cpu1 - cpu0) * 1e6 / len(payloads), 1)}
+
+
+async def _publisher_path(servers: list[str], stream: str, payloads: list[tuple[str, bytes]],
+                          run: int) -> dict[str, Any]:
+    """The connector's own sink (``JetStreamPublisher`` on ``ssmd.bus.publish``) over the same frames, each with the
+    headers the reader builds, submitted as the reader does (yielding every 100 frames), until all are acked."""
+    from ssmd.connector.metrics import ConnectorMetrics
+    from ssmd.connector.publisher import JetStreamPublisher
+
+    nc = await connect(servers, "bench", pending_size=0)
+    sink = JetStreamPublisher(nc, stream, ConnectorMetrics(), instance="bench")
+    await sink.start()
+    conn = f"bench{run}-0-1"
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for i, (subject, payload) in enumerate(payloads):
+        sink.submit(subject, payload, {"Ssmd-Received-Ns": str(time.time_ns()), "Ssmd-Conn": conn, "Ssmd-Sid": "3",
+                                       "Ssmd-Seq": str(i), "Nats-Msg-Id": f"{conn}:3:{i}"}, "orderbook",
+                    time.perf_counter())
+        if i % 100 == 99:
+            await asyncio.sleep(0)
+    left = await sink.drain(120)
+    cpu1, t1 = time.process_time(), time.perf_counter()
+    await sink.stop()
+    await nc.close()
+    return {"frames": len(payloads) - left, "acked_per_s": round((len(payloads) - left) / (t1 - t0), 1),
             "cpu_us_per_frame": round((cpu1 - cpu0) * 1e6 / len(payloads), 1)}
 
 
@@ -194,7 +222,15 @@ async def measure(args: argparse.Namespace, servers: list[str], replicas: int, w
         for raw in sample:
             f = classify(raw)
             payloads.append((subject_for("bench.kalshi", f.type or "unparsed", f.ticker), raw))
-        result["ceiling_publish_async"] = await _ceiling(servers, "BENCH_KALSHI", payloads)
+        # Best of two alternating runs each: on a shared machine a single run measures its neighbours.
+        ceilings, paths = [], []
+        for run in range(2):
+            ceilings.append(await _ceiling(servers, "BENCH_KALSHI", payloads, run))
+            paths.append(await _publisher_path(servers, "BENCH_KALSHI", payloads, run))
+        result["ceiling_publish_async"] = max(ceilings, key=lambda r: r["acked_per_s"])
+        path = result["publisher_path"] = max(paths, key=lambda r: r["acked_per_s"])
+        result["publisher_path_to_ceiling"] = round(path["acked_per_s"] / result["ceiling_publish_async"]
+                                                    ["acked_per_s"], 3)
         ceiling = result["ceiling_publish_async"]["acked_per_s"]
         result["ratio_to_ceiling"] = round(result["sustained_max_acked_per_s"] / ceiling, 3)
         busiest = max(result["rates"], key=lambda r: r["acked_per_s"])
@@ -206,7 +242,11 @@ async def measure(args: argparse.Namespace, servers: list[str], replicas: int, w
         at_2000 = next((r for r in result["rates"] if r["offered_per_s"] == 2000), None)
         result["targets"] = {
             "ratio_to_ceiling": TARGET_RATIO, "p99_ms_at_2000": TARGET_P99_MS_AT_2000, "rss_mib": TARGET_RSS_MIB,
+            "cpu_us_per_frame": TARGET_CPU_US_PER_FRAME,
             "met": {
+                "cpu_us_per_frame": bool(busiest["cpu_us_per_frame"]
+                                         and busiest["cpu_us_per_frame"] <= TARGET_CPU_US_PER_FRAME),
+                "publisher_path_ratio": result["publisher_path_to_ceiling"] >= TARGET_RATIO,
                 "ratio": result["ratio_to_ceiling"] >= TARGET_RATIO,
                 "ratio_per_cpu": result.get("ratio_to_ceiling_per_cpu", 0) >= TARGET_RATIO,
                 "p99_at_2000": bool(at_2000 and at_2000["p99_ms"] is not None

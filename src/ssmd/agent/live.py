@@ -121,9 +121,7 @@ class Runtime:
             try:
                 js = self.nc.jetstream()
                 sub, fires_stream = await self._bind(js)
-                self._publisher = Publisher(self.nc, fires_stream, on_acked=self._fire_stored,
-                                            on_retry=self._fires_retried, name="agent-fires")
-                await self._publisher.start()
+                await self._open_publisher(self.nc, fires_stream)
                 await self._consume(js, sub, stop)
             finally:
                 if self._publisher is not None:
@@ -166,6 +164,11 @@ class Runtime:
         log.info("agent consuming", extra={"stream": stream, "subjects": list(cfg.subjects), "durable": cfg.durable,
                                            "signals": [s.id for s in self.engine.signals]})
         return sub, fires_stream
+
+    async def _open_publisher(self, nc: Client, fires_stream: str) -> None:
+        self._publisher = Publisher(nc, fires_stream, on_acked=self._fire_stored, on_retry=self._fires_retried,
+                                    name="agent-fires")
+        await self._publisher.start()
 
     async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> str:
         """Create ``{ENV}_SIGNALS`` unless a stream stores fires already, with as many replicas as the stream the
