@@ -16,6 +16,10 @@ when it is submitted and reused byte for byte by its retries. The bytes go into 
 nats-py's other traffic and its reconnect handling are unchanged. Nothing is written while the client is not
 connected: the window is re-sent after a reconnect instead.
 
+Acks are handled as the client's reader parses them: the reply subscription's message queue is replaced by a
+direct call (no queue, no task switch per ack). If a nats-py release changes those internals, the publisher falls
+back to an ordinary subscription callback, only slower.
+
 Retries: when an ack times out (while no other ack arrives either), an ack says "no responders"/an error and the
 publisher retries rejections, or the client reconnected, *every* unacked message goes back to the front of the
 queue in submit order and is sent again after a short back-off. A message that was in fact stored comes back as
@@ -82,13 +86,11 @@ def msg_id_header(msg_id: str) -> bytes:
 class Outgoing:
     """One submitted message: its protocol bytes (built once) and what its owner wants back on the ack."""
 
-    __slots__ = ("attempts", "cmd", "n", "payload", "sent_at", "subject", "t0", "tag", "token")
+    __slots__ = ("attempts", "cmd", "n", "sent_at", "subject", "t0", "tag")
 
-    def __init__(self, n: int, token: str, subject: str, payload: bytes, cmd: bytes, tag: Any, t0: float) -> None:
+    def __init__(self, n: int, subject: str, cmd: bytes, tag: Any, t0: float) -> None:
         self.n = n
-        self.token = token
         self.subject = subject
-        self.payload = payload
         self.cmd = cmd
         self.tag = tag
         self.t0 = t0
@@ -151,7 +153,7 @@ class Publisher:
         self._cut = 0
         self._subjects: dict[str, bytes] = {}
         self._queue: deque[Outgoing] = deque()
-        self._inflight: dict[str, Outgoing] = {}
+        self._inflight: dict[int, Outgoing] = {}
         self._numbers = itertools.count(1)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -175,7 +177,16 @@ class Publisher:
         self._reply_head = f" {self._inbox}.".encode()
         self._cut = len(self._inbox) + 1
         self._epoch = self._nc.stats["reconnects"]
-        await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
+        sub = await self._nc.subscribe(f"{self._inbox}.*", pending_bytes_limit=0)
+        if isinstance(getattr(sub, "_pending_queue", None), asyncio.Queue):
+            sub._pending_queue = _Direct(self._on_ack)  # type: ignore[assignment]
+        else:  # nats-py changed: the ordinary (slower) way
+            await sub.unsubscribe()
+
+            async def on_ack(msg: Msg) -> None:
+                self._on_ack(msg)
+
+            await self._nc.subscribe(f"{self._inbox}.*", cb=on_ack)
         self._tasks = [asyncio.create_task(self._pump(), name=f"{self._name}-pump"),
                        asyncio.create_task(self._watchdog(), name=f"{self._name}-watchdog")]
 
@@ -208,11 +219,10 @@ class Publisher:
         if _MSG_ID_LINE not in headers:
             raise ValueError(f"publish to {subject}: no {MSG_ID} header (a retry could store it twice)")
         n = next(self._numbers)
-        token = str(n)
         hdr_len = len(self._hdr_head) + len(headers) + 2
-        cmd = b"".join((head, self._reply_head, token.encode(), b" %d %d\r\n" % (hdr_len, hdr_len + len(payload)),
+        cmd = b"".join((head, self._reply_head, b"%d %d %d\r\n" % (n, hdr_len, hdr_len + len(payload)),
                         self._hdr_head, headers, _CRLF, payload, _CRLF))
-        self._queue.append(Outgoing(n, token, subject, payload, cmd, tag, t0))
+        self._queue.append(Outgoing(n, subject, cmd, tag, t0))
         self._idle.clear()
         self._wake.set()
 
@@ -297,7 +307,7 @@ class Publisher:
             item = queue.popleft()
             item.sent_at = now
             item.attempts += 1
-            inflight[item.token] = item
+            inflight[item.n] = item
             out.append(item.cmd)
             size += len(item.cmd)
             sent += 1
@@ -308,8 +318,11 @@ class Publisher:
 
     # -- acks -----------------------------------------------------------------------------------------------
 
-    async def _on_ack(self, msg: Msg) -> None:
-        item = self._inflight.pop(msg.subject[self._cut:], None)
+    def _on_ack(self, msg: Msg) -> None:
+        try:
+            item = self._inflight.pop(int(msg.subject[self._cut:]), None)
+        except ValueError:
+            return  # not a reply of ours
         if item is None:
             return  # an ack for a message queued again meanwhile: its next send's ack counts it
         data = msg.data
@@ -318,7 +331,7 @@ class Publisher:
             reason = ("no stream answered (no responders)" if status == "503"
                       else f"no stream answered (status {status})" if status else _error_text(data))
             if self._retry_rejected:
-                self._inflight[item.token] = item  # keep it in the retry set
+                self._inflight[item.n] = item  # keep it in the retry set
                 self._retry_all(reason)
             else:
                 self._give_up(item, f"rejected by the stream: {reason}")
@@ -387,6 +400,30 @@ class Publisher:
                     self._retry_all(f"no ack within {waited:.1f}s")
             if self._queue and now >= self._resume_at and self._nc.is_connected:
                 self._wake.set()
+
+
+class _Direct:
+    """Stands in for a subscription's message queue: each message is handled as it is parsed."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: Callable[[Msg], None]) -> None:
+        self._handle = handle
+
+    def put_nowait(self, msg: Msg) -> None:
+        self._handle(msg)
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    def task_done(self) -> None:
+        return None
+
+    async def join(self) -> None:
+        return None
 
 
 def _error_text(data: bytes) -> str:
