@@ -60,6 +60,10 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_IN_SUBJECT = re.compile(r"[\s]")
 
 
+class TooLarge(ValueError):
+    """The message is bigger than the server's ``max_payload``: the server would close the connection on it."""
+
+
 def encode_headers(headers: Mapping[str, str]) -> bytes:
     """``Key: value\\r\\n`` lines for :meth:`Publisher.submit` (or a publisher's constant headers).
 
@@ -218,8 +222,11 @@ class Publisher:
             head = self._subject_head(subject)
         if _MSG_ID_LINE not in headers:
             raise ValueError(f"publish to {subject}: no {MSG_ID} header (a retry could store it twice)")
-        n = next(self._numbers)
         hdr_len = len(self._hdr_head) + len(headers) + 2
+        if hdr_len + len(payload) > self._nc.max_payload:
+            raise TooLarge(f"publish to {subject}: {hdr_len + len(payload)} bytes with headers, more than the "
+                           f"server's max_payload ({self._nc.max_payload})")
+        n = next(self._numbers)
         cmd = b"".join((head, self._reply_head, b"%d %d %d\r\n" % (n, hdr_len, hdr_len + len(payload)),
                         self._hdr_head, headers, _CRLF, payload, _CRLF))
         self._queue.append(Outgoing(n, subject, cmd, tag, t0))

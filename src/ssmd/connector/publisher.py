@@ -19,7 +19,7 @@ from collections.abc import Callable
 from nats.aio.client import Client
 
 from ssmd.bus.headers import DROPPED_BEFORE, INSTANCE
-from ssmd.bus.publish import Outgoing, Publisher
+from ssmd.bus.publish import Outgoing, Publisher, TooLarge
 from ssmd.connector.metrics import ConnectorMetrics
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,15 @@ class JetStreamPublisher:
             return
         if self._unreported_drops:
             headers[DROPPED_BEFORE] = str(self._unreported_drops)  # the archiver records the gap in the manifest
-            self._unreported_drops = 0
         # The reader's own keys and values (numbers, ids it made): formatted here without nats-py's per-call checks.
-        pub.submit(subject, payload, "".join([f"{k}: {v}\r\n" for k, v in headers.items()]).encode(), type_token, t0)
+        encoded = "".join([f"{k}: {v}\r\n" for k, v in headers.items()]).encode()
+        try:
+            pub.submit(subject, payload, encoded, type_token, t0)
+        except TooLarge as exc:  # NATS cannot carry it: a counted, logged drop the archive records, not a stall
+            log.error("frame dropped: %s", exc, extra={"type": type_token})
+            self._drop()
+            return
+        self._unreported_drops = 0
 
     def _acked(self, item: Outgoing, duplicate: bool) -> None:
         if duplicate:
