@@ -18,10 +18,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from nats.aio.client import Client
+
 from ssmd.archive._progress import Progress
 from ssmd.archive.reader import ArchiveFrame
 from ssmd.bus.connect import connect
-from ssmd.bus.publish import Outgoing, Publisher, msg_id_header
+from ssmd.bus.publish import Outgoing, Publisher, TooLarge, msg_id_header
 from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
 from ssmd.bus.subjects import subject_for, unparsed_subject
 from ssmd.config import EnvironmentConfig
@@ -86,14 +88,14 @@ async def _ensure(js: Any, stream: str, prefix: str) -> None:
         log.info("stream %s %s for %s.>", info.config.name, action, prefix)
 
 
-async def _publish(nc: Any, frames: Iterator[ArchiveFrame], prefix: str, stream: str, speed: float | None,
+async def _publish(nc: Client, frames: Iterator[ArchiveFrame], prefix: str, stream: str, speed: float | None,
                    show_progress: bool) -> dict[str, Any]:
     progress = Progress("replay", unit="frames") if show_progress else None
     by_type: collections.Counter[str] = collections.Counter()
     errors: list[str] = []
     run = secrets.token_hex(6)
 
-    def failed(item: Outgoing, reason: str) -> None:  # a missing ack or a rejection is a failure, never silent
+    def failed(item: Outgoing | None, reason: str) -> None:  # a missing ack or a rejection is a failure, never silent
         if not errors:
             errors.append(reason)
 
@@ -104,7 +106,7 @@ async def _publish(nc: Any, frames: Iterator[ArchiveFrame], prefix: str, stream:
         t0: int | None = None
         w0 = started = time.monotonic()
         unparsed = unparsed_subject(prefix)
-        n = 0
+        n = too_large = 0
         while batch := await asyncio.to_thread(_next_batch, frames):
             for frame in batch:
                 head = frame.head()
@@ -117,7 +119,11 @@ async def _publish(nc: Any, frames: Iterator[ArchiveFrame], prefix: str, stream:
                 kind = head.type
                 subject = subject_for(prefix, kind, head.ticker) if kind else unparsed
                 n += 1
-                publisher.submit(subject, frame.raw, msg_id_header(f"replay-{run}:{n}"))
+                try:
+                    publisher.submit(subject, frame.raw, msg_id_header(f"replay-{run}:{n}"))
+                except TooLarge as exc:  # NATS would close the connection on it: a failure, named
+                    too_large += 1
+                    failed(None, str(exc))
                 by_type[kind or "unparsed"] += 1
                 if progress:
                     progress.advance()
@@ -133,7 +139,7 @@ async def _publish(nc: Any, frames: Iterator[ArchiveFrame], prefix: str, stream:
     finally:
         await publisher.stop()
     elapsed = time.monotonic() - started
-    published, failures = publisher.acked, publisher.failed
+    published, failures = publisher.acked, publisher.failed + too_large
     summary = {"published": published, "failed": failures, "stream": stream, "subject_prefix": prefix,
                "by_type": dict(by_type.most_common()), "seconds": round(elapsed, 3),
                "frames_per_s": round(published / elapsed) if elapsed > 0 else None}
