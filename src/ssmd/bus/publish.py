@@ -14,7 +14,9 @@ call, which was most of the connector's CPU per frame. Headers that are constant
 when it is submitted and reused byte for byte by its retries. The bytes go into the client's own pending buffer
 (``Client._pending``, flushed by its flusher task, the same path ``Client.publish`` takes), so ordering with
 nats-py's other traffic and its reconnect handling are unchanged. Nothing is written while the client is not
-connected: the window is re-sent after a reconnect instead.
+connected: the window is re-sent after a reconnect instead. (Limit, as with ``Client.publish``: bytes appended just
+before a connection drop is noticed stay in that buffer and nats-py flushes them first after reconnecting; they are
+stored once, by msg-id, but can land ahead of older messages of the window that are re-sent.)
 
 Acks are handled as the client's reader parses them: the reply subscription's message queue is replaced by a
 direct call (no queue, no task switch per ack). If a nats-py release changes those internals, the publisher falls
@@ -42,6 +44,7 @@ from typing import Any
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from ssmd.runtime.tasks import cancel_all
 
@@ -168,6 +171,7 @@ class Publisher:
         self._backoff = _BACKOFF_MIN
         self._epoch = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._sub: Subscription | None = None
         self.last_error: str | None = None
         """Why the last send was not acked; ``None`` again once an ack arrives."""
         self.last_ack = 0.0
@@ -190,13 +194,18 @@ class Publisher:
             async def on_ack(msg: Msg) -> None:
                 self._on_ack(msg)
 
-            await self._nc.subscribe(f"{self._inbox}.*", cb=on_ack)
+            sub = await self._nc.subscribe(f"{self._inbox}.*", cb=on_ack)
+        self._sub = sub
         self._tasks = [asyncio.create_task(self._pump(), name=f"{self._name}-pump"),
                        asyncio.create_task(self._watchdog(), name=f"{self._name}-watchdog")]
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
         self._tasks = []
+        if self._sub is not None and self._nc.is_connected:
+            with contextlib.suppress(Exception):  # stopping: a connection going away is not news
+                await self._sub.unsubscribe()
+        self._sub = None
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
