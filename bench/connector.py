@@ -5,7 +5,10 @@ Runs a real nats-server and ``ssmd sim kalshi`` (separate processes) with ``--ma
 every frame's WebSocket-receipt-to-ack latency is observed exactly. For each offered rate: acked frames/s,
 CPU µs per frame (this process), p50/p99 latency, RSS. Then a saturation run (the simulator far faster than
 the connector) gives the sustained maximum, and a bare nats-py ``publish_async`` loop over the same payloads
-and subjects gives the ceiling. Prints one JSON object.
+and subjects gives the ceiling. ``publisher_path`` runs the connector's own sink (``ssmd.bus.publish``) over those
+payloads with the reader's headers, right after the ceiling: the publishing half alone, against the same ceiling.
+On a shared machine the end-to-end rows measure the neighbours too: read ``cpu_share`` (of one core) with them.
+Prints one JSON object.
 
     .venv/bin/python bench/connector.py            # ~45 s
     .venv/bin/python bench/connector.py --long     # longer windows, more rates
