@@ -33,6 +33,7 @@ from ssmd.agent.engine import Engine
 from ssmd.agent.signal import Fire, Signal
 from ssmd.bus.acks import parse_ack_subject
 from ssmd.bus.connect import connect
+from ssmd.bus.publish import Outgoing, Publisher, msg_id_header
 from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, check_capture, ensure_stream
 from ssmd.errors import InputError
 from ssmd.runtime.backoff import Backoff
@@ -97,6 +98,7 @@ class Runtime:
         self.last_seq = 0
         self.published = 0
         self.nc: Client | None = None
+        self._publisher: Publisher | None = None
         self._bound = False
         self._failing_since: float | None = None
         self._errors_seen = dict(self.engine.errors)
@@ -122,14 +124,18 @@ class Runtime:
             self.nc = await connect(self.config.nats_url, "ssmd-agent")
             try:
                 js = self.nc.jetstream()
-                sub = await self._bind(js)
+                sub, fires_stream = await self._bind(js)
+                await self._open_publisher(self.nc, fires_stream)
                 await self._consume(js, sub, stop)
             finally:
+                if self._publisher is not None:
+                    await self._publisher.stop()
                 await _close(self.nc)
         finally:
             await self.health.stop()
 
-    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _bind(self, js: JetStreamContext) -> tuple[JetStreamContext.PullSubscription, str]:
+        """The pull subscription, and the stream fires go to."""
         cfg = self.config
         stream = cfg.stream
         if stream is None:
@@ -143,7 +149,7 @@ class Runtime:
                 info = await check_capture(js, stream, subject)
         except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
-        await self._ensure_fires_stream(js, info.config.num_replicas or 1)
+        fires_stream = await self._ensure_fires_stream(js, info.config.num_replicas or 1)
         consumer = ConsumerConfig(
             durable_name=cfg.durable,
             ack_policy=AckPolicy.ALL,  # frames are handled in order, so one ack per batch is exact
@@ -161,15 +167,19 @@ class Runtime:
         self._bound = True
         log.info("agent consuming", extra={"stream": stream, "subjects": list(cfg.subjects), "durable": cfg.durable,
                                            "signals": [s.id for s in self.engine.signals]})
-        return sub
+        return sub, fires_stream
 
-    async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> None:
+    async def _open_publisher(self, nc: Client, fires_stream: str) -> None:
+        self._publisher = Publisher(nc, fires_stream, on_acked=self._fire_stored, on_retry=self._fires_retried,
+                                    name="agent-fires")
+        await self._publisher.start()
+
+    async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> str:
         """Create ``{ENV}_SIGNALS`` unless a stream stores fires already, with as many replicas as the stream the
         agent reads: fires must survive the same dead nodes the frames they come from do."""
         env = self.config.env
         try:
-            await js.find_stream_name_by_subject(naming.fire_subject(env, "x", "y"))
-            return  # some stream already stores fires
+            return await js.find_stream_name_by_subject(naming.fire_subject(env, "x", "y"))  # one stores fires already
         except NotFoundError:
             pass
         name = self.config.fires_stream or naming.fires_stream(env)
@@ -179,6 +189,7 @@ class Runtime:
             await ensure_stream(js, spec)
         except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
+        return name
 
     # -- hot loop -------------------------------------------------------------------------------------------
     async def _consume(self, js: JetStreamContext, sub: JetStreamContext.PullSubscription,
@@ -226,7 +237,7 @@ class Runtime:
         if engine.unparsed != unparsed_before:
             metrics.unparsed.inc(engine.unparsed - unparsed_before)
         self._count_signal_errors()
-        if outgoing and not await self._publish(js, outgoing, stop):
+        if outgoing and not await self._publish(outgoing, stop):
             return  # stopping with fires unstored: leave the frames unacked so they are redelivered
         try:
             await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
@@ -238,36 +249,32 @@ class Runtime:
         if engine.clock is not None:
             metrics.lag_seconds.set(max(0.0, time.time() - engine.clock / 1000))
 
-    async def _publish(self, js: JetStreamContext, outgoing: list[tuple[str, bytes, str, Fire]],
-                       stop: asyncio.Event) -> bool:
-        """Publish every fire and wait for its ack; retry the failed ones (same msg id) until stored or stopped."""
-        todo = outgoing
-        backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
-        while todo:
-            results = await asyncio.gather(
-                *(js.publish(subject, data, timeout=5.0, headers={"Nats-Msg-Id": msg_id})
-                  for subject, data, msg_id, _ in todo),
-                return_exceptions=True,
-            )
-            failed = []
-            for item, result in zip(todo, results, strict=True):
-                if isinstance(result, BaseException):
-                    failed.append(item)
-                else:
-                    self.published += 1
-                    self.metrics.fires.labels(item[3].signal).inc()
-            if not failed:
-                self._failing_since = None
-                return True
-            self.metrics.publish_failures.inc(len(failed))
-            if self._failing_since is None:
-                self._failing_since = time.monotonic()
-                log.warning("publishing %d fires failed (%s); retrying", len(failed),
-                            next(r for r in results if isinstance(r, BaseException)).__class__.__name__)
-            todo = failed
-            if await backoff.wait(stop):
-                return False
+    async def _publish(self, outgoing: list[tuple[str, bytes, str, Fire]], stop: asyncio.Event) -> bool:
+        """Publish every fire and wait for its ack; the publisher retries (same msg id) until stored. Returns False
+        if ``stop`` came first."""
+        publisher = self._publisher
+        assert publisher is not None
+        for subject, data, msg_id, fire in outgoing:
+            publisher.submit(subject, data, msg_id_header(msg_id), fire.signal)
+        stored = asyncio.ensure_future(publisher.wait_idle())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((stored, stopping), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stored, stopping):
+            waiter.cancel()
+        if publisher.pending:
+            return False
+        self._failing_since = None
         return True
+
+    def _fire_stored(self, item: Outgoing, duplicate: bool) -> None:
+        self.published += 1
+        self.metrics.fires.labels(item.tag).inc()
+
+    def _fires_retried(self, count: int, reason: str) -> None:
+        self.metrics.publish_failures.inc(count)
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning("publishing %d fires failed (%s); retrying", count, reason)
 
     def _count_signal_errors(self) -> None:
         for name, count in self.engine.errors.items():

@@ -27,9 +27,12 @@ log = logging.getLogger("ssmd.connector")
 @click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
 @click.option("--partition", envvar="SSMD_PARTITION", default=None, metavar="I/N",
               help="Capture only partition I of N of the markets (global channels: partition 0); env SSMD_PARTITION.")
+@click.option("--instance", envvar="SSMD_INSTANCE", default=None, metavar="NAME",
+              help="This connector's name, stamped on every message (header Ssmd-Instance); env SSMD_INSTANCE; "
+                   "default: the hostname.")
 @click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
 def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-              partition: str | None, no_auth: bool) -> None:
+              partition: str | None, instance: str | None, no_auth: bool) -> None:
     """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
     Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true (or 1, yes, on)
@@ -39,9 +42,10 @@ def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | Non
     from ssmd.runtime.process import checked, run_service
 
     setup_logging()
-    source = click.get_current_context().get_parameter_source("partition")
-    no_auth, part = checked(lambda: _flags(no_auth, partition, source), logger=log)
-    run_service(lambda stop: _main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part, stop),
+    context = click.get_current_context()
+    no_auth, part = checked(lambda: _flags(no_auth, partition, context.get_parameter_source("partition")), logger=log)
+    name = checked(lambda: _instance(instance, context.get_parameter_source("instance")), logger=log)
+    run_service(lambda stop: _main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part, name, stop),
                 logger=log)
 
 
@@ -57,8 +61,17 @@ def _flags(no_auth: bool, partition: str | None, source: ParameterSource | None)
         raise InputError(f"{flag}: {exc}") from None
 
 
+def _instance(instance: str | None, source: ParameterSource | None) -> str:
+    from ssmd.config.instance import check_instance, default_instance
+
+    value = (instance or "").strip()
+    if not value:
+        return default_instance()
+    return check_instance(value, "SSMD_INSTANCE" if source is ParameterSource.ENVIRONMENT else "--instance")
+
+
 async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-                no_auth: bool, partition: Partition, shutdown: asyncio.Event) -> int:
+                no_auth: bool, partition: Partition, instance: str, shutdown: asyncio.Event) -> int:
     from ssmd.config import ConfigError, load_environment, load_feed
     from ssmd.config.archiver import check_rotation
     from ssmd.config.urls import redact_in, redact_url
@@ -85,7 +98,7 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     except LookupError as exc:
         raise InputError(f"{feed_path}: versions: {exc}") from None
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
-                                              partition=partition))
+                                              partition=partition, instance=instance))
     try:
         await connector_.start()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),

@@ -66,6 +66,8 @@ class Options:
     on_ack: AckHook | None = None
     partition: Partition = WHOLE
     """``--partition``/``SSMD_PARTITION``: the share of the market list this process captures."""
+    instance: str | None = None
+    """``--instance``/``SSMD_INSTANCE`` (validated by the CLI): stamped on every message; ``None``: the hostname."""
 
 
 class Connector:
@@ -133,6 +135,7 @@ class Connector:
 
     async def _open_nats(self) -> Sink:
         from ssmd.bus.connect import NatsUnavailable, connect
+        from ssmd.config.instance import default_instance
         from ssmd.connector.publisher import JetStreamPublisher
 
         url = self.env.transport.url
@@ -154,7 +157,8 @@ class Connector:
             await self._nc.close()
             raise StartupError(str(exc)) from None
         return JetStreamPublisher(
-            self._nc, stream, self.metrics, max_buffer=self.capture.buffer_frames,
+            self._nc, stream, self.metrics, instance=self.opts.instance or default_instance(),
+            max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
             on_ack=self.opts.on_ack,
         )
