@@ -8,6 +8,7 @@ from pathlib import Path
 
 from archiver_helpers import StreamEnv, frame
 
+from ssmd.archive._bulk import read_batches
 from ssmd.archive_format.days import find_days
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.members import Origin, compressor, decode_origins, encode_member, scan_members
@@ -88,7 +89,9 @@ async def test_origins_split_a_batch_that_outgrows_fextra_and_old_members_have_n
     await writer.write_batch([Record(frame(i), i, "p.json.ticker.T", 0) for i in range(2001, 2101)])
     await writer.close()
     feed_dir = tmp_path / "kalshi"
-    data = next(feed_dir.rglob("*.jsonl.gz")).read_bytes()
+    path = next(feed_dir.rglob("*.jsonl.gz"))
+    data = path.read_bytes()
+    assert sum(batch.frames.num_rows for batch in read_batches(path, "jsonl", ["market_ticker"])) == 2100
     members = list(scan_members(data))
     assert len(members) > 2 and members[-1][0].origin_field is None
     assert [i.records for i, _ in members[:-1]] != [2000]

@@ -41,8 +41,10 @@ _SM_FIELD = _SUB.size + _INFO.size
 _TRAILER = struct.Struct("<II")
 HEADER_SIZE = _HEAD.size + _SM_FIELD
 """A member's header without an ``SO`` subfield."""
-MAX_ORIGIN_FIELD = 0xFFFF - _SM_FIELD - _SUB.size
-"""Bytes an ``SO`` subfield may hold (FEXTRA is at most 65,535 bytes): a batch that needs more is split."""
+MAX_EXTRA = 32_000
+"""FEXTRA may hold 65,535 bytes, but DuckDB (the export's reader) refuses gzip headers over 32 KiB."""
+MAX_ORIGIN_FIELD = MAX_EXTRA - _SM_FIELD - _SUB.size
+"""Bytes an ``SO`` subfield may hold: a batch that needs more is split into several members."""
 _U16 = struct.Struct("<H")
 
 
