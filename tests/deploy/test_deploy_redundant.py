@@ -9,7 +9,6 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 from _k8s_render import Obj, containers, pod_spec, render
 
 K8S_VERSION = "1.33"
@@ -83,8 +82,8 @@ def test_instances_never_share_a_zone() -> None:
 
 
 def test_each_instance_runs_the_base_connectors_pod() -> None:
-    """Apart from credentials, instance name and affinity, each pod is the base connector's pod (image mapped like
-    prod's): the shared pod patch cannot drift from the guide's connector."""
+    """Apart from credentials, instance name and affinity, each pod is prod's single connector's pod, image
+    included (copied from it): the shared pod patch cannot drift from the guide's connector, nor the release."""
     single = copy.deepcopy(pod_spec(_by(PROD, "Deployment", "ssmd-connector-nats")))
     assert single is not None
     (container,) = single["containers"]
@@ -134,15 +133,6 @@ def test_a_drain_never_evicts_both_instances() -> None:
     for name in PAIR:
         labels = _by(REDUNDANT, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-
-
-def test_overlay_maps_the_connector_image_like_prod() -> None:
-    """The overlay repeats prod's ssmd-connector image mapping (prod's applies only to prod's objects): they agree."""
-    def mapping(folder: str) -> dict[str, str]:
-        kustomization = yaml.safe_load((K8S / "overlays" / folder / "kustomization.yaml").read_text())
-        (image,) = [i for i in kustomization["images"] if i["name"] == "ssmd-connector"]
-        return dict(image)
-    assert mapping("redundant") == mapping("prod")
 
 
 def test_base_and_prod_keep_the_guides_single_connector() -> None:
