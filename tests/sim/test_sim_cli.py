@@ -142,7 +142,7 @@ def test_config_rejects_impossible_values() -> None:
     """SimConfig refuses zero markets, a negative rate, an unknown wire format and a non-positive speed."""
     import pytest
 
-    from ssmd.sim.config import SimConfig
+    from ssmd.kalshi.sim.config import SimConfig
 
     for bad in ({"markets": 0}, {"rate": -1.0}, {"wire": "json"}, {"speed": 0.0}, {"ping_interval": 0.0}):
         with pytest.raises(ValueError):
