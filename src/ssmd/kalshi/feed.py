@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from ssmd.bus.subjects import sanitize_token
 from ssmd.config.envvars import env_flag
 from ssmd.feed.base import (
@@ -33,7 +35,7 @@ from ssmd.feed.base import (
 )
 from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
-from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify
+from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify, decoder
 
 if TYPE_CHECKING:
     import aiohttp
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from ssmd.config.capture import DiscoveryConfig
 
 log = logging.getLogger(__name__)
+_decode = decoder.decode
 
 PROD_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
 DEMO_WS_URL = "wss://demo-api.kalshi.co/trade-api/ws/v2"
@@ -184,7 +187,12 @@ class KalshiFeed(Feed):
         return KalshiSession()
 
     def route(self, raw: bytes) -> Route:
-        frame = classify(raw)
+        try:  # classify(), inlined: this runs once per frame
+            frame = _decode(raw)
+        except msgspec.ValidationError:
+            frame = classify(raw)
+        except msgspec.DecodeError:
+            return UNPARSED
         ftype = frame.type
         if not ftype:
             return UNPARSED
