@@ -96,3 +96,11 @@ def test_events_on_the_yes_scale() -> None:
     [t] = FEED.events(trade)
     assert isinstance(t, Trade) and (t.price, t.size) == (pytest.approx(0.42), 2.0)
     assert FEED.events(b'{"id":1,"type":"subscribed","msg":{"sid":1}}') == [] and FEED.events(b"junk") == []
+
+
+def test_asking_for_a_control_types_token_does_not_make_it_data() -> None:
+    """An archive filter may ask for the token of ``error``; replies must still route as control frames."""
+    feed = KalshiFeed()
+    assert feed.type_token("error") == "error" and feed.type_token("weird.type") == "weird_type"
+    assert feed.route(b'{"id":1,"type":"error","msg":{"code":8}}').kind is Kind.CONTROL
+    assert feed.route(b'{"type":"weird.type","msg":{}}') == Route(D, "weird_type")

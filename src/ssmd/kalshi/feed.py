@@ -10,7 +10,7 @@ exchange dropped that subscription ("subscribe again"); ``seq`` counts per sid, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -149,6 +149,7 @@ class KalshiFeed(Feed):
 
     def __init__(self) -> None:
         self._tokens: dict[str, str] = dict(TYPE_TOKENS)
+        self.route = self._router()  # type: ignore[method-assign,assignment]
 
     # -- endpoints and auth ------------------------------------------------------------------------------------
 
@@ -187,27 +188,42 @@ class KalshiFeed(Feed):
         return KalshiSession()
 
     def route(self, raw: bytes) -> Route:
-        try:  # classify(), inlined: this runs once per frame
-            frame = _decode(raw)
-        except msgspec.ValidationError:
-            frame = classify(raw)
-        except msgspec.DecodeError:
-            return UNPARSED
-        ftype = frame.type
-        if not ftype:
-            return UNPARSED
-        if ftype in CONTROL_TYPES:
-            return Route(Kind.CONTROL, ftype, None, frame.sid, frame.seq, frame)
-        token = self._tokens.get(ftype)
-        if token is None:
-            token = self.type_token(ftype)
-        return Route(Kind.DATA, token, frame.ticker, frame.sid, frame.seq)
+        return self._router()(raw)
+
+    def _router(self) -> Callable[[bytes], Route]:
+        """``route`` as a closure over its tables: it runs once per frame, so every name it needs is a local
+        (``classify`` inlined; one dict lookup tells a control frame from a data frame and gives its token)."""
+        decode, tolerant, tokens, token_of = _decode, classify, self._tokens, self.type_token
+        controls = dict.fromkeys(CONTROL_TYPES, "")
+        unparsed, data, control, validation, decode_error = UNPARSED, Kind.DATA, Kind.CONTROL, \
+            msgspec.ValidationError, msgspec.DecodeError
+
+        def route(raw: bytes) -> Route:
+            try:
+                frame = decode(raw)
+            except validation:
+                frame = tolerant(raw)
+            except decode_error:
+                return unparsed
+            ftype = frame.type
+            if not ftype:
+                return unparsed
+            token = tokens.get(ftype)
+            if token is None:
+                if ftype in controls:
+                    return Route(control, ftype, None, frame.sid, frame.seq, frame)
+                token = token_of(ftype)
+            return Route(data, token, frame.ticker, frame.sid, frame.seq)
+
+        return route
 
     def type_token(self, frame_type: str) -> str:
         token = self._tokens.get(frame_type)
         if token is None:
             token = sanitize_token(frame_type)
-            if len(self._tokens) < 10_000:  # unknown types are few; never let junk grow the table unbounded
+            # unknown types are few (never let junk grow the table); a control type must stay out: the router
+            # reads "in the table" as "a data frame"
+            if len(self._tokens) < 10_000 and frame_type not in CONTROL_TYPES:
                 self._tokens[frame_type] = token
         return token
 
