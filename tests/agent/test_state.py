@@ -103,7 +103,7 @@ def test_frame_without_time_uses_stream_clock() -> None:
     engine, probe = _engine()
     engine.on_frame(trade(M, 0.5, 1, "yes", T0 + 123))
     engine.on_frame(snapshot(M, [("0.4000", "1")], []))
-    assert probe.seen[-1] == ("orderbook_snapshot", T0 + 123)
+    assert probe.seen[-1] == ("book_snapshot", T0 + 123)
 
 
 def test_histories_are_bounded_in_time_and_count() -> None:
@@ -137,7 +137,7 @@ def test_only_signals_whose_builders_changed_are_evaluated() -> None:
     engine = Engine([probe])
     engine.on_frame(trade(M, 0.5, 1, "yes", T0))
     engine.on_frame(lifecycle(M, "settled", T0 // 1000))
-    assert [kind for kind, _ in probe.seen] == ["market_lifecycle_v2"]
+    assert [kind for kind, _ in probe.seen] == ["lifecycle"]
 
 
 def test_a_raising_signal_is_counted_and_others_still_run() -> None:

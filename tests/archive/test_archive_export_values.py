@@ -16,7 +16,7 @@ import orjson
 import pyarrow.dataset as ds
 from click.testing import CliRunner
 
-from ssmd.archive._head import decode_head
+from ssmd.kalshi.frames import inspect as decode_head
 from ssmd.kalshi import values as v
 from ssmd.testing import write_day
 

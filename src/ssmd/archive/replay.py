@@ -122,7 +122,7 @@ async def _publish(publisher: AckedPublisher, frames: Iterator[ArchiveFrame], pr
                 if delay > 0:
                     await asyncio.sleep(delay)
             kind = head.type
-            subject = subject_for(prefix, kind, head.ticker) if kind else unparsed
+            subject = subject_for(prefix, kind, head.key) if kind else unparsed
             pending.append(await publisher.publish(subject, frame.raw))
             by_type[kind or "unparsed"] += 1
             if progress:

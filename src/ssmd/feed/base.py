@@ -15,7 +15,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 import aiohttp
 
@@ -89,6 +89,8 @@ class TopOfBook:
     ask: Number | None
     last: Number | None = None
     volume: Number | None = None
+    bid_size: Number | None = None
+    ask_size: Number | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,57 @@ class Lifecycle:
 
 
 Event = Trade | BookSnapshot | BookDelta | TopOfBook | Lifecycle
+
+
+class UnreadableFrame(ValueError):
+    """:meth:`Feed.events` was given bytes that are no frame of the feed at all (not JSON, wrong shape): the
+    caller counts them (the agent's ``unparsed``) instead of mistaking them for a frame without events."""
+
+
+class FrameInfo(Protocol):
+    """What the archive tools read of one frame (:meth:`Feed.inspect`), decoded in one pass: the wire ``type``
+    (``None``: unparsed), the market ``key``, ``sid``/``seq``, the exchange time and a ``dedup_key`` (the
+    exchange's id of the event, e.g. a trade id: two frames with one key are one event)."""
+
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def sid(self) -> int | None: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def dedup_key(self) -> str | None: ...
+    def ts_ms(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteInfo:
+    route: Route
+
+    @property
+    def type(self) -> str | None:
+        return None if self.route.kind is Kind.UNPARSED else self.route.type
+
+    @property
+    def key(self) -> str | None:
+        return self.route.key
+
+    @property
+    def sid(self) -> int | None:
+        return self.route.sid
+
+    @property
+    def seq(self) -> int | None:
+        return self.route.seq
+
+    @property
+    def dedup_key(self) -> str | None:
+        return None
+
+    def ts_ms(self) -> int | None:
+        return None
 
 
 # -- the connection protocol -----------------------------------------------------------------------------------
@@ -157,4 +210,16 @@ class Feed(abc.ABC):
 
     @abc.abstractmethod
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
-        """The typed events one archived or streamed frame carries (none for control or unknown frames)."""
+        """The typed events one archived or streamed frame carries (none for control or unknown frames).
+        Raises :class:`UnreadableFrame` for bytes that are not a frame of this feed."""
+
+    def inspect(self, raw: bytes) -> FrameInfo:
+        """The archive tools' view of ``raw`` (verify, cat, stats, reader filters, replay). Never raises. This
+        default knows only the route (no time, no dedup key): a feed overrides it to decode everything in one
+        pass."""
+        return _RouteInfo(self.route(raw))
+
+    def value(self, raw: bytes) -> object | None:
+        """The feed's own typed view of one frame, every field and exact (``ArchiveFrame.value``); ``None`` for
+        frames without one. Unlike :meth:`events` it is not feed-neutral: it names the exchange's fields."""
+        return None

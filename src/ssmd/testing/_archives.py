@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ssmd.archive._head import decode_head
+from ssmd.archive.reader import feed_for
 from ssmd.archiver.manifest import name_order
 from ssmd.bus.subjects import subject_for, unparsed_subject
 
@@ -26,8 +26,8 @@ def gz(data: bytes) -> bytes:
 
 def envelope_line(raw: bytes, seq: int, prefix: str = "prod.kalshi") -> bytes:
     """One line of the ``envelope`` format, on the subject the connector would have used."""
-    head = decode_head(raw)
-    subject = subject_for(prefix, head.type, head.ticker) if head.type else unparsed_subject(prefix)
+    head = feed_for(prefix.rsplit(".", 1)[-1]).inspect(raw)
+    subject = subject_for(prefix, head.type, head.key) if head.type else unparsed_subject(prefix)
     body: dict[str, Any] = {"subject": subject, "seq": seq, "received_ns": 1_700_000_000_000_000_000 + seq}
     try:
         orjson.loads(raw)
@@ -56,6 +56,7 @@ def write_day(
     entries = []
     tickers: set[str] = set()
     types: set[str] = set()
+    inspect = feed_for(feed).inspect
     for name, frames in files:
         lines = []
         start_seq = seq
@@ -64,12 +65,12 @@ def write_day(
         for raw in frames:
             lines.append(envelope_line(raw, seq) if fmt == "envelope" else raw)
             seq += 1
-            head = decode_head(raw)
+            head = inspect(raw)
             by_type[head.type or "unparsed"] += 1
             if head.type:
                 types.add(head.type)
-            if head.ticker:
-                tickers.add(head.ticker)
+            if head.key:
+                tickers.add(head.key)
             if (ts := head.ts_ms()) is not None:
                 stamps.append(ts)
         body = b"".join(line + b"\n" for line in lines)
