@@ -98,6 +98,13 @@ def test_lifecycle_sets_status_and_result() -> None:
     assert (status.status, status.result, status.settlement_value) == ("determined", "yes", 1.0)
 
 
+def test_legacy_integer_settlement_value_is_cents() -> None:
+    """Before 2026-02-26 an integer settlement_value was cents: 100 settles at $1.00, as the export reads it."""
+    engine, _ = _engine()
+    engine.on_frame(lifecycle(M, "determined", T0 // 1000, result="yes", settlement_value=100))
+    assert engine.markets[M].status.settlement_value == 1.0
+
+
 def test_frame_without_time_uses_stream_clock() -> None:
     """Snapshots carry no time: they are evaluated at the last exchange time seen, never the wall clock."""
     engine, probe = _engine()

@@ -23,7 +23,6 @@ from ssmd.archive._layout import Day, find_days, manifest_format, window_start
 from ssmd.archive._lines import FileLines
 from ssmd.archive._window import Window
 from ssmd.archive.problems import ArchiveProblems, Problem, Problems, Report, compare
-from ssmd.bus.subjects import type_token
 from ssmd.feed import Feed, feed_names, get_feed
 from ssmd.feed.base import Event, FrameInfo
 
@@ -207,7 +206,7 @@ def _matches(
     head = frame.head()
     if types is not None:
         kind = head.type
-        if kind is None or (kind not in types and type_token(kind) not in types):
+        if kind is None or (kind not in types and frame._feed().type_token(kind) not in types):
             return False
     if tickers is not None and head.key not in tickers:
         return False

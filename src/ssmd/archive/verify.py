@@ -23,14 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ssmd.feed.base import FrameInfo
-
 from ssmd.archive._layout import ArchiveError, Day, find_days, manifest_format, parse_day
 from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
 from ssmd.archive.reader import feed_for
 from ssmd.config.duration import parse_duration
+from ssmd.feed.base import FrameInfo
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 

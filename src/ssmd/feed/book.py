@@ -143,4 +143,5 @@ def _side(levels: Any) -> dict[Any, Any]:
 
 
 def _canonical(value: Number) -> str:
-    return format(Decimal(str(value)).normalize() if type(value) is float else value.normalize(), "f")
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return format(exact.normalize(), "f")

@@ -196,7 +196,7 @@ def _tolerant(raw: bytes | str, view: type[_F]) -> _F:
     fields: dict[str, Any] = {"type": data["type"], "sid": _int(data.get("sid")), "seq": _int(data.get("seq")),
                               "id": _int(data.get("id"))}
     if isinstance(msg, dict):
-        text = {k: v if isinstance(v := msg.get(k), str) else None for k in _TICKER_KEYS}
+        text: dict[str, Any] = {k: v if isinstance(v := msg.get(k), str) else None for k in _TICKER_KEYS}
         if view is Head:
             trade_id = msg.get("trade_id")
             fields["msg"] = _HeadMsg(**text, trade_id=trade_id if isinstance(trade_id, str) else None,
@@ -205,7 +205,8 @@ def _tolerant(raw: bytes | str, view: type[_F]) -> _F:
             fields["msg"] = _Msg(**text)
     if view is Head:
         sending = data.get("sending_ts_ms")
-        fields["sending_ts_ms"] = sending if isinstance(sending, int | float) and not isinstance(sending, bool) else None
+        usable = isinstance(sending, int | float) and not isinstance(sending, bool)
+        fields["sending_ts_ms"] = sending if usable else None
     return view(**fields)
 
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import orjson
 
 __all__ = [
+    "FIELDS",
     "EventLifecycle",
     "Level",
     "MarketLifecycle",
@@ -36,7 +37,6 @@ __all__ = [
     "Trade",
     "Value",
     "cents_to_dollars",
-    "FIELDS",
     "contracts",
     "dollars",
     "first_float",
