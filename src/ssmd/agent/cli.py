@@ -54,16 +54,19 @@ def agent_group(ctx: click.Context) -> None:
               "(env PORT)")
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--fires-stream", default=None, help="stream for {env}.signals.> if none exists (default ENV_SIGNALS)")
+@click.option("--feed", "feed_name", envvar="SSMD_FEED", default=None,
+              help="the feed whose frames the subjects carry (default: the subjects' feed token, e.g. kalshi)")
 @click.option("--deliver", type=click.Choice(["all", "new"]), default="all", show_default=True,
               help="where a new durable consumer starts")
 def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stream: str | None, durable: str,
-        port: int, host: str, fires_stream: str | None, deliver: str) -> None:
+        port: int, host: str, fires_stream: str | None, feed_name: str | None, deliver: str) -> None:
     """Evaluate signals on the live stream; publish fires to {env}.signals.fired.{signal}.{ticker}.
 
     With no signals selected it only serves /health, /ready and /metrics (and says so once in the log).
     """
-    from ssmd.agent.live import AgentSetupError, LiveConfig, Runtime
+    from ssmd.agent.live import AgentSetupError, LiveConfig, Runtime, subjects_feed
     from ssmd.bus.connect import NatsUnavailable
+    from ssmd.feed import get_feed
     from ssmd.runtime.logging import setup_logging
     from ssmd.runtime.shutdown import shutdown_event
 
@@ -79,13 +82,18 @@ def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stre
     signals = _signals(signal_specs)
     try:
         config = LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
-                            health_addr=f"{host}:{port}", fires_stream=fires_stream, deliver=deliver)
+                            health_addr=f"{host}:{port}", fires_stream=fires_stream, deliver=deliver,
+                            feed=feed_name or subjects_feed(filters))
+        feed = get_feed(config.feed)
+    except KeyError as exc:
+        click.echo(f"error: --feed/SSMD_FEED: {exc.args[0]}", err=True)
+        sys.exit(2)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
     async def main() -> None:
-        await Runtime(config, signals).run(shutdown_event())
+        await Runtime(config, signals, feed=feed).run(shutdown_event())
 
     try:
         asyncio.run(main())
@@ -123,15 +131,25 @@ def _run_idle(health_addr: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write fires here: .jsonl, or .parquet (needs ssmd[parquet])")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--feed", "feed_name", default=None, help="the feed of the archive (default: its feed directory)")
 def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, end: str | None, types: str | None,
-             tickers: str | None, out: Path | None, as_json: bool) -> None:
+             tickers: str | None, out: Path | None, as_json: bool, feed_name: str | None) -> None:
     """Run signals over archived frames; print fires per signal/market and the price move 1/5/15 min later."""
-    from ssmd.agent.backtest import archive_frames, format_summary, run_backtest, write_fires
+    from ssmd.agent.backtest import archive_feed, archive_frames, format_summary, run_backtest, write_fires
     from ssmd.archive import ArchiveError
+    from ssmd.feed import get_feed
 
     signals = _signals(signal_specs)
     try:
-        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals)
+        feed = get_feed(feed_name) if feed_name else archive_feed(archive)
+    except KeyError as exc:
+        click.echo(f"error: --feed: {exc.args[0]}", err=True)
+        sys.exit(2)
+    except (ArchiveError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals, feed)
     except (ArchiveError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

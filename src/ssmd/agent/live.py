@@ -34,6 +34,7 @@ from ssmd.agent.signal import Fire, Signal
 from ssmd.bus.connect import connect
 from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, check_capture, ensure_stream
 from ssmd.bus.subjects import sanitize_token
+from ssmd.feed import Feed, feed_names, get_feed
 from ssmd.runtime.http import HealthServer
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class LiveConfig:
     batch: int = 256
     fetch_timeout_s: float = 1.0
     ack_wait_s: float = 30.0
+    feed: str = "kalshi"
+    """The feed whose frames the subjects carry (``--feed``; the agent reads them through its events)."""
 
     def __post_init__(self) -> None:
         envs = {subject.split(".", 1)[0] for subject in self.subjects}
@@ -78,14 +81,23 @@ class LiveConfig:
         return self.subjects[0].split(".", 1)[0]
 
 
+def subjects_feed(subjects: Sequence[str]) -> str:
+    """The feed token of subject filters (``prod.kalshi.json.>`` -> ``kalshi``) when it names a registered feed,
+    else ``kalshi`` (subjects always had it before feeds had names)."""
+    tokens = {subject.split(".")[1] for subject in subjects if subject.count(".") >= 1}
+    name = next(iter(tokens)) if len(tokens) == 1 else ""
+    return name if name in feed_names() else "kalshi"
+
+
 def fire_subject(env: str, fire: Fire) -> str:
     return f"{env}.signals.fired.{sanitize_token(fire.signal)}.{sanitize_token(fire.market)}"
 
 
 class Runtime:
-    def __init__(self, config: LiveConfig, signals: Sequence[Signal[Any]], metrics: AgentMetrics | None = None) -> None:
+    def __init__(self, config: LiveConfig, signals: Sequence[Signal[Any]], metrics: AgentMetrics | None = None,
+                 feed: Feed | None = None) -> None:
         self.config = config
-        self.engine = Engine(signals)
+        self.engine = Engine(signals, feed if feed is not None else get_feed(config.feed))
         self.metrics = metrics or AgentMetrics()
         self.metrics.signals.set(len(self.engine.signals))
         self.health = HealthServer(config.health_addr, self.metrics.registry, self._health, self._ready,

@@ -213,7 +213,7 @@ def _check_line(head: FrameInfo, raw: bytes, seen: _Seen, result: DayResult, whe
     if dedup_key:
         key = hash(dedup_key)
         if key in seen.trade_ids:
-            result.add("duplicate_trade", f"{where}:{number}", f"{head.type} id {dedup_key} seen before")
+            result.add("duplicate_trade", f"{where}:{number}", f"{head.type}_id {dedup_key} seen before")
         seen.trade_ids.add(key)
         return
     if head.seq is not None:
