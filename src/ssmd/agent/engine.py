@@ -62,16 +62,18 @@ class Engine:
         except UnreadableFrame:
             self.unparsed += 1
             return []
-        if not events:
-            return []  # control replies, unknown types
-        if len(events) == 1:
-            return self.on_event(events[0], seq)
+        if len(events) == 1:  # the common case: one call, not one per event
+            return self._apply(events[0], seq)
         fires: list[Fire] = []
-        for event in events:
-            fires += self.on_event(event, seq)
+        for event in events:  # none for control replies and unknown types
+            fires += self._apply(event, seq)
         return fires
 
     def on_event(self, event: Event, seq: int | None = None) -> list[Fire]:
+        """Apply one normalised event (what :meth:`on_frame` does for each event of a frame)."""
+        return self._apply(event, seq)
+
+    def _apply(self, event: Event, seq: int | None) -> list[Fire]:
         kind = _KINDS[type(event)]
         if not self._needed & _FEEDS[kind]:
             return []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -67,10 +67,11 @@ UNPARSED = Route(Kind.UNPARSED)
 
 
 # -- normalised events -----------------------------------------------------------------------------------------
+# msgspec structs, not dataclasses: one is built per frame on the agent's hot path, and a frozen dataclass costs
+# several times as much to build.
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     price: Number
@@ -80,8 +81,7 @@ class Trade:
     trade_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
     """Replaces the market's whole book."""
 
     market: str
@@ -90,8 +90,7 @@ class BookSnapshot:
     asks: Sequence[tuple[Number, Number]]
 
 
-@dataclass(frozen=True, slots=True)
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
     """Changes one level: ``change`` is added to the size (Kalshi); ``size`` replaces it (Polymarket)."""
 
     market: str
@@ -102,8 +101,7 @@ class BookDelta:
     size: Number | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TopOfBook:
+class TopOfBook(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     bid: Number | None
@@ -114,12 +112,11 @@ class TopOfBook:
     ask_size: Number | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
+class Lifecycle(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     status: str
-    detail: Mapping[str, object] = field(default_factory=dict)
+    detail: Mapping[str, object] = msgspec.field(default_factory=dict)
 
 
 Event = Trade | BookSnapshot | BookDelta | TopOfBook | Lifecycle

@@ -99,7 +99,9 @@ class Book:
         """(best bid, best ask), each ``(price, size)`` or ``None``; both ``None`` while stale."""
         if self.stale:
             return None, None
-        return self.best_bid(), self.best_ask()
+        bid, ask = self._best_bid, self._best_ask
+        return (None if bid is None else (bid, self.bids[bid]),
+                None if ask is None else (ask, self.asks[ask]))
 
     def spread(self) -> Number | None:
         bid, ask = self._best_bid, self._best_ask

@@ -18,7 +18,7 @@ import orjson
 
 from ssmd.feed.base import BookDelta, BookSnapshot, Event, Lifecycle, TopOfBook, Trade, UnreadableFrame
 from ssmd.kalshi import values
-from ssmd.kalshi.values import FIELDS, first_float, float_candidates
+from ssmd.kalshi.values import FIELDS, first_float, float_candidates, float_reader
 
 __all__ = ["STATUS_OF_EVENT", "frame_events"]
 
@@ -35,13 +35,11 @@ STATUS_OF_EVENT = {
 (``Lifecycle.status`` is ``""``); ``deactivated`` with ``is_deactivated: false`` means reopened."""
 
 _T, _K, _D = FIELDS["trade"], FIELDS["ticker"], FIELDS["orderbook_delta"]
-_T_PRICE, _T_COUNT = float_candidates(_T["yes_price"]), float_candidates(_T["count"])
-_T_SIDE, _T_ID, _TS = float_candidates(_T["taker_side"]), float_candidates(_T["trade_id"]), float_candidates(
-    _T["ts_ms"])
-_K_BID, _K_ASK = float_candidates(_K["yes_bid"]), float_candidates(_K["yes_ask"])
-_K_BID_SIZE, _K_ASK_SIZE = float_candidates(_K["yes_bid_size"]), float_candidates(_K["yes_ask_size"])
-_K_PRICE, _K_VOLUME = float_candidates(_K["price"]), float_candidates(_K["volume"])
-_D_SIDE, _D_PRICE, _D_DELTA = (float_candidates(_D[name]) for name in ("side", "price", "delta"))
+_TS = float_candidates(_T["ts_ms"])
+_read_trade = float_reader(*(_T[name] for name in ("yes_price", "count", "taker_side", "trade_id")))
+_read_ticker = float_reader(*(_K[name] for name in ("yes_bid", "yes_ask", "price", "volume", "yes_bid_size",
+                                                    "yes_ask_size")))
+_read_delta = float_reader(*(_D[name] for name in ("side", "price", "delta")))
 
 
 def frame_events(payload: bytes | str, exact: bool = False) -> list[Event]:
@@ -56,7 +54,7 @@ def frame_events(payload: bytes | str, exact: bool = False) -> list[Event]:
     msg = data.get("msg")
     if type(msg) is not dict:
         return []  # control replies carry no market data
-    build = (_EXACT if exact else _FAST).get(data.get("type"))  # type: ignore[arg-type]
+    build = _EXACT.get(data.get("type")) if exact else _FAST.get(data.get("type"))  # type: ignore[arg-type]
     return build(msg) if build is not None else []
 
 
@@ -77,28 +75,25 @@ def _market(msg: Mapping[str, Any]) -> str | None:
 
 
 def _fast_trade(msg: dict[str, Any]) -> list[Event]:
-    market = _market(msg)
-    price = first_float(msg, _T_PRICE)
-    size = first_float(msg, _T_COUNT)
-    if market is None or price is None or size is None:
+    market = msg.get("market_ticker")
+    price, size, side, trade_id = _read_trade(msg)
+    if type(market) is not str or not market or price is None or size is None:
         return []
-    return [Trade(market, _ts(msg), price, size, first_float(msg, _T_SIDE), first_float(msg, _T_ID))]
+    ts = msg.get("ts_ms")
+    return [Trade(market, ts if type(ts) is int else _ts(msg), price, size, side, trade_id)]
 
 
 def _fast_ticker(msg: dict[str, Any]) -> list[Event]:
-    market = _market(msg)
-    if market is None:
+    market = msg.get("market_ticker")
+    if type(market) is not str or not market:
         return []
-    return [TopOfBook(market, _ts(msg), first_float(msg, _K_BID), first_float(msg, _K_ASK),
-                      first_float(msg, _K_PRICE), first_float(msg, _K_VOLUME), first_float(msg, _K_BID_SIZE),
-                      first_float(msg, _K_ASK_SIZE))]
+    ts = msg.get("ts_ms")
+    return [TopOfBook(market, ts if type(ts) is int else _ts(msg), *_read_ticker(msg))]
 
 
 def _fast_delta(msg: dict[str, Any]) -> list[Event]:
     market = _market(msg)
-    side = first_float(msg, _D_SIDE)
-    price = first_float(msg, _D_PRICE)
-    change = first_float(msg, _D_DELTA)
+    side, price, change = _read_delta(msg)
     if market is None or price is None or change is None:
         return []
     if side == "yes":
