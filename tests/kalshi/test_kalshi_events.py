@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from ssmd.feed.base import BookDelta, BookSnapshot, Lifecycle, TopOfBook, Trade, UnreadableFrame
