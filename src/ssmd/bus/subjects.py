@@ -1,8 +1,8 @@
 """Subject mapping: ``{env}.{feed}.json.{type}.{key}``.
 
-The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi maps
-``orderbook_delta`` to ``orderbook`` and keys by ticker); here every ``.``, ``*``, ``>`` and whitespace character
-of the key becomes ``_`` (Kalshi tickers contain dots: ``KXETHD-26FEB1217-T1819.99`` ->
+The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi
+maps both of its book frame types to ``orderbook`` and keys by ticker); here every ``.``, ``*``, ``>`` and
+whitespace character of the key becomes ``_`` (Kalshi tickers contain dots: ``KXETHD-26FEB1217-T1819.99`` ->
 ``KXETHD-26FEB1217-T1819_99``), and no key is ``_``. The payload keeps the original key, so the mapping need
 not be reversible. Users filter with e.g. ``prod.kalshi.json.trade.>``.
 """

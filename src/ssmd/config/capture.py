@@ -8,8 +8,8 @@ names. For Kalshi the defaults are the deployment guide's (global ``ticker``, ``
 ``market_lifecycle_v2``), so the guide's files need no ``capture:`` section at all. Example::
 
     capture:
-      channels: [ticker, trade, market_lifecycle_v2, orderbook_delta]
-      markets:                         # for the feed's market-list channels (Kalshi: orderbook_delta)
+      channels: [ticker, trade]        # default: the feed's (Kalshi: ticker, trade, market_lifecycle_v2)
+      markets:                         # for the feed's market-list channels (Kalshi's order book)
         tickers: [KXBTCD-26FEB1217-T67749.99]
         discover: {status: open, series_ticker: [KXBTCD], refresh: 5m}
       max_markets_per_subscription: 200

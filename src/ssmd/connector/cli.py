@@ -89,11 +89,10 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
         exchange = get_feed(feed_name_for(feed.feed_type, feed.name))
     except KeyError as exc:
         return _fail(f"{feed_path}: name: {exc.args[0]} (or feed_type naming one)")
-    try:
-        capture = env.capture.for_feed(exchange)
+    try:  # checked at load for the feed the environment names; here for the one the feed file selects
+        env.capture.for_feed(exchange)
     except ValueError as exc:
         return _fail(f"{env_path}: capture: {exc}")
-    del capture  # checked here for a clear message; the connector resolves it again
     try:
         credentials = None if no_auth else exchange.credentials(os.environ)
     except FeedAuthError as exc:
