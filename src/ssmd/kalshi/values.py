@@ -360,6 +360,15 @@ def float_reader(*fields: Candidates) -> Callable[[Mapping[str, Any]], tuple[Any
                           "                    break",
                           "                except _Bad:",
                           "                    pass"]
+            elif convert is _side:
+                lines += ["            if raw == 'yes' or raw == 'no':",
+                          f"                v{i} = raw",
+                          "                break",
+                          "            try:",
+                          f"                v{i} = c{i}_{j}(raw)",
+                          "                break",
+                          "            except _Bad:",
+                          "                pass"]
             elif convert is _text:
                 lines += ["            if type(raw) is str:",
                           f"                v{i} = raw",
