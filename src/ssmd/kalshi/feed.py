@@ -35,7 +35,7 @@ from ssmd.feed.base import (
 from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
 from ssmd.kalshi.events import frame_events
-from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, Head, classify, decoder, inspect
+from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify, decoder, inspect
 
 if TYPE_CHECKING:
     import aiohttp
@@ -221,8 +221,7 @@ class KalshiFeed(Feed):
 
     events = staticmethod(frame_events)  # no wrapper call on the agent's hot path
 
-    def inspect(self, raw: bytes) -> Head:
-        return inspect(raw)
+    inspect = staticmethod(inspect)  # no wrapper call on the archive tools' per-line path
 
     def value(self, raw: bytes) -> object | None:
         from ssmd.kalshi.values import parse_frame
