@@ -42,7 +42,7 @@ def test_price_cross_uses_ticker_last_price_too() -> None:
     frames = [ticker(M, T0, price=0.40, legacy=True), ticker(M, T0 + 1, price=0.40, legacy=True),
               ticker(M, T0 + 2, price=0.70, legacy=True)]
     fires = _fires(PriceCross({"threshold": 0.5}), frames)
-    assert [(f.frame_type, f.values["previous"], f.values["price"]) for f in fires] == [("ticker", 0.4, 0.7)]
+    assert [(f.frame_type, f.values["previous"], f.values["price"]) for f in fires] == [("top_of_book", 0.4, 0.7)]
 
 
 def test_spread_wide_fires_when_spread_exceeds_and_rearms() -> None:
@@ -59,7 +59,7 @@ def test_spread_wide_from_the_order_book() -> None:
     frames = [snapshot(M, [("0.4000", "10")], [("0.5000", "10")])]  # ask 0.50, bid 0.40: 10 cents
     fires = _fires(SpreadWide({"max_cents": 5}), frames)
     assert [(f.frame_type, f.values["spread_cents"], f.values["yes_ask"]) for f in fires] == [
-        ("orderbook_snapshot", 10.0, 0.5)
+        ("book_snapshot", 10.0, 0.5)
     ]
 
 

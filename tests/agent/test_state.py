@@ -98,12 +98,19 @@ def test_lifecycle_sets_status_and_result() -> None:
     assert (status.status, status.result, status.settlement_value) == ("determined", "yes", 1.0)
 
 
+def test_legacy_integer_settlement_value_is_cents() -> None:
+    """Before 2026-02-26 an integer settlement_value was cents: 100 settles at $1.00, as the export reads it."""
+    engine, _ = _engine()
+    engine.on_frame(lifecycle(M, "determined", T0 // 1000, result="yes", settlement_value=100))
+    assert engine.markets[M].status.settlement_value == 1.0
+
+
 def test_frame_without_time_uses_stream_clock() -> None:
     """Snapshots carry no time: they are evaluated at the last exchange time seen, never the wall clock."""
     engine, probe = _engine()
     engine.on_frame(trade(M, 0.5, 1, "yes", T0 + 123))
     engine.on_frame(snapshot(M, [("0.4000", "1")], []))
-    assert probe.seen[-1] == ("orderbook_snapshot", T0 + 123)
+    assert probe.seen[-1] == ("book_snapshot", T0 + 123)
 
 
 def test_histories_are_bounded_in_time_and_count() -> None:
@@ -137,7 +144,7 @@ def test_only_signals_whose_builders_changed_are_evaluated() -> None:
     engine = Engine([probe])
     engine.on_frame(trade(M, 0.5, 1, "yes", T0))
     engine.on_frame(lifecycle(M, "settled", T0 // 1000))
-    assert [kind for kind, _ in probe.seen] == ["market_lifecycle_v2"]
+    assert [kind for kind, _ in probe.seen] == ["lifecycle"]
 
 
 def test_a_raising_signal_is_counted_and_others_still_run() -> None:

@@ -16,8 +16,8 @@ import orjson
 import pyarrow.dataset as ds
 from click.testing import CliRunner
 
-from ssmd.archive._head import decode_head
 from ssmd.kalshi import values as v
+from ssmd.kalshi.frames import inspect as decode_head
 from ssmd.testing import write_day
 
 _Q = {"price": Decimal(1).scaleb(-6), "qty": Decimal(1).scaleb(-4)}

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from ssmd.feed import UNPARSED, BookDelta, BookSnapshot, Gap, Kind, Route, Trade, get_feed
+from ssmd.feed.base import UnreadableFrame
 from ssmd.kalshi.feed import KalshiFeed, KalshiSession
 
 FEED = get_feed("kalshi")
@@ -95,7 +96,9 @@ def test_events_on_the_yes_scale() -> None:
     trade = b'{"type":"trade","sid":2,"seq":1,"msg":{"market_ticker":"A","yes_price_dollars":"0.42","count_fp":"2"}}'
     [t] = FEED.events(trade)
     assert isinstance(t, Trade) and (t.price, t.size) == (pytest.approx(0.42), 2.0)
-    assert FEED.events(b'{"id":1,"type":"subscribed","msg":{"sid":1}}') == [] and FEED.events(b"junk") == []
+    assert FEED.events(b'{"id":1,"type":"subscribed","msg":{"sid":1}}') == []
+    with pytest.raises(UnreadableFrame):  # counted by the caller, not mistaken for a frame without events
+        FEED.events(b"junk")
 
 
 def test_asking_for_a_control_types_token_does_not_make_it_data() -> None:

@@ -20,6 +20,7 @@ import orjson
 from ssmd.agent.engine import Engine
 from ssmd.agent.signal import Fire, Signal
 from ssmd.agent.state import PriceHistory
+from ssmd.feed import Feed
 
 HORIZONS: tuple[tuple[str, int], ...] = (("1m", 60_000), ("5m", 300_000), ("15m", 900_000))
 
@@ -83,9 +84,11 @@ class BacktestResult:
         }
 
 
-def run_backtest(frames: Iterable[tuple[bytes | str, int | None]], signals: Sequence[Signal[Any]]) -> BacktestResult:
-    """Evaluate ``signals`` over ``(raw, seq)`` frames in order (the archive's order is the stream's order)."""
-    engine = Engine(signals)
+def run_backtest(frames: Iterable[tuple[bytes | str, int | None]], signals: Sequence[Signal[Any]],
+                 feed: Feed | None = None) -> BacktestResult:
+    """Evaluate ``signals`` over ``(raw, seq)`` frames of ``feed`` (default Kalshi) in order (the archive's order
+    is the stream's order)."""
+    engine = Engine(signals, feed)
     outcomes: list[FireOutcome] = []
     pending: list[tuple[int, int, str]] = []  # (deadline ts, outcome index, horizon key)
     on_frame = engine.on_frame
@@ -140,6 +143,17 @@ def archive_frames(
     for frame in ssmd.archive.open(path, start=_when(start), end=_when(end), types=types or None,
                                    tickers=tickers or None):
         yield frame.raw, frame.seq
+
+
+def archive_feed(path: Path) -> Feed:
+    """The feed of the archive at ``path``: its one feed directory's (a ValueError if it holds several)."""
+    from ssmd.archive._layout import find_days
+    from ssmd.archive.reader import feed_for
+
+    names = sorted({day.feed for day in find_days(path)})
+    if len(names) > 1:
+        raise ValueError(f"{path} holds the feeds {', '.join(names)}: point at one feed directory or pass --feed")
+    return feed_for(names[0] if names else "kalshi")
 
 
 def _when(value: str | None) -> str | int | None:

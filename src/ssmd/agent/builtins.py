@@ -148,7 +148,7 @@ class MarketStatusChange(Signal[MarketSettledParams]):
 
     def evaluate(self, state: MarketState) -> Fire | None:
         status = state.status
-        if status.status in self.params.on and status.event_type in ("determined", "settled", "deactivated"):
+        if status.changed and status.status in self.params.on:
             return self.fire(state, status=status.status, result=status.result,
                              settlement_value=status.settlement_value)
         return None

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -15,6 +15,9 @@ from ssmd import naming
 from ssmd.agent.loader import load_signals, split_specs
 from ssmd.errors import EXIT_FAILURE, InputError
 from ssmd.runtime.process import checked, fail, run_service
+
+if TYPE_CHECKING:
+    from ssmd.feed import Feed
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +55,18 @@ def agent_group(ctx: click.Context) -> None:
               "(env PORT)")
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--fires-stream", default=None, help="stream for {env}.signals.> if none exists (default ENV_SIGNALS)")
+@click.option("--feed", "feed_name", envvar="SSMD_FEED", default=None,
+              help="the feed whose frames the subjects carry (default: the subjects' feed token, e.g. kalshi)")
 @click.option("--deliver", type=click.Choice(["all", "new"]), default="all", show_default=True,
               help="where a new durable consumer starts")
 def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stream: str | None, durable: str,
-        port: int, host: str, fires_stream: str | None, deliver: str) -> None:
+        port: int, host: str, fires_stream: str | None, feed_name: str | None, deliver: str) -> None:
     """Evaluate signals on the live stream; publish fires to {env}.signals.fired.{signal}.{ticker}.
 
     With no signals selected it only serves /health, /ready and /metrics (and says so once in the log).
     """
-    from ssmd.agent.live import LiveConfig, Runtime, serve_idle
+    from ssmd.agent.live import LiveConfig, Runtime, serve_idle, subjects_feed
+    from ssmd.feed import get_feed
     from ssmd.runtime.logging import setup_logging
 
     setup_logging()
@@ -70,15 +76,19 @@ def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stre
     filters = checked(lambda: _filters(subjects))
     signals = _signals(signal_specs)
 
-    def configure() -> LiveConfig:
+    def configure() -> tuple[LiveConfig, Feed]:
         try:
-            return LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
-                              health_addr=health_addr, fires_stream=fires_stream, deliver=deliver)
+            config = LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
+                                health_addr=health_addr, fires_stream=fires_stream, deliver=deliver,
+                                feed=feed_name or subjects_feed(filters))
+            return config, get_feed(config.feed)
+        except KeyError as exc:
+            raise InputError(f"--feed/SSMD_FEED: {exc.args[0]}") from None
         except ValueError as exc:
             raise InputError(str(exc)) from None
 
-    config = checked(configure)
-    run_service(lambda stop: _bad_input_as_exit_2(Runtime(config, signals).run(stop), ()))
+    config, feed = checked(configure)
+    run_service(lambda stop: _bad_input_as_exit_2(Runtime(config, signals, feed=feed).run(stop), ()))
 
 
 def _filters(subjects: str | None) -> tuple[str, ...]:
@@ -110,15 +120,23 @@ async def _bad_input_as_exit_2(run: Awaitable[None], also: tuple[type[Exception]
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write fires here: .jsonl, or .parquet (needs ssmd[parquet])")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.option("--feed", "feed_name", default=None, help="the feed of the archive (default: its feed directory)")
 def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, end: str | None, types: str | None,
-             tickers: str | None, out: Path | None, as_json: bool) -> None:
+             tickers: str | None, out: Path | None, as_json: bool, feed_name: str | None) -> None:
     """Run signals over archived frames; print fires per signal/market and the price move 1/5/15 min later."""
-    from ssmd.agent.backtest import archive_frames, format_summary, run_backtest, write_fires
+    from ssmd.agent.backtest import archive_feed, archive_frames, format_summary, run_backtest, write_fires
     from ssmd.archive import ArchiveError
+    from ssmd.feed import get_feed
 
     signals = _signals(signal_specs)
     try:
-        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals)
+        feed = get_feed(feed_name) if feed_name else archive_feed(archive)
+    except KeyError as exc:
+        fail(f"--feed: {exc.args[0]}")
+    except (ArchiveError, ValueError) as exc:
+        fail(str(exc))
+    try:
+        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals, feed)
     except (ArchiveError, ValueError) as exc:
         fail(str(exc))
     if out is not None:

@@ -36,6 +36,7 @@ from ssmd.bus.connect import connect
 from ssmd.bus.publish import Outgoing, Publisher, msg_id_header
 from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, check_capture, ensure_stream
 from ssmd.errors import InputError
+from ssmd.feed import Feed, feed_names, get_feed
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.http import HealthServer
 
@@ -66,6 +67,8 @@ class LiveConfig:
     batch: int = 256
     fetch_timeout_s: float = 1.0
     ack_wait_s: float = 30.0
+    feed: str = "kalshi"
+    """The feed whose frames the subjects carry (``--feed``; the agent reads them through its events)."""
 
     def __post_init__(self) -> None:
         envs = {naming.env_of(subject) for subject in self.subjects}
@@ -83,14 +86,23 @@ class LiveConfig:
         return naming.env_of(self.subjects[0])
 
 
+def subjects_feed(subjects: Sequence[str]) -> str:
+    """The feed token of subject filters (``prod.kalshi.json.>`` -> ``kalshi``) when it names a registered feed,
+    else ``kalshi`` (subjects always had it before feeds had names)."""
+    tokens = {naming.feed_of(subject) for subject in subjects}
+    name = next(iter(tokens)) if len(tokens) == 1 else None
+    return name if name is not None and name in feed_names() else "kalshi"
+
+
 def fire_subject(env: str, fire: Fire) -> str:
     return naming.fire_subject(env, fire.signal, fire.market)
 
 
 class Runtime:
-    def __init__(self, config: LiveConfig, signals: Sequence[Signal[Any]], metrics: AgentMetrics | None = None) -> None:
+    def __init__(self, config: LiveConfig, signals: Sequence[Signal[Any]], metrics: AgentMetrics | None = None,
+                 feed: Feed | None = None) -> None:
         self.config = config
-        self.engine = Engine(signals)
+        self.engine = Engine(signals, feed if feed is not None else get_feed(config.feed))
         self.metrics = metrics or AgentMetrics()
         self.metrics.signals.set(len(self.engine.signals))
         self.health = HealthServer(config.health_addr, self.metrics.registry, self._health, self._ready,

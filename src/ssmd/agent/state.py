@@ -1,8 +1,9 @@
-"""Per-market state builders, updated from frames; what signals read.
+"""Per-market state builders, updated from a feed's normalised events; what signals read.
 
-Each builder is cheap per frame (O(1) amortised) and bounded per market: histories keep at most
+Each builder is cheap per event (O(1) amortised) and bounded per market: histories keep at most
 :data:`MAX_WINDOW_MS` of exchange time and at most a fixed number of entries. Builders are fed by
-:class:`ssmd.agent.engine.Engine`, which knows which frame types update which builder.
+:class:`ssmd.agent.engine.Engine`, which knows which events update which builder. Numbers are floats (the
+feed's fast path): signals compare against thresholds.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssmd.agent._numbers import count, dollars, taker_side
-from ssmd.kalshi.values import OrderbookSnapshot
+from ssmd.feed import base as ev
+from ssmd.feed.book import Book
 
 MAX_WINDOW_MS = 15 * 60_000
 """The longest window any builder keeps (and so the longest window a signal parameter may ask for)."""
@@ -73,25 +74,22 @@ class TopOfBook:
             return None
         return (self.yes_bid + self.yes_ask) / 2
 
-    def update_ticker(self, msg: dict[str, Any]) -> None:
-        bid = dollars(msg, "yes_bid_dollars", "yes_bid")
-        ask = dollars(msg, "yes_ask_dollars", "yes_ask")
-        if bid is not None:
-            self.yes_bid = bid
-        if ask is not None:
-            self.yes_ask = ask
-        bid_size = count(msg, "yes_bid_size_fp", "yes_bid_size")
-        ask_size = count(msg, "yes_ask_size_fp", "yes_ask_size")
-        if bid_size is not None:
-            self.yes_bid_size = bid_size
-        if ask_size is not None:
-            self.yes_ask_size = ask_size
+    def update_top(self, top: ev.TopOfBook) -> None:
+        """A top-of-book event: a field it does not carry (``None``) keeps its previous value."""
+        if top.bid is not None:
+            self.yes_bid = top.bid  # type: ignore[assignment]
+        if top.ask is not None:
+            self.yes_ask = top.ask  # type: ignore[assignment]
+        if top.bid_size is not None:
+            self.yes_bid_size = top.bid_size  # type: ignore[assignment]
+        if top.ask_size is not None:
+            self.yes_ask_size = top.ask_size  # type: ignore[assignment]
         self._spread()
 
     def update_levels(
-        self, best_bid: tuple[float, float] | None, best_ask: tuple[float, float] | None
+        self, best_bid: tuple[Any, Any] | None, best_ask: tuple[Any, Any] | None
     ) -> None:
-        """From an L2 book: ``best_ask`` is (1 - best NO bid, its size)."""
+        """From the L2 book's best levels (YES scale)."""
         self.yes_bid, self.yes_bid_size = best_bid if best_bid else (None, None)
         self.yes_ask, self.yes_ask_size = best_ask if best_ask else (None, None)
         self._spread()
@@ -100,56 +98,6 @@ class TopOfBook:
         self.prev_spread_cents = self.spread_cents
         bid, ask = self.yes_bid, self.yes_ask
         self.spread_cents = None if bid is None or ask is None else round((ask - bid) * 100, 4)
-
-
-class L2Book:
-    """One market's bids (YES and NO), float prices, quantities in exact hundredths, best levels cached.
-
-    Snapshots are parsed by :func:`ssmd.kalshi.values.parse_snapshot` (every wire format, rare frames); deltas,
-    the hot path, are read here directly. Same semantics as :class:`ssmd.kalshi.book.OrderBook`: add the delta,
-    drop the level at <= 0, a delta before any snapshot leaves the book ``stale`` (unknown) until one arrives.
-    """
-
-    __slots__ = ("best", "sides", "stale")
-
-    def __init__(self) -> None:
-        self.sides: dict[str, dict[float, int]] = {"yes": {}, "no": {}}
-        self.best: dict[str, float | None] = {"yes": None, "no": None}
-        self.stale = True
-
-    def apply_snapshot(self, snap: OrderbookSnapshot) -> None:
-        for side, levels in (("yes", snap.yes), ("no", snap.no)):
-            book = {float(price): round(qty * 100) for price, qty in levels if qty > 0}
-            self.sides[side] = book
-            self.best[side] = max(book) if book else None
-        self.stale = False
-
-    def apply_delta(self, msg: dict[str, Any]) -> None:
-        side = msg.get("side")
-        price = dollars(msg, "price_dollars", "price")
-        change = count(msg, "delta_fp", "delta")
-        if self.stale or price is None or change is None or side not in ("yes", "no"):
-            return
-        book = self.sides[side]
-        quantity = book.get(price, 0) + round(change * 100)
-        best = self.best[side]
-        if quantity > 0:
-            book[price] = quantity
-            if best is None or price > best:
-                self.best[side] = price
-        else:
-            book.pop(price, None)
-            if price == best:
-                self.best[side] = max(book) if book else None
-
-    def top(self) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-        """((best YES bid, size), (YES ask = 1 - best NO bid, size)) or None per side."""
-        if self.stale:
-            return None, None
-        yes, no = self.best["yes"], self.best["no"]
-        bid = (yes, self.sides["yes"][yes] / 100) if yes is not None else None
-        ask = (round(1 - no, 6), self.sides["no"][no] / 100) if no is not None else None
-        return bid, ask
 
 
 class VolumeProfile:
@@ -271,41 +219,34 @@ class TradeFlow:
         return ((yes - no) / total if total else None), total
 
 
-_STATUS_BY_EVENT = {
-    "created": "created",
-    "activated": "open",
-    "deactivated": "paused",
-    "determined": "determined",
-    "settled": "settled",
-}
-
-
 class MarketStatus:
-    """The market's lifecycle as ``market_lifecycle_v2`` reports it."""
+    """The market's lifecycle as its feed reports it: ``status`` (created, open, paused, determined, settled),
+    ``changed`` (the last lifecycle event set it), ``event_type`` (the exchange's own name of that event)."""
 
-    __slots__ = ("close_ts", "event_type", "result", "settlement_value", "status")
+    __slots__ = ("changed", "close_ts", "event_type", "result", "settlement_value", "status")
 
     def __init__(self) -> None:
         self.status: str | None = None
+        self.changed = False
         self.event_type: str | None = None
         self.result: str | None = None
         self.settlement_value: float | None = None
         self.close_ts: int | None = None
 
-    def update(self, msg: dict[str, Any]) -> None:
-        event = msg.get("event_type")
-        self.event_type = event if isinstance(event, str) else None
-        if event == "deactivated" and msg.get("is_deactivated") is False:
-            self.status = "open"
-        elif self.event_type in _STATUS_BY_EVENT:
-            self.status = _STATUS_BY_EVENT[self.event_type]
-        result = msg.get("result")
+    def update(self, event: ev.Lifecycle) -> None:
+        detail = event.detail
+        kind = detail.get("event_type")
+        self.event_type = kind if isinstance(kind, str) else None
+        self.changed = bool(event.status)
+        if event.status:
+            self.status = event.status
+        result = detail.get("result")
         if isinstance(result, str) and result:
             self.result = result
-        value = dollars(msg, "settlement_value", "settlement_value_cents")
-        if value is not None:
+        value = detail.get("settlement_value")
+        if isinstance(value, float):
             self.settlement_value = value
-        close = msg.get("close_ts")
+        close = detail.get("close_ts")
         if isinstance(close, int) and not isinstance(close, bool):
             self.close_ts = close
 
@@ -332,27 +273,24 @@ class MarketState:
     volume: VolumeProfile = field(default_factory=VolumeProfile)
     flow: TradeFlow = field(default_factory=TradeFlow)
     status: MarketStatus = field(default_factory=MarketStatus)
-    l2: L2Book = field(default_factory=L2Book)
+    l2: Book = field(default_factory=Book)
     trade: LastTrade = field(default_factory=LastTrade)
 
-    def apply_trade(self, msg: dict[str, Any], ts_ms: int | None) -> None:
-        price = dollars(msg, "yes_price_dollars", "yes_price")
-        contracts = count(msg, "count_fp", "count") or 0.0
-        side = msg.get("taker_outcome_side") or msg.get("taker_side")
-        if side != "yes" and side != "no":
-            side = taker_side(msg)
-        trade = self.trade
-        trade.price, trade.contracts, trade.side, trade.trade_id = price, contracts, side, msg.get("trade_id")
-        if price is not None:
-            self.prices.update(ts_ms, price)
+    def apply_trade(self, trade: ev.Trade, ts_ms: int | None) -> None:
+        price: float = trade.price  # type: ignore[assignment]  # the float path
+        contracts: float = trade.size  # type: ignore[assignment]
+        side = trade.taker_side
+        last = self.trade
+        last.price, last.contracts, last.side, last.trade_id = price, contracts, side, trade.trade_id
+        self.prices.update(ts_ms, price)
         self.volume.add(ts_ms, contracts)
         self.flow.add(ts_ms, contracts, side)
 
-    def apply_ticker(self, msg: dict[str, Any], ts_ms: int | None) -> bool:
-        """Update the top of book; also the last price when the frame carries one. True if the price changed."""
-        self.book.update_ticker(msg)
-        price = dollars(msg, "price_dollars", "price")
+    def apply_top(self, top: ev.TopOfBook, ts_ms: int | None) -> bool:
+        """Update the top of book; also the last price when the event carries one. True if the price changed."""
+        self.book.update_top(top)
+        price = top.last
         if price is None or price == self.prices.last:
             return False
-        self.prices.update(ts_ms, price)
+        self.prices.update(ts_ms, price)  # type: ignore[arg-type]
         return True

@@ -1,8 +1,9 @@
 """``ssmd.archive.open``: frames of an archive, in file order across files and days, filtered cheaply.
 
 Nothing is decoded unless a filter or the caller needs it: with no filters a frame costs one line split and one
-small object. Type/ticker/time filters decode each line once (:mod:`ssmd.archive._head`); ``.value`` parses the
-full frame into ``ssmd.kalshi.values`` types only when asked for.
+small object. Type/ticker/time filters decode each line once, through the day's feed (``Feed.inspect``, see
+:func:`feed_for`); ``.value`` parses the full frame into the feed's typed values only when asked for, and
+``.events()`` into the feed's normalised events.
 
 A damaged archive is read as far as it can be: each problem (the kinds ``verify`` uses) is collected on the
 reader's ``problems`` and passed to ``on_problem`` as it is found, and unless ``ignore_problems=True`` the
@@ -18,39 +19,48 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ssmd.archive._head import Head, decode_head
 from ssmd.archive._window import Window
 from ssmd.archive_format.days import Day, find_days
 from ssmd.archive_format.layout import window_start
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.manifest import FileEntry
 from ssmd.archive_format.problems import ArchiveProblems, Problem, Problems, Report, compare
-from ssmd.bus.subjects import type_token
-from ssmd.kalshi import values
+from ssmd.feed import Feed
+from ssmd.feed.base import Event, FrameInfo
+from ssmd.feed.registry import DEFAULT_FEED, feed_or_default
 
 log = logging.getLogger("ssmd.archive")
 _UNSET: Any = object()
 
 
+feed_for = feed_or_default
+
+
 class ArchiveFrame:
     """One archived exchange frame. ``raw`` is byte-for-byte what the exchange sent."""
 
-    __slots__ = ("_head", "_value", "file", "line", "raw", "seq")
+    __slots__ = ("_head", "_value", "feed", "file", "line", "raw", "seq")
 
-    def __init__(self, raw: bytes, file: str, line: int, seq: int | None, head: Head | None = None) -> None:
+    def __init__(self, raw: bytes, file: str, line: int, seq: int | None, head: FrameInfo | None = None,
+                 feed: Feed | None = None) -> None:
         self.raw = raw
         self.file = file
         self.line = line
         self.seq = seq
+        self.feed = feed
         self._head = head
         self._value: Any = _UNSET
 
-    def head(self) -> Head:
+    def head(self) -> FrameInfo:
+        """Type, market key, sid/seq, exchange time and dedup key, decoded once (``Feed.inspect``)."""
         if self._head is None:
-            self._head = decode_head(self.raw)
+            self._head = self._feed().inspect(self.raw)
         return self._head
+
+    def _feed(self) -> Feed:
+        if self.feed is None:
+            self.feed = feed_for(DEFAULT_FEED)
+        return self.feed
 
     @property
     def type(self) -> str | None:
@@ -58,7 +68,7 @@ class ArchiveFrame:
 
     @property
     def ticker(self) -> str | None:
-        return self.head().ticker
+        return self.head().key
 
     @property
     def ts_ms(self) -> int | None:
@@ -66,22 +76,22 @@ class ArchiveFrame:
 
     @property
     def value(self) -> Any:
-        """The frame as an ``ssmd.kalshi.values`` object (Trade, Ticker, ...), ``None`` for other frames."""
+        """The frame as its feed's typed value (for Kalshi an ``ssmd.kalshi.values`` object: Trade, Ticker, ...),
+        ``None`` for other frames."""
         if self._value is _UNSET:
-            self._value = parse_value(self.raw)
+            self._value = self._feed().value(self.raw)
         return self._value
+
+    def events(self, exact: bool = True) -> list[Event]:
+        """The feed's normalised events of this frame (``Decimal`` numbers unless ``exact=False``); ``[]`` for
+        frames that carry none or are not the feed's JSON."""
+        try:
+            return self._feed().events(self.raw, exact)
+        except ValueError:
+            return []
 
     def __repr__(self) -> str:
         return f"ArchiveFrame({self.file}:{self.line}, type={self.type!r}, ticker={self.ticker!r})"
-
-
-def parse_value(raw: bytes) -> Any:
-    """The typed value of a raw frame; ``None`` for anything that is not a known data frame."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return values.parse_value(data) if isinstance(data, dict) else None
 
 
 def open(
@@ -152,12 +162,14 @@ def _frames(
     for day, file, fmt, entry in window_files(days, window, report):
         lines = FileLines(file, day.where(file.name), fmt, report)
         name = str(file)
+        feed = feed_for(day.feed)
         if not need_head and not parsed:
             for number, raw, seq in lines:
-                yield ArchiveFrame(raw, name, number, seq)
+                yield ArchiveFrame(raw, name, number, seq, None, feed)
         else:
+            inspect = feed.inspect
             for number, raw, seq in lines:
-                frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None)
+                frame = ArchiveFrame(raw, name, number, seq, inspect(raw) if need_head else None, feed)
                 if need_head and not _matches(frame, window, types, tickers):
                     continue
                 if parsed:
@@ -192,9 +204,9 @@ def _matches(
     head = frame.head()
     if types is not None:
         kind = head.type
-        if kind is None or (kind not in types and type_token(kind) not in types):
+        if kind is None or (kind not in types and frame._feed().type_token(kind) not in types):
             return False
-    if tickers is not None and head.ticker not in tickers:
+    if tickers is not None and head.key not in tickers:
         return False
     if window.bounded:
         ts = head.ts_ms()

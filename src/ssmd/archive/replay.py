@@ -118,7 +118,7 @@ async def _publish(nc: Client, frames: Iterator[ArchiveFrame], prefix: str, stre
                     if delay > 0:
                         await asyncio.sleep(delay)
                 kind = head.type
-                subject = subject_for(prefix, kind, head.ticker) if kind else unparsed
+                subject = subject_for(prefix, kind, head.key) if kind else unparsed
                 n += 1
                 try:
                     publisher.submit(subject, frame.raw, msg_id_header(f"replay-{run}:{n}"))

@@ -41,7 +41,7 @@ def collect(frames: Iterable[ArchiveFrame]) -> Stats:
         head = frame.head()
         stats.frames += 1
         stats.by_type[head.type or "unparsed"] += 1
-        if (ticker := head.ticker) is not None:
+        if (ticker := head.key) is not None:
             stats.by_ticker[ticker] += 1
         ts = head.ts_ms()
         if ts is None:

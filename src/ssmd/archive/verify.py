@@ -2,7 +2,8 @@
 
 Every closed file is checked against its manifest entry (present, valid gzip, sha256, sizes, record count),
 every file on disk must be in the manifest, recorded stream gaps are reported, a stray ``.tmp`` is flagged,
-and duplicates are found across the whole run: trades by ``trade_id``; other sequenced frames by identical
+and duplicates are found across the whole run: events the exchange names (``Feed.inspect``'s dedup key, a
+Kalshi ``trade_id``) by that name; other sequenced frames by identical
 content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
 Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
 so memory grows with the number of frames verified (~60 MB per million). Gzip, line and manifest-listing problems
@@ -17,13 +18,14 @@ import hashlib
 import io
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ssmd.archive._head import decode_head
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
+from ssmd.archive.reader import feed_for
 from ssmd.archive_format.days import ArchiveError, Day, find_days
 from ssmd.archive_format.layout import parse_day
 from ssmd.archive_format.lines import FileLines
@@ -31,6 +33,7 @@ from ssmd.archive_format.manifest import FileEntry, Manifest
 from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.ledger import CoverageReport
+from ssmd.feed.base import FrameInfo
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
@@ -134,6 +137,7 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
     if manifest is None and MANIFEST_INVALID not in result.problem_counts and day.only is None:
         result.add("manifest_missing", day.label, "no manifest.json: files cannot be checked against it")
     fmt = manifest.line_format if manifest is not None else "jsonl"
+    inspect = feed_for(day.feed).inspect
     last_seq: int | None = None
     for name, file in day.files(entries):
         if file is None:
@@ -141,7 +145,7 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
             continue
         if manifest is not None and name not in entries:
             result.add("unlisted_file", day.where(name), "file on disk is not in manifest.json")
-        last_seq = _verify_file(file, entries.get(name), fmt, seen, result, day.where(name), last_seq)
+        last_seq = _verify_file(file, entries.get(name), fmt, seen, result, day.where(name), last_seq, inspect)
         result.files += 1
         if progress:
             progress.advance(note=day.where(name))
@@ -185,13 +189,14 @@ class _Hashing(io.RawIOBase):
 def _verify_file(
     file: Path, entry: FileEntry | None, fmt: str, seen: _Seen, result: DayResult, where: str,
     last_seq: int | None,
+    inspect: Callable[[bytes], FrameInfo],
 ) -> int | None:
     hashing = _Hashing()
     lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
     for number, raw, seq in lines:
         if not seen.coverage.offer(raw, f"{where}:{number}", result.add):
-            _check_line(raw, seen, result, where, number)
+            _check_line(inspect(raw), raw, seen, result, where, number)
         if seq is not None:
             if last_seq is not None and seq <= last_seq:
                 result.add("seq_order", f"{where}:{number}",
@@ -210,17 +215,15 @@ def _verify_file(
     return last_seq
 
 
-def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: int) -> None:
+def _check_line(head: FrameInfo, raw: bytes, seen: _Seen, result: DayResult, where: str, number: int) -> None:
     """Duplicate checks for one frame."""
-    head = decode_head(raw)
-    if head.type == "trade":
-        trade_id = head.trade_id
-        if trade_id:
-            key = hash(trade_id)
-            if key in seen.trade_ids:
-                result.add("duplicate_trade", f"{where}:{number}", f"trade_id {trade_id} seen before")
-            seen.trade_ids.add(key)
-            return
+    dedup_key = head.dedup_key
+    if dedup_key:
+        key = hash(dedup_key)
+        if key in seen.trade_ids:
+            result.add("duplicate_trade", f"{where}:{number}", f"{head.type}_id {dedup_key} seen before")
+        seen.trade_ids.add(key)
+        return
     if head.seq is not None:
         if head.seq == 1:
             seen.subscriptions[head.sid] = seen.subscriptions.get(head.sid, 0) + 1

@@ -10,9 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Protocol
-
-import orjson
+from typing import Protocol
 
 
 class Routed(Protocol):
@@ -26,14 +24,14 @@ class Routed(Protocol):
 
 
 class FrameFacts(Protocol):
-    """What the manifest records of a feed's frames (``records_by_type``, ``tickers``, ``first_ts_ms``): a feed's
-    frame module satisfies it (e.g. ``ssmd.kalshi.frames``)."""
+    """What the manifest records of a feed's frames (``records_by_type``, ``tickers``, ``first_ts_ms``): the
+    feed supplies it (``Feed.frame_facts``)."""
 
     def classify(self, raw: bytes) -> Routed:
         """Never raises: a frame without a ``type`` is counted as ``unparsed``."""
 
-    def frame_time_ms(self, payload: dict[str, Any]) -> int | None:
-        """The exchange time of a decoded frame, ``None`` if it carries none."""
+    def time_ms(self, raw: bytes) -> int | None:
+        """The exchange time of a frame, ``None`` if it carries none (or is not JSON). Never raises."""
 
 
 @dataclass
@@ -78,12 +76,7 @@ _TS_SEARCH = 64
 def _first_ts(payloads: Iterable[bytes], facts: FrameFacts) -> int | None:
     """Exchange time of the first frame that carries one; usually only the very first frame is parsed."""
     for payload in islice(payloads, _TS_SEARCH):
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(data, dict):
-            ts = facts.frame_time_ms(data)
-            if ts is not None:
-                return ts
+        ts = facts.time_ms(payload)
+        if ts is not None:
+            return ts
     return None

@@ -38,7 +38,7 @@ from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, CONNECTION, DROPPED_BE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
-from ssmd.kalshi import frames  # what the manifest records of a frame; TODO(seam): the feed's, by config
+from ssmd.feed.registry import feed_or_default
 from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Archiver:
         self.writer = ArchiveWriter(
             Path(config.storage.path), config.feed_name, config.rotation.seconds, config.rotation.interval,
             config.format, clock, config.compression.codec, config.compression.effective_level,
-            facts=frames,
+            facts=feed_or_default(config.feed_name).frame_facts,
         )
         self.metrics = ArchiverMetrics(registry or CollectorRegistry())
         self.metrics.file_age.set_function(self.writer.current_file_age)

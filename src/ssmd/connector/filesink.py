@@ -20,7 +20,7 @@ from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.headers import CONNECTION, INSTANCE
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
-from ssmd.kalshi import frames
+from ssmd.feed.registry import feed_or_default
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
 
@@ -35,7 +35,8 @@ _RETRY_MAX = 4.0
 class FileSink:
     def __init__(self, path: str, feed: str, rotation: str, metrics: ConnectorMetrics, *,
                  max_buffer: int = 300_000) -> None:
-        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation, facts=frames)
+        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation,
+                                     facts=feed_or_default(feed).frame_facts)
         self._metrics = metrics
         self._max_buffer = max_buffer
         self._buffer: deque[tuple[Record, str, float]] = deque()

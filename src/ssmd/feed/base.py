@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,7 @@ from ssmd.errors import InputError
 if TYPE_CHECKING:
     import aiohttp
 
+    from ssmd.archive_format.stats import FrameFacts
     from ssmd.config.capture import DiscoveryConfig
 
 Number = float | Decimal
@@ -70,10 +71,11 @@ UNPARSED = Route(Kind.UNPARSED)
 
 
 # -- normalised events -----------------------------------------------------------------------------------------
+# msgspec structs, not dataclasses: one is built per frame on the agent's hot path, and a frozen dataclass costs
+# several times as much to build.
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     price: Number
@@ -83,8 +85,7 @@ class Trade:
     trade_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
     """Replaces the market's whole book."""
 
     market: str
@@ -93,8 +94,7 @@ class BookSnapshot:
     asks: Sequence[tuple[Number, Number]]
 
 
-@dataclass(frozen=True, slots=True)
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
     """Changes one level: ``change`` is added to the size (Kalshi); ``size`` replaces it (Polymarket)."""
 
     market: str
@@ -105,25 +105,96 @@ class BookDelta:
     size: Number | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TopOfBook:
+class TopOfBook(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     bid: Number | None
     ask: Number | None
     last: Number | None = None
     volume: Number | None = None
+    bid_size: Number | None = None
+    ask_size: Number | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
+class Lifecycle(msgspec.Struct, frozen=True, gc=False):
     market: str
     ts_ms: int | None
     status: str
-    detail: Mapping[str, object] = field(default_factory=dict)
+    detail: Mapping[str, object] = msgspec.field(default_factory=dict)
 
 
 Event = Trade | BookSnapshot | BookDelta | TopOfBook | Lifecycle
+
+
+class UnreadableFrame(ValueError):
+    """:meth:`Feed.events` was given bytes that are no frame of the feed at all (not JSON, wrong shape): the
+    caller counts them (the agent's ``unparsed``) instead of mistaking them for a frame without events."""
+
+
+class FrameInfo(Protocol):
+    """What the archive tools read of one frame (:meth:`Feed.inspect`), decoded in one pass: the wire ``type``
+    (``None``: unparsed), the market ``key``, ``sid``/``seq``, the exchange time and a ``dedup_key`` (the
+    exchange's id of the event, e.g. a trade id: two frames with one key are one event)."""
+
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def sid(self) -> int | None: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def dedup_key(self) -> str | None: ...
+    def ts_ms(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Routed:
+    type: str | None
+    ticker: str | None
+
+
+class _InspectFacts:
+    """:class:`~ssmd.archive_format.stats.FrameFacts` through a feed's ``inspect``."""
+
+    def __init__(self, inspect: Callable[[bytes], FrameInfo]) -> None:
+        self._inspect = inspect
+
+    def classify(self, raw: bytes) -> _Routed:
+        info = self._inspect(raw)
+        return _Routed(info.type, info.key)
+
+    def time_ms(self, raw: bytes) -> int | None:
+        return self._inspect(raw).ts_ms()
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteInfo:
+    route: Route
+
+    @property
+    def type(self) -> str | None:
+        return None if self.route.kind is Kind.UNPARSED else self.route.type
+
+    @property
+    def key(self) -> str | None:
+        return self.route.key
+
+    @property
+    def sid(self) -> int | None:
+        return self.route.sid
+
+    @property
+    def seq(self) -> int | None:
+        return self.route.seq
+
+    @property
+    def dedup_key(self) -> str | None:
+        return None
+
+    def ts_ms(self) -> int | None:
+        return None
 
 
 # -- the connection protocol -----------------------------------------------------------------------------------
@@ -290,7 +361,25 @@ class Feed(abc.ABC):
 
     @abc.abstractmethod
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
-        """The typed events one archived or streamed frame carries (none for control or unknown frames)."""
+        """The typed events one archived or streamed frame carries (none for control or unknown frames).
+        Raises :class:`UnreadableFrame` for bytes that are not a frame of this feed."""
+
+    def inspect(self, raw: bytes) -> FrameInfo:
+        """The archive tools' view of ``raw`` (verify, cat, stats, reader filters, replay). Never raises. This
+        default knows only the route (no time, no dedup key): a feed overrides it to decode everything in one
+        pass."""
+        return _RouteInfo(self.route(raw))
+
+    @property
+    def frame_facts(self) -> FrameFacts:
+        """What the archive's manifest records of a frame (type, market key, exchange time), for
+        :mod:`ssmd.archive_format`'s writer; this default goes through :meth:`inspect`."""
+        return _InspectFacts(self.inspect)
+
+    def value(self, raw: bytes) -> object | None:
+        """The feed's own typed view of one frame, every field and exact (``ArchiveFrame.value``); ``None`` for
+        frames without one. Unlike :meth:`events` it is not feed-neutral: it names the exchange's fields."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)

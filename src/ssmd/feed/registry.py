@@ -46,3 +46,12 @@ def feed_name_for(feed_type: str, name: str) -> str:
     """Which feed a feed file selects: its ``feed_type`` if that names a feed (``feed_type: polymarket``), else
     its ``name`` (the deployment guide's ``feed_type: websocket`` with ``name: kalshi``)."""
     return feed_type if feed_type in _FEEDS else name
+
+
+DEFAULT_FEED = "kalshi"
+
+
+def feed_or_default(name: str) -> Feed:
+    """The feed of an archive directory or stream called ``name``; Kalshi for names no feed claims (archives and
+    streams of custom names held Kalshi frames before feeds had names of their own)."""
+    return get_feed(name if name in _FEEDS else DEFAULT_FEED)

@@ -1,63 +1,195 @@
-"""Kalshi frames as the feed seam's normalised events (:mod:`ssmd.feed.base`), from the one value layer.
+"""Kalshi frames as the feed seam's normalised events (:mod:`ssmd.feed.base`), read through the one field table.
 
 Books are two-sided on the YES scale: a YES bid at p is a bid at p; a NO bid at p is an ask at ``1 - p``.
-A field the value layer could not read drops the event it was needed for (the frame stays in the archive).
+``exact=True`` reads with the ``Decimal`` parsers of :mod:`ssmd.kalshi.values`; the default float path (the
+agent's hot path) reads trades, tickers and deltas straight from the decoded ``msg`` with
+:func:`ssmd.kalshi.values.first_float` over the same candidates, and the rare frames (snapshots, lifecycle)
+through the exact parsers, converted. A field that cannot be read drops the event it is needed for (the frame
+stays in the archive); a ticker's absent fields are ``None`` ("unchanged", as ``ticker_v2`` sends them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
-from ssmd.feed.base import BookDelta, BookSnapshot, Event, Lifecycle, Number, TopOfBook, Trade
+from ssmd.feed.base import BookDelta, BookSnapshot, Event, Lifecycle, TopOfBook, Trade, UnreadableFrame
 from ssmd.kalshi import values
+from ssmd.kalshi.values import FIELDS, first_float, float_candidates, float_reader
+
+__all__ = ["STATUS_OF_EVENT", "frame_events"]
 
 _ONE = Decimal(1)
 
+STATUS_OF_EVENT = {
+    "created": "created",
+    "activated": "open",
+    "deactivated": "paused",
+    "determined": "determined",
+    "settled": "settled",
+}
+"""``market_lifecycle_v2`` ``event_type`` -> the feed-neutral status; other event types change no status
+(``Lifecycle.status`` is ``""``); ``deactivated`` with ``is_deactivated: false`` means reopened."""
 
-def frame_events(payload: bytes, exact: bool = False) -> list[Event]:
-    """The events of one raw frame; ``[]`` for control frames, unknown types and frames that are not JSON."""
+_T, _K, _D = FIELDS["trade"], FIELDS["ticker"], FIELDS["orderbook_delta"]
+_TS = float_candidates(_T["ts_ms"])
+_read_trade = float_reader(*(_T[name] for name in ("yes_price", "count", "taker_side", "trade_id")))
+_read_ticker = float_reader(*(_K[name] for name in ("yes_bid", "yes_ask", "price", "volume", "yes_bid_size",
+                                                    "yes_ask_size")))
+_read_delta = float_reader(*(_D[name] for name in ("side", "price", "delta")))
+
+
+def frame_events(payload: bytes | str, exact: bool = False) -> list[Event]:
+    """The events of one raw frame; ``[]`` for control frames and unknown types. Raises
+    :class:`~ssmd.feed.base.UnreadableFrame` for bytes that are not a JSON object."""
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return []
-    value = values.parse_value(data) if isinstance(data, dict) else None
-    if value is None:
-        return []
-    num = _exact if exact else _float
-    if isinstance(value, values.Trade):
-        if value.yes_price is None or value.count is None:
-            return []
-        return [Trade(value.market_ticker, value.ts_ms, num(value.yes_price), num(value.count), value.taker_side,
-                      value.trade_id)]
-    if isinstance(value, values.Ticker):
-        return [TopOfBook(value.market_ticker, value.ts_ms, _opt(num, value.yes_bid), _opt(num, value.yes_ask),
-                          _opt(num, value.price), _opt(num, value.volume))]
-    if isinstance(value, values.OrderbookSnapshot):
-        bids = [(num(p), num(q)) for p, q in value.yes]
-        asks = sorted((num(_ONE - p), num(q)) for p, q in value.no)
-        return [BookSnapshot(value.market_ticker, value.ts_ms, bids, asks)]
-    if isinstance(value, values.OrderbookDelta):
-        if value.side not in ("yes", "no") or value.price is None or value.delta is None:
-            return []
-        if value.side == "yes":
-            return [BookDelta(value.market_ticker, value.ts_ms, "bid", num(value.price), change=num(value.delta))]
-        return [BookDelta(value.market_ticker, value.ts_ms, "ask", num(_ONE - value.price), change=num(value.delta))]
-    if isinstance(value, values.MarketLifecycle):
-        detail = {k: v for k, v in (("result", value.result), ("settlement_value", value.settlement_value),
-                                    ("open_ts", value.open_ts), ("close_ts", value.close_ts)) if v is not None}
-        return [Lifecycle(value.market_ticker, value.ts_ms, value.event_type or "", detail)]
-    return []  # event_lifecycle: an event was created; no market changes
+        raise UnreadableFrame("not JSON") from None
+    if type(data) is not dict:
+        raise UnreadableFrame("not a JSON object")
+    msg = data.get("msg")
+    if type(msg) is not dict:
+        return []  # control replies carry no market data
+    build = _EXACT.get(data.get("type")) if exact else _FAST.get(data.get("type"))  # type: ignore[arg-type]
+    return build(msg) if build is not None else []
 
 
-def _exact(value: Decimal) -> Number:
+def _ts(msg: dict[str, Any]) -> int | None:
+    ts = msg.get("ts_ms")
+    if type(ts) is int:
+        return ts
+    result: int | None = first_float(msg, _TS)
+    return result
+
+
+def _market(msg: Mapping[str, Any]) -> str | None:
+    market = msg.get("market_ticker")
+    return market if type(market) is str and market else None
+
+
+# -- the float path ------------------------------------------------------------------------------------------------
+
+
+def _fast_trade(msg: dict[str, Any]) -> list[Event]:
+    market = msg.get("market_ticker")
+    price, size, side, trade_id = _read_trade(msg)
+    if type(market) is not str or not market or price is None or size is None:
+        return []
+    ts = msg.get("ts_ms")
+    return [Trade(market, ts if type(ts) is int else _ts(msg), price, size, side, trade_id)]
+
+
+def _fast_ticker(msg: dict[str, Any]) -> list[Event]:
+    market = msg.get("market_ticker")
+    if type(market) is not str or not market:
+        return []
+    ts = msg.get("ts_ms")
+    return [TopOfBook(market, ts if type(ts) is int else _ts(msg), *_read_ticker(msg))]
+
+
+def _fast_delta(msg: dict[str, Any]) -> list[Event]:
+    market = _market(msg)
+    side, price, change = _read_delta(msg)
+    if market is None or price is None or change is None:
+        return []
+    if side == "yes":
+        return [BookDelta(market, _ts(msg), "bid", price, change)]
+    if side == "no":
+        return [BookDelta(market, _ts(msg), "ask", round(1.0 - price, 6), change)]
+    return []
+
+
+def _float_snapshot(msg: dict[str, Any]) -> list[Event]:
+    return _snapshot(values.parse_snapshot(msg), float, _float_ask)
+
+
+def _float_lifecycle(msg: dict[str, Any]) -> list[Event]:
+    return _lifecycle(msg, values.parse_lifecycle(msg), float)
+
+
+def _float_ask(price: Decimal) -> float:
+    return round(1.0 - float(price), 6)
+
+
+# -- the exact path ------------------------------------------------------------------------------------------------
+
+
+def _exact_trade(msg: dict[str, Any]) -> list[Event]:
+    value = values.parse_trade(msg)
+    if not value.market_ticker or value.yes_price is None or value.count is None:
+        return []
+    return [Trade(value.market_ticker, value.ts_ms, value.yes_price, value.count, value.taker_side, value.trade_id)]
+
+
+def _exact_ticker(msg: dict[str, Any]) -> list[Event]:
+    v = values.parse_ticker(msg)
+    if not v.market_ticker:
+        return []
+    return [TopOfBook(v.market_ticker, v.ts_ms, v.yes_bid, v.yes_ask, v.price, v.volume, v.yes_bid_size,
+                      v.yes_ask_size)]
+
+
+def _exact_delta(msg: dict[str, Any]) -> list[Event]:
+    v = values.parse_delta(msg)
+    if not v.market_ticker or v.price is None or v.delta is None:
+        return []
+    if v.side == "yes":
+        return [BookDelta(v.market_ticker, v.ts_ms, "bid", v.price, v.delta)]
+    if v.side == "no":
+        return [BookDelta(v.market_ticker, v.ts_ms, "ask", _ONE - v.price, v.delta)]
+    return []
+
+
+def _exact_snapshot(msg: dict[str, Any]) -> list[Event]:
+    return _snapshot(values.parse_snapshot(msg), _same, _exact_ask)
+
+
+def _exact_lifecycle(msg: dict[str, Any]) -> list[Event]:
+    return _lifecycle(msg, values.parse_lifecycle(msg), _same)
+
+
+def _same(value: Decimal) -> Decimal:
     return value
 
 
-def _float(value: Decimal) -> Number:
-    return float(value)
+def _exact_ask(price: Decimal) -> Decimal:
+    return _ONE - price
 
 
-def _opt(num: object, value: Decimal | None) -> Number | None:
-    return None if value is None else num(value)  # type: ignore[operator]
+# -- shared --------------------------------------------------------------------------------------------------------
+
+
+def _snapshot(v: values.OrderbookSnapshot, num: Callable[[Decimal], Any],
+              ask: Callable[[Decimal], Any]) -> list[Event]:
+    if not v.market_ticker:
+        return []
+    bids = [(num(p), num(q)) for p, q in v.yes]
+    asks = [(ask(p), num(q)) for p, q in v.no]
+    return [BookSnapshot(v.market_ticker, v.ts_ms, bids, asks)]
+
+
+def _lifecycle(msg: Mapping[str, Any], v: values.MarketLifecycle, num: Callable[[Decimal], Any]) -> list[Event]:
+    if not v.market_ticker:
+        return []
+    event = v.event_type
+    status = STATUS_OF_EVENT.get(event or "", "")
+    if event == "deactivated" and msg.get("is_deactivated") is False:
+        status = "open"
+    detail = {"event_type": event, "result": v.result or None,
+              "settlement_value": None if v.settlement_value is None else num(v.settlement_value),
+              "close_ts": v.close_ts}
+    return [Lifecycle(v.market_ticker, v.ts_ms, status, detail)]
+
+
+_FAST: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
+    "trade": _fast_trade, "ticker": _fast_ticker, "ticker_v2": _fast_ticker, "orderbook_delta": _fast_delta,
+    "orderbook_snapshot": _float_snapshot, "market_lifecycle_v2": _float_lifecycle,
+}
+_EXACT: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
+    "trade": _exact_trade, "ticker": _exact_ticker, "ticker_v2": _exact_ticker, "orderbook_delta": _exact_delta,
+    "orderbook_snapshot": _exact_snapshot, "market_lifecycle_v2": _exact_lifecycle,
+}

@@ -1,16 +1,18 @@
-"""Classify a Kalshi frame by reading only what routing needs.
+"""The one decoder of Kalshi frames: read only the fields a caller needs, in one msgspec pass.
 
-``classify(raw)`` decodes ``type``, ``sid``, ``seq`` and ``msg.market_ticker``/``event_ticker``/``series_ticker``
-(msgspec skips every other field without building it) and never fails: a frame that is not JSON, or has no
-``type``, comes back as :data:`UNPARSED` with the raw bytes still in the caller's hands. The hot path decodes
-each frame once.
+Two views share one set of field names. ``classify(raw)`` (the connector's hot path) decodes ``type``, ``sid``,
+``seq`` and ``msg.market_ticker``/``event_ticker``/``series_ticker`` plus what command replies carry;
+``inspect(raw)`` (the archive tools, behind ``Feed.inspect``) also reads the exchange time and the
+``trade_id``, so a tool that routes, filters and deduplicates decodes each line once. msgspec skips every other
+field without building it. Neither ever fails: a frame that is not JSON, or has no ``type``, comes back with
+``type=None`` (:data:`UNPARSED`) with the raw bytes still in the caller's hands.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import orjson
@@ -39,7 +41,7 @@ class Kind(Enum):
     UNPARSED = "unparsed"
 
 
-class _Msg(msgspec.Struct):
+class _Msg(msgspec.Struct, gc=False):
     market_ticker: str | None = None
     event_ticker: str | None = None
     series_ticker: str | None = None
@@ -100,9 +102,63 @@ class Frame(msgspec.Struct, gc=False):
         return self.market_tickers
 
 
+_TS_KEYS = ("ts", "time", "determination_ts", "settled_ts", "open_ts", "close_ts", "created_ts")
+"""Where a frame's exchange time may be, after ``msg.ts_ms``, in the order :func:`frame_time_ms` tries them."""
+_TICKER_KEYS = ("market_ticker", "event_ticker", "series_ticker")
+_Stamp = int | float | str | None
+
+
+class _HeadMsg(_Msg, gc=False):
+    trade_id: str | None = None
+    ts_ms: _Stamp = None
+    ts: _Stamp = None
+    time: _Stamp = None
+    determination_ts: _Stamp = None
+    settled_ts: _Stamp = None
+    open_ts: _Stamp = None
+    close_ts: _Stamp = None
+    created_ts: _Stamp = None
+
+
+class Head(Frame, gc=False):
+    """The archive tools' view of one frame (``Feed.inspect``): the routing fields, exchange time, dedup key."""
+
+    msg: _HeadMsg | list[Any] | None = None
+    sending_ts_ms: int | float | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The market key (as :attr:`ticker`): the feed-neutral name the archive tools use."""
+        return self.ticker
+
+    @property
+    def dedup_key(self) -> str | None:
+        """A trade's ``trade_id``: a trade seen twice (two connections, a resent frame) is one trade."""
+        return self.msg.trade_id if self.type == "trade" and isinstance(self.msg, _HeadMsg) else None
+
+    @property
+    def trade_id(self) -> str | None:
+        return self.msg.trade_id if isinstance(self.msg, _HeadMsg) else None
+
+    def ts_ms(self) -> int | None:
+        """Exchange time, with exactly the rules of :func:`frame_time_ms`."""
+        m = self.msg
+        if isinstance(m, _HeadMsg):
+            ts_ms = m.ts_ms
+            if type(ts_ms) is int:
+                return ts_ms
+            for value in (m.ts, m.time, m.determination_ts, m.settled_ts, m.open_ts, m.close_ts, m.created_ts):
+                found = _to_ms(value)
+                if found is not None:
+                    return found
+        return _to_ms(self.sending_ts_ms, already_ms=True)
+
+
 UNPARSED = Frame()
+EMPTY_HEAD = Head()
 decoder = msgspec.json.Decoder(Frame)
 """The routing decoder (:func:`classify` without its fallbacks, for callers that inline it on a hot path)."""
+_head_decoder = msgspec.json.Decoder(Head)
 
 
 def classify(raw: bytes | str) -> Frame:
@@ -110,28 +166,49 @@ def classify(raw: bytes | str) -> Frame:
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError:
-        return _tolerant(raw)
+        return _tolerant(raw, Frame)
     except msgspec.DecodeError:
         return UNPARSED
 
 
-def _tolerant(raw: bytes | str) -> Frame:
+def inspect(raw: bytes | str) -> Head:
+    """Route ``raw`` and read its exchange time and ``trade_id``. Never raises (``type=None`` if unroutable)."""
+    try:
+        return _head_decoder.decode(raw)
+    except msgspec.ValidationError:
+        return _tolerant(raw, Head)
+    except msgspec.DecodeError:
+        return EMPTY_HEAD
+
+
+_F = TypeVar("_F", Frame, Head)
+
+
+def _tolerant(raw: bytes | str, view: type[_F]) -> _F:
     """Slow path for valid JSON with unexpected field types (e.g. ``"sid": "3"``): keep what can be used."""
+    empty = view()
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return UNPARSED
+        return empty
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        return UNPARSED
+        return empty
     msg = data.get("msg")
-    sub = None
+    fields: dict[str, Any] = {"type": data["type"], "sid": _int(data.get("sid")), "seq": _int(data.get("seq")),
+                              "id": _int(data.get("id"))}
     if isinstance(msg, dict):
-        tickers = [v if isinstance(v := msg.get(k), str) else None
-                   for k in ("market_ticker", "event_ticker", "series_ticker")]
-        sub = _Msg(market_ticker=tickers[0], event_ticker=tickers[1], series_ticker=tickers[2])
-    return Frame(
-        type=data["type"], sid=_int(data.get("sid")), seq=_int(data.get("seq")), id=_int(data.get("id")), msg=sub
-    )
+        text: dict[str, Any] = {k: v if isinstance(v := msg.get(k), str) else None for k in _TICKER_KEYS}
+        if view is Head:
+            trade_id = msg.get("trade_id")
+            fields["msg"] = _HeadMsg(**text, trade_id=trade_id if isinstance(trade_id, str) else None,
+                                     ts_ms=msg.get("ts_ms"), **{k: msg.get(k) for k in _TS_KEYS})
+        else:
+            fields["msg"] = _Msg(**text)
+    if view is Head:
+        sending = data.get("sending_ts_ms")
+        usable = isinstance(sending, int | float) and not isinstance(sending, bool)
+        fields["sending_ts_ms"] = sending if usable else None
+    return view(**fields)
 
 
 def _int(value: object) -> int | None:
@@ -152,7 +229,7 @@ def frame_time_ms(payload: dict[str, Any]) -> int | None:
         ts_ms = msg.get("ts_ms")
         if isinstance(ts_ms, int) and not isinstance(ts_ms, bool):
             return ts_ms
-        for key in ("ts", "time", "determination_ts", "settled_ts", "open_ts", "close_ts", "created_ts"):
+        for key in _TS_KEYS:
             value = _to_ms(msg.get(key))
             if value is not None:
                 return value

@@ -8,6 +8,12 @@ times are Unix milliseconds. A field that is present but empty (``price_dollars:
 is ``None`` and does not fall back. A field that cannot be read is ``None`` and its wire name goes into
 ``bad_fields``; one bad field never fails the message. The connector never uses these: it routes raw bytes
 (see ``frames``).
+
+Which wire names carry which quantity, in which unit, in each era, is written once, in :data:`FIELDS`. Two
+readers share it: the ``Decimal`` parsers below (exact: exports, books for accounting, tests) and the ``float``
+fast path :func:`first_float` (the agent's signals compare against thresholds, where floats are enough and an
+order of magnitude cheaper). Both take the first candidate present; ``""`` is no value; an unreadable value is
+skipped for the next candidate.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+import orjson
+
 __all__ = [
+    "FIELDS",
     "EventLifecycle",
     "Level",
     "MarketLifecycle",
@@ -30,8 +39,12 @@ __all__ = [
     "cents_to_dollars",
     "contracts",
     "dollars",
+    "first_float",
+    "first_floats",
+    "float_reader",
     "parse_delta",
     "parse_event_lifecycle",
+    "parse_frame",
     "parse_lifecycle",
     "parse_snapshot",
     "parse_ticker",
@@ -177,6 +190,207 @@ def _levels(raw: object, price: Callable[[object], Decimal | None]) -> tuple[Lev
     return tuple(out)
 
 
+# --- the field table ----------------------------------------------------------------------------------------------
+
+DOLLARS, CENTS, COUNT, TEXT, SIDE, BOOK_SIDE, FLAG = "dollars", "cents", "count", "text", "side", "book_side", "flag"
+EPOCH_MS, SECONDS_MS, SECONDS, SETTLEMENT = "epoch_ms", "seconds_ms", "seconds", "settlement"
+LEVELS_DOLLARS, LEVELS_CENTS = "levels_dollars", "levels_cents"
+"""Units: ``dollars`` ("0.4200"), ``cents`` (42, legacy), ``count`` (contracts, "12.50" or 12), ``seconds_ms``
+(Unix seconds or RFC 3339, as ms), ``seconds`` (kept as seconds), ``settlement`` (a dollar string, or integer
+cents before 2026-02-26), ``levels_*`` (``[[price, qty], ...]`` book sides)."""
+
+Candidates = tuple[tuple[str, str], ...]
+_TS: Candidates = (("ts_ms", EPOCH_MS), ("time", SECONDS_MS), ("ts", SECONDS_MS))
+
+FIELDS: dict[str, dict[str, Candidates]] = {
+    "trade": {
+        "trade_id": (("trade_id", TEXT),),
+        "yes_price": (("yes_price_dollars", DOLLARS), ("yes_price", CENTS)),
+        "no_price": (("no_price_dollars", DOLLARS), ("no_price", CENTS)),
+        "count": (("count_fp", COUNT), ("count", COUNT)),
+        "taker_side": (("taker_outcome_side", SIDE), ("taker_side", SIDE), ("taker_book_side", BOOK_SIDE),
+                       ("side", SIDE)),
+        "ts_ms": _TS,
+        "is_block_trade": (("is_block_trade", FLAG),),
+    },
+    "ticker": {
+        "market_id": (("market_id", TEXT),),
+        "price": (("price_dollars", DOLLARS), ("price", CENTS)),
+        "yes_bid": (("yes_bid_dollars", DOLLARS), ("yes_bid", CENTS)),
+        "yes_ask": (("yes_ask_dollars", DOLLARS), ("yes_ask", CENTS)),
+        "yes_bid_size": (("yes_bid_size_fp", COUNT), ("yes_bid_size", COUNT)),
+        "yes_ask_size": (("yes_ask_size_fp", COUNT), ("yes_ask_size", COUNT)),
+        "last_trade_size": (("last_trade_size_fp", COUNT), ("last_trade_size", COUNT)),
+        "volume": (("volume_fp", COUNT), ("volume", COUNT)),
+        "open_interest": (("open_interest_fp", COUNT), ("open_interest", COUNT)),
+        "dollar_volume": (("dollar_volume", COUNT),),
+        "dollar_open_interest": (("dollar_open_interest", COUNT),),
+        "ts_ms": _TS,
+    },
+    "orderbook_snapshot": {
+        "yes": (("yes_dollars_fp", LEVELS_DOLLARS), ("yes_dollars", LEVELS_DOLLARS), ("yes", LEVELS_CENTS)),
+        "no": (("no_dollars_fp", LEVELS_DOLLARS), ("no_dollars", LEVELS_DOLLARS), ("no", LEVELS_CENTS)),
+        "ts_ms": _TS,
+    },
+    "orderbook_delta": {
+        "side": (("side", SIDE),),
+        "price": (("price_dollars", DOLLARS), ("price", CENTS)),
+        "delta": (("delta_fp", COUNT), ("delta", COUNT)),
+        "ts_ms": _TS,
+    },
+    "market_lifecycle_v2": {
+        "open_ts": (("open_ts", SECONDS),),
+        "close_ts": (("close_ts", SECONDS),),
+        "determination_ts": (("determination_ts", SECONDS),),
+        "settled_ts": (("settled_ts", SECONDS),),
+        "ts_ms": _TS,
+        "event_type": (("event_type", TEXT),),
+        "result": (("result", TEXT),),
+        "settlement_value": (("settlement_value_dollars", DOLLARS), ("settlement_value", SETTLEMENT)),
+    },
+    "event_lifecycle": {
+        "series_ticker": (("series_ticker", TEXT),),
+        "title": (("title", TEXT),),
+        "subtitle": (("subtitle", TEXT), ("sub_title", TEXT)),
+        "ts_ms": _TS,
+    },
+}
+"""Frame type -> field -> its wire names, newest first, with their units. ``ticker_v2`` reads as ``ticker``.
+The market key (``market_ticker``, or ``event_ticker`` for event frames) is required text."""
+FIELDS["ticker_v2"] = FIELDS["ticker"]
+
+
+# --- the float fast path ------------------------------------------------------------------------------------------
+
+
+_ABSENT: Any = object()
+
+
+def _f_number(raw: object) -> float | None:
+    if type(raw) is str:
+        try:
+            value = float(raw)
+        except ValueError:
+            if raw.strip():
+                raise _Bad from None
+            return None
+    elif type(raw) is int or type(raw) is float:
+        value = float(raw)
+    elif raw is None:
+        return None
+    else:
+        raise _Bad
+    if value - value != 0:  # inf or nan, which Decimal rejects too
+        raise _Bad
+    return value
+
+
+def _f_cents(raw: object) -> float | None:
+    value = _f_number(raw)
+    return None if value is None else value / 100
+
+
+def _f_settlement(raw: object) -> float | None:
+    return _f_cents(raw) if type(raw) is int else _f_number(raw)
+
+
+_FLOAT: dict[str, Callable[[object], Any]] = {
+    DOLLARS: _f_number, COUNT: _f_number, CENTS: _f_cents, SETTLEMENT: _f_settlement,
+}
+
+
+def float_candidates(candidates: Candidates) -> tuple[tuple[str, Callable[[object], Any]], ...]:
+    """``candidates`` with their float converters (numbers) or exact ones (text, times, sides), for
+    :func:`first_float`; computed once per field, not per frame."""
+    return tuple((name, _FLOAT.get(unit) or _EXACT[unit]) for name, unit in candidates)
+
+
+def first_float(msg: Mapping[str, Any], candidates: tuple[tuple[str, Callable[[object], Any]], ...]) -> Any:
+    """The value of the first candidate present in ``msg`` (see :func:`float_candidates`); ``None`` when absent,
+    empty or unreadable. The same rules as the ``Decimal`` parsers, in floats."""
+    return first_floats(msg, (candidates,))[0]
+
+
+def first_floats(msg: Mapping[str, Any],
+                 fields: tuple[tuple[tuple[str, Callable[[object], Any]], ...], ...]) -> list[Any]:
+    """:func:`first_float` of several fields in one call."""
+    out: list[Any] = []
+    for candidates in fields:
+        value = None
+        for name, convert in candidates:
+            raw = msg.get(name, _ABSENT)
+            if raw is _ABSENT:
+                continue
+            try:
+                value = convert(raw)
+            except _Bad:
+                continue
+            break
+        out.append(value)
+    return out
+
+
+def float_reader(*fields: Candidates) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function reading ``fields`` (candidates from :data:`FIELDS`) from a ``msg`` at once, like
+    :func:`first_float` for each, written out as straight-line code from the table once, at import: the agent's
+    hot path reads every trade, ticker and delta this way, at the speed of hand-written code that names each
+    field (strings, the common case, are converted inline), without a second copy of the table."""
+    env: dict[str, Any] = {"_ABSENT": _ABSENT, "_Bad": _Bad}
+    lines = ["def read(msg):", "    get = msg.get"]
+    for i, candidates in enumerate(fields):
+        lines += [f"    v{i} = None", "    while True:"]
+        for j, (name, unit) in enumerate(candidates):
+            convert = _FLOAT.get(unit) or _EXACT[unit]
+            env[f"c{i}_{j}"] = convert
+            lines += [f"        raw = get({name!r}, _ABSENT)", "        if raw is not _ABSENT:"]
+            if convert is _f_number:
+                lines += ["            if type(raw) is str:",
+                          "                try:",
+                          f"                    v{i} = float(raw)",
+                          "                except ValueError:",
+                          "                    if not raw.strip():",
+                          "                        break",
+                          "                else:",
+                          f"                    if v{i} - v{i} == 0:",
+                          "                        break",
+                          f"                    v{i} = None",
+                          "            else:",
+                          "                try:",
+                          f"                    v{i} = c{i}_{j}(raw)",
+                          "                    break",
+                          "                except _Bad:",
+                          "                    pass"]
+            elif convert is _side:
+                lines += ["            if raw == 'yes' or raw == 'no':",
+                          f"                v{i} = raw",
+                          "                break",
+                          "            try:",
+                          f"                v{i} = c{i}_{j}(raw)",
+                          "                break",
+                          "            except _Bad:",
+                          "                pass"]
+            elif convert is _text:
+                lines += ["            if type(raw) is str:",
+                          f"                v{i} = raw",
+                          "                break",
+                          "            try:",
+                          f"                v{i} = c{i}_{j}(raw)",
+                          "                break",
+                          "            except _Bad:",
+                          "                pass"]
+            else:
+                lines += ["            try:",
+                          f"                v{i} = c{i}_{j}(raw)",
+                          "                break",
+                          "            except _Bad:",
+                          "                pass"]
+        lines.append("        break")
+    lines.append(f"    return ({', '.join(f'v{i}' for i in range(len(fields)))},)")
+    exec("\n".join(lines), env)
+    reader: Callable[[Mapping[str, Any]], tuple[Any, ...]] = env["read"]
+    return reader
+
+
 # --- field reader -------------------------------------------------------------------------------------------------
 
 
@@ -199,10 +413,6 @@ class _Reader:
                 except _Bad:
                     self.bad.append(name)
         return None
-
-    def ts_ms(self) -> int | None:
-        """``ts_ms``, else ``time`` (RFC 3339, sub-second), else ``ts`` (seconds, or RFC 3339 on old deltas)."""
-        return self.first(("ts_ms", _epoch_ms), ("time", _seconds_ms), ("ts", _seconds_ms))
 
     def required_text(self, name: str) -> str:
         value = self.first((name, _text))
@@ -341,75 +551,6 @@ def contracts(value: object) -> Decimal | None:
 # --- parsers (take the inner ``msg``) -----------------------------------------------------------------------------
 
 
-def parse_trade(msg: Mapping[str, Any]) -> Trade:
-    r = _Reader(_msg(msg))
-    return Trade(
-        trade_id=r.first(("trade_id", _text)),
-        market_ticker=r.required_text("market_ticker"),
-        yes_price=r.first(("yes_price_dollars", _decimal), ("yes_price", _cents)),
-        no_price=r.first(("no_price_dollars", _decimal), ("no_price", _cents)),
-        count=r.first(("count_fp", _decimal), ("count", _decimal)),
-        taker_side=r.first(
-            ("taker_outcome_side", _side), ("taker_side", _side), ("taker_book_side", _book_side), ("side", _side)
-        ),
-        ts_ms=r.ts_ms(),
-        is_block_trade=bool(r.first(("is_block_trade", _flag))),
-        bad_fields=r.done(),
-    )
-
-
-def parse_ticker(msg: Mapping[str, Any]) -> Ticker:
-    """``ticker`` and the removed ``ticker_v2`` (whose fields are present only when they changed)."""
-    r = _Reader(_msg(msg))
-    return Ticker(
-        market_ticker=r.required_text("market_ticker"),
-        market_id=r.first(("market_id", _text)),
-        price=r.first(("price_dollars", _decimal), ("price", _cents)),
-        yes_bid=r.first(("yes_bid_dollars", _decimal), ("yes_bid", _cents)),
-        yes_ask=r.first(("yes_ask_dollars", _decimal), ("yes_ask", _cents)),
-        yes_bid_size=r.first(("yes_bid_size_fp", _decimal), ("yes_bid_size", _decimal)),
-        yes_ask_size=r.first(("yes_ask_size_fp", _decimal), ("yes_ask_size", _decimal)),
-        last_trade_size=r.first(("last_trade_size_fp", _decimal), ("last_trade_size", _decimal)),
-        volume=r.first(("volume_fp", _decimal), ("volume", _decimal)),
-        open_interest=r.first(("open_interest_fp", _decimal), ("open_interest", _decimal)),
-        dollar_volume=r.first(("dollar_volume", _decimal)),
-        dollar_open_interest=r.first(("dollar_open_interest", _decimal)),
-        ts_ms=r.ts_ms(),
-        bad_fields=r.done(),
-    )
-
-
-def _side_levels(r: _Reader, side: str) -> tuple[Level, ...]:
-    return r.first(
-        (f"{side}_dollars_fp", lambda raw: _levels(raw, _decimal)),
-        (f"{side}_dollars", lambda raw: _levels(raw, _decimal)),
-        (side, lambda raw: _levels(raw, _cents)),
-    ) or ()
-
-
-def parse_snapshot(msg: Mapping[str, Any]) -> OrderbookSnapshot:
-    r = _Reader(_msg(msg))
-    return OrderbookSnapshot(
-        market_ticker=r.required_text("market_ticker"),
-        yes=_side_levels(r, "yes"),
-        no=_side_levels(r, "no"),
-        ts_ms=r.ts_ms(),
-        bad_fields=r.done(),
-    )
-
-
-def parse_delta(msg: Mapping[str, Any]) -> OrderbookDelta:
-    r = _Reader(_msg(msg))
-    return OrderbookDelta(
-        market_ticker=r.required_text("market_ticker"),
-        side=r.first(("side", _side)),
-        price=r.first(("price_dollars", _decimal), ("price", _cents)),
-        delta=r.first(("delta_fp", _decimal), ("delta", _decimal)),
-        ts_ms=r.ts_ms(),
-        bad_fields=r.done(),
-    )
-
-
 def _settlement(raw: object) -> Decimal | None:
     """A dollar string since 2026-02-26; an integer before that is taken as cents (REST's legacy unit)."""
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -417,38 +558,114 @@ def _settlement(raw: object) -> Decimal | None:
     return _decimal(raw)
 
 
+def _dollar_levels(raw: object) -> tuple[Level, ...]:
+    return _levels(raw, _decimal)
+
+
+def _cent_levels(raw: object) -> tuple[Level, ...]:
+    return _levels(raw, _cents)
+
+
+_EXACT: dict[str, Callable[[object], Any]] = {
+    DOLLARS: _decimal, CENTS: _cents, COUNT: _decimal, TEXT: _text, SIDE: _side, BOOK_SIDE: _book_side,
+    FLAG: _flag, EPOCH_MS: _epoch_ms, SECONDS_MS: _seconds_ms, SECONDS: _seconds, SETTLEMENT: _settlement,
+    LEVELS_DOLLARS: _dollar_levels, LEVELS_CENTS: _cent_levels,
+}
+_X = {kind: {name: tuple((wire, _EXACT[unit]) for wire, unit in candidates) for name, candidates in fields.items()}
+      for kind, fields in FIELDS.items()}
+
+
+def parse_trade(msg: Mapping[str, Any]) -> Trade:
+    r, x = _Reader(_msg(msg)), _X["trade"]
+    return Trade(
+        trade_id=r.first(*x["trade_id"]),
+        market_ticker=r.required_text("market_ticker"),
+        yes_price=r.first(*x["yes_price"]),
+        no_price=r.first(*x["no_price"]),
+        count=r.first(*x["count"]),
+        taker_side=r.first(*x["taker_side"]),
+        ts_ms=r.first(*x["ts_ms"]),
+        is_block_trade=bool(r.first(*x["is_block_trade"])),
+        bad_fields=r.done(),
+    )
+
+
+def parse_ticker(msg: Mapping[str, Any]) -> Ticker:
+    """``ticker`` and the removed ``ticker_v2`` (whose fields are present only when they changed)."""
+    r, x = _Reader(_msg(msg)), _X["ticker"]
+    return Ticker(
+        market_ticker=r.required_text("market_ticker"),
+        market_id=r.first(*x["market_id"]),
+        price=r.first(*x["price"]),
+        yes_bid=r.first(*x["yes_bid"]),
+        yes_ask=r.first(*x["yes_ask"]),
+        yes_bid_size=r.first(*x["yes_bid_size"]),
+        yes_ask_size=r.first(*x["yes_ask_size"]),
+        last_trade_size=r.first(*x["last_trade_size"]),
+        volume=r.first(*x["volume"]),
+        open_interest=r.first(*x["open_interest"]),
+        dollar_volume=r.first(*x["dollar_volume"]),
+        dollar_open_interest=r.first(*x["dollar_open_interest"]),
+        ts_ms=r.first(*x["ts_ms"]),
+        bad_fields=r.done(),
+    )
+
+
+def parse_snapshot(msg: Mapping[str, Any]) -> OrderbookSnapshot:
+    r, x = _Reader(_msg(msg)), _X["orderbook_snapshot"]
+    return OrderbookSnapshot(
+        market_ticker=r.required_text("market_ticker"),
+        yes=r.first(*x["yes"]) or (),
+        no=r.first(*x["no"]) or (),
+        ts_ms=r.first(*x["ts_ms"]),
+        bad_fields=r.done(),
+    )
+
+
+def parse_delta(msg: Mapping[str, Any]) -> OrderbookDelta:
+    r, x = _Reader(_msg(msg)), _X["orderbook_delta"]
+    return OrderbookDelta(
+        market_ticker=r.required_text("market_ticker"),
+        side=r.first(*x["side"]),
+        price=r.first(*x["price"]),
+        delta=r.first(*x["delta"]),
+        ts_ms=r.first(*x["ts_ms"]),
+        bad_fields=r.done(),
+    )
+
+
 def parse_lifecycle(msg: Mapping[str, Any]) -> MarketLifecycle:
-    r = _Reader(_msg(msg))
-    open_ts = r.first(("open_ts", _seconds))
-    close_ts = r.first(("close_ts", _seconds))
-    determination_ts = r.first(("determination_ts", _seconds))
-    settled_ts = r.first(("settled_ts", _seconds))
-    ts_ms = r.ts_ms()
+    r, x = _Reader(_msg(msg)), _X["market_lifecycle_v2"]
+    open_ts = r.first(*x["open_ts"])
+    close_ts = r.first(*x["close_ts"])
+    determination_ts = r.first(*x["determination_ts"])
+    settled_ts = r.first(*x["settled_ts"])
+    ts_ms = r.first(*x["ts_ms"])
     if ts_ms is None:
         event_s = determination_ts if determination_ts is not None else settled_ts
         ts_ms = None if event_s is None else event_s * 1000
     return MarketLifecycle(
         market_ticker=r.required_text("market_ticker"),
-        event_type=r.first(("event_type", _text)),
+        event_type=r.first(*x["event_type"]),
         open_ts=open_ts,
         close_ts=close_ts,
         determination_ts=determination_ts,
         settled_ts=settled_ts,
-        result=r.first(("result", _text)),
-        settlement_value=r.first(("settlement_value_dollars", _decimal), ("settlement_value", _settlement)),
+        result=r.first(*x["result"]),
+        settlement_value=r.first(*x["settlement_value"]),
         ts_ms=ts_ms,
         bad_fields=r.done(),
     )
 
 
 def parse_event_lifecycle(msg: Mapping[str, Any]) -> EventLifecycle:
-    r = _Reader(_msg(msg))
+    r, x = _Reader(_msg(msg)), _X["event_lifecycle"]
     return EventLifecycle(
         event_ticker=r.required_text("event_ticker"),
-        series_ticker=r.first(("series_ticker", _text)),
-        title=r.first(("title", _text)),
-        subtitle=r.first(("subtitle", _text), ("sub_title", _text)),
-        ts_ms=r.ts_ms(),
+        series_ticker=r.first(*x["series_ticker"]),
+        title=r.first(*x["title"]),
+        subtitle=r.first(*x["subtitle"]),
+        ts_ms=r.first(*x["ts_ms"]),
         bad_fields=r.done(),
     )
 
@@ -475,3 +692,12 @@ def parse_value(payload: Mapping[str, Any]) -> Value | None:
     if parser is None or not isinstance(msg, Mapping):
         return None
     return parser(msg)
+
+
+def parse_frame(raw: bytes | str) -> Value | None:
+    """:func:`parse_value` of a raw frame; ``None`` for bytes that are not a JSON object."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return parse_value(data) if isinstance(data, dict) else None

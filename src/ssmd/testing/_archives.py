@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ssmd.archive._head import decode_head
+from ssmd.archive.reader import feed_for
 from ssmd.archive_format import envelope
 from ssmd.archive_format.layout import MANIFEST, file_key
 from ssmd.archive_format.manifest import Manifest
@@ -19,7 +19,6 @@ from ssmd.archive_format.members import compressor, encode_member
 from ssmd.archive_format.problems import Problems
 from ssmd.archive_format.stats import FileStats
 from ssmd.bus.subjects import subject_for, unparsed_subject
-from ssmd.kalshi import frames as kalshi_frames
 
 _DEFLATE = compressor("isal", 3)
 
@@ -31,8 +30,8 @@ def gz(data: bytes) -> bytes:
 
 def envelope_line(raw: bytes, seq: int, prefix: str = "prod.kalshi") -> bytes:
     """One line of the ``envelope`` format (without its newline), on the subject the connector would have used."""
-    head = decode_head(raw)
-    subject = subject_for(prefix, head.type, head.ticker) if head.type else unparsed_subject(prefix)
+    head = feed_for(prefix.rsplit(".", 1)[-1]).inspect(raw)
+    subject = subject_for(prefix, head.type, head.key) if head.type else unparsed_subject(prefix)
     return envelope.encode(raw, seq, subject, 1_700_000_000_000_000_000 + seq)[:-1]
 
 
@@ -62,8 +61,8 @@ def write_day(
         (day_dir / name).write_bytes(blob)
         stats = FileStats()
         if frames:
-            stats.add_frames(list(frames), [kalshi_frames.classify(raw) for raw in frames], seq, last, len(body),
-                             kalshi_frames)
+            facts = feed_for(feed).frame_facts
+            stats.add_frames(list(frames), [facts.classify(raw) for raw in frames], seq, last, len(body), facts)
         seq = last + 1
         start = dt.datetime(date.year, date.month, date.day, int(name[:2]), int(name[2:4]), tzinfo=dt.UTC)
         manifest.add_file(name, start, start + dt.timedelta(minutes=interval_min), stats, len(blob),
