@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 
 from ssmd.archive.cli import archive_group
 from ssmd.archive_format.writer import ArchiveWriter, Record
-from ssmd.kalshi import frames as kalshi_frames
+from ssmd.feed import get_feed
+
+KALSHI_FACTS = get_feed("kalshi").frame_facts
 
 T1207 = dt.datetime(2026, 11, 25, 12, 7, tzinfo=dt.UTC).timestamp()
 
@@ -65,7 +67,7 @@ def _contents(out: Path) -> dict[str, list[dict[str, Any]]]:
 async def test_incremental_export_across_two_rotations_equals_one_shot(tmp_path: Path) -> None:
     arc = tmp_path / "arc"
     clock = Clock(T1207)
-    writer = ArchiveWriter(arc, "kalshi", 900, "15m", clock=clock, facts=kalshi_frames)
+    writer = ArchiveWriter(arc, "kalshi", 900, "15m", clock=clock, facts=KALSHI_FACTS)
     nats, book_seq = itertools.count(1), itertools.count(1)
     runs: dict[str, list[dict[str, Any]]] = {"full": [], "grid": []}
     flags = {"full": [], "grid": ["--book-interval", "1s"]}

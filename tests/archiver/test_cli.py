@@ -11,8 +11,10 @@ from archiver_helpers import StreamEnv, frame
 
 from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
-from ssmd.kalshi import frames as kalshi_frames
+from ssmd.feed import get_feed
 from ssmd.testing import ArchiverProc, fill_disk, read_archive, run_ssmd
+
+KALSHI_FACTS = get_feed("kalshi").frame_facts
 
 
 def test_malformed_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
@@ -100,10 +102,10 @@ async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, 
     take for a file being written. With space back, the next start finishes the recovery."""
     now = time.time()
     day = tiny_fs / "kalshi" / dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
-    first = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames)
+    first = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=KALSHI_FACTS)
     await first.write_batch([Record(frame(i), i, "s", 0) for i in range(1, 11)])
     await first.close()
-    crashed = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames)
+    crashed = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=KALSHI_FACTS)
     await crashed.write_batch([Record(frame(i), i, "s", 0) for i in range(11, 21)])  # never closed: a crash
     before = (day / "manifest.json").read_bytes()
     fill_disk(tiny_fs / "filler")
@@ -116,5 +118,5 @@ async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, 
     verify = await asyncio.to_thread(run_ssmd, "archive", "verify", tiny_fs)
     assert "being written" not in verify.stdout, verify.stdout
     (tiny_fs / "filler").unlink()
-    assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames).open() == 20
+    assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=KALSHI_FACTS).open() == 20
     assert read_archive(tiny_fs / "kalshi") == [frame(i) for i in range(1, 21)]

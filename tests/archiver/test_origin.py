@@ -15,8 +15,10 @@ from ssmd.archive_format.members import Origin, compressor, decode_origins, enco
 from ssmd.archive_format.problems import Problems
 from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.headers import CONNECTION, INSTANCE
-from ssmd.kalshi import frames as kalshi_frames
+from ssmd.feed import get_feed
 from ssmd.testing import ArchiverProc, read_archive, wait_until
+
+KALSHI_FACTS = get_feed("kalshi").frame_facts
 
 ORIGINS = [Origin("zone-a", "c1"), Origin("zone-b", "c7"), None]
 """Two redundant connectors, and a message without the headers (an older connector, a replay)."""
@@ -84,7 +86,7 @@ async def test_origins_split_a_batch_that_outgrows_fextra_and_old_members_have_n
     """A batch with more origin data than FEXTRA holds becomes several members (each line keeps its origin); a member
     written without origins (before they existed) is byte for byte what it was, and reads as origin None."""
     many = [Origin(f"instance-{i:04d}-" + "x" * 100, f"connection-{i}") for i in range(2000)]
-    writer = ArchiveWriter(tmp_path, "kalshi", 86400, "1d", clock=lambda: 1764072000.0, facts=kalshi_frames)
+    writer = ArchiveWriter(tmp_path, "kalshi", 86400, "1d", clock=lambda: 1764072000.0, facts=KALSHI_FACTS)
     await writer.write_batch([Record(frame(i), i, "p.json.ticker.T", 0, many[i - 1]) for i in range(1, 2001)])
     await writer.write_batch([Record(frame(i), i, "p.json.ticker.T", 0) for i in range(2001, 2101)])
     await writer.close()

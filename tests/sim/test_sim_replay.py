@@ -16,8 +16,10 @@ import orjson
 
 from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
-from ssmd.kalshi import frames as kalshi_frames
+from ssmd.feed import get_feed
 from ssmd.testing import wait_until
+
+KALSHI_FACTS = get_feed("kalshi").frame_facts
 
 T0 = 1_764_072_000_000
 
@@ -118,7 +120,7 @@ async def _archive_of_restarts(root: Path, payloads: list[bytes]) -> list[str]:
     """The real archiver writer, ``format: envelope``, closing its file after every payload within one 15-minute
     window, as an archiver restarted that often would: the files are named 1200, 1200_1, ... 1200_10."""
     window = dt.datetime(2026, 11, 25, 12, 5, tzinfo=dt.UTC).timestamp()
-    writer = ArchiveWriter(root, "kalshi", 900, "15m", fmt="envelope", clock=lambda: window, facts=kalshi_frames)
+    writer = ArchiveWriter(root, "kalshi", 900, "15m", fmt="envelope", clock=lambda: window, facts=KALSHI_FACTS)
     for seq, payload in enumerate(payloads, 1):
         await writer.write_batch([Record(payload, seq, f"prod.kalshi.json.trade.{seq}", seq * 1000)])
         await writer.close()

@@ -218,7 +218,7 @@ def _first(n: int, typ: pa.DataType, msg: _Fields, candidates: Sequence[tuple[st
 
 
 def _int_column(src: pa.Array) -> pa.Array:
-    """``sid``/``seq`` as ``ssmd.archive._head`` reads them: an integer or a digit string, else null."""
+    """``sid``/``seq`` as ``ssmd.kalshi.frames.inspect`` reads them: an integer or a digit string, else null."""
     try:
         return pc.cast(src, pa.int64())
     except pa.ArrowInvalid:
