@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from pathlib import Path
 
@@ -130,3 +131,6 @@ def keygen(out_dir: Path, api_key: str | None) -> None:
     click.echo(f"export KALSHI_API_KEY={key_id}")
     click.echo(f'export KALSHI_PRIVATE_KEY="$(cat {priv_path})"')
     click.echo(f"# simulator: ssmd sim kalshi --key {key_id}={pub_path}")
+
+
+sim_group.add_command(importlib.import_module("ssmd.polymarket.sim.cli").polymarket)
