@@ -158,3 +158,15 @@ def test_feed_describes_the_channel() -> None:
     assert feed.max_markets_per_connection == 200
     assert feed.rest_url_for(feed.ws_url) == "https://gamma-api.polymarket.com"
     assert feed.rest_url_for("ws://127.0.0.1:9/ws/market") == "http://127.0.0.1:9"
+
+
+def test_gamma_rows_give_their_tokens_and_odd_rows_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    from ssmd.polymarket.discovery import market_tokens
+
+    row = {"id": "559652", "clobTokenIds": '["545", "878"]', "enableOrderBook": True}
+    assert market_tokens(row) == ["545", "878"]  # a JSON-encoded string, as Gamma sends it
+    assert market_tokens({**row, "clobTokenIds": ["1", "2"]}) == ["1", "2"]  # tolerated: already a list
+    assert market_tokens({**row, "enableOrderBook": False}) is None
+    for bad in ('["545", ', "[]", '[545]', None, '["0x1"]'):
+        assert market_tokens({**row, "clobTokenIds": bad}) is None
+    assert "Gamma market 559652: clobTokenIds is not a JSON list of token ids" in caplog.text
