@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from ssmd.config.capture import DiscoveryConfig
-from ssmd.feed.base import UNPARSED, BookDelta, BookSnapshot, DiscoveryError, Kind
+from ssmd.feed.base import UNPARSED, BookDelta, BookSnapshot, DiscoveryError, Kind, Lifecycle
 from ssmd.polymarket import protocol
 from ssmd.polymarket.discovery import discover_assets
 from ssmd.polymarket.events import frame_events
@@ -299,3 +299,28 @@ async def _stats(sim: PolySim) -> dict[str, object]:
         body: dict[str, object] = await resp.json()
         return body
 
+
+
+async def test_lifecycle_resolves_a_market_and_broadcasts_new_ones_and_gamma_follows(make_sim: SimFactory,
+                                                                                    connect) -> None:  # type: ignore[no-untyped-def]
+    sim = await make_sim(markets=3, closed_markets=0, rate=200, lifecycle_every=20)
+    first = sim.model.active[0]
+    client: Client = await connect(sim.url)
+    await client.send(protocol.initial_subscribe(list(first.tokens)))
+    resolved = await client.recv_until(lambda raw: b'"market_resolved"' in raw)
+    new = await client.recv_until(lambda raw: b'"new_market"' in raw)  # not subscribed: broadcast
+    events = frame_events(resolved)
+    assert [e.market for e in events] == list(first.tokens)
+    assert sorted(e.detail["winner"] for e in events if isinstance(e, Lifecycle)) == [False, True]
+    opened = [e for e in frame_events(new) if isinstance(e, Lifecycle)]
+    assert [e.status for e in opened] == ["new", "new"]
+    async with aiohttp.ClientSession() as http:
+        tokens = await discover_assets(http, sim.rest_url, DiscoveryConfig())
+    assert first.tokens[0] not in tokens and opened[0].market in tokens
+    plain: Client = await connect(sim.url)  # without custom features: no lifecycle frames
+    await plain.send(orjson.dumps({"assets_ids": list(sim.model.by_asset), "type": "market"}))
+    await plain.recv_until(lambda raw: b'"price_change"' in raw)
+    await client.recv_until(lambda raw: b'"new_market"' in raw)
+    await plain.send(protocol.PING)
+    await plain.recv_until(lambda raw: raw == b"PONG")
+    assert not any(b'"new_market"' in f or b'"best_bid_ask"' in f for f in plain.frames)

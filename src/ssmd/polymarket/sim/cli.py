@@ -24,13 +24,16 @@ from ssmd.polymarket.sim.server import PolySimConfig
               help="Close 1008 after this long without a text PING.")
 @click.option("--dump", type=click.Choice(("array", "objects")), default="array", show_default=True,
               help="Initial dump framing: one array frame, or one frame per book.")
+@click.option("--lifecycle-every", default=0, show_default=True, type=click.IntRange(0),
+              help="Model steps between lifecycles (market_resolved + new_market); 0 = none.")
 @click.option("--duration", type=click.FloatRange(0, min_open=True), default=None, help="Exit 0 after SECONDS.")
 def polymarket(host: str, port: int, markets: int, closed_markets: int, rate: float, seed: int | None,
-               sent_log: Path | None, ping_timeout: float, dump: str, duration: float | None) -> None:
+               sent_log: Path | None, ping_timeout: float, dump: str, lifecycle_every: int,
+               duration: float | None) -> None:
     """Run a simulated Polymarket CLOB market channel (/ws/market) and Gamma GET /markets."""
     config = PolySimConfig(host=host, port=port, markets=markets, closed_markets=closed_markets, rate=rate,
                            seed=seed, sent_log=sent_log, ping_timeout=ping_timeout,
-                           dump=dump, duration=duration)  # type: ignore[arg-type]
+                           dump=dump, lifecycle_every=lifecycle_every, duration=duration)  # type: ignore[arg-type]
     try:
         asyncio.run(_serve(config))
     except OSError as exc:

@@ -27,6 +27,8 @@ class Frame:
     assets: tuple[str, ...]
     raw: bytes
     custom: bool = False
+    broadcast: bool = False
+    """For every socket (with custom features), whatever it subscribed (``new_market`` is observed so)."""
 
 
 @dataclass
@@ -82,8 +84,12 @@ class Formats:
 
 
 class MarketModel:
-    def __init__(self, n_markets: int, seed: int | None, closed_markets: int = 0) -> None:
+    def __init__(self, n_markets: int, seed: int | None, closed_markets: int = 0, lifecycle_every: int = 0) -> None:
+        """``lifecycle_every``: model steps between lifecycle events (0: none): a market resolves
+        (``market_resolved``, Gamma then lists it closed) and a new one opens (``new_market``, listed open)."""
         self.rng = random.Random(seed)
+        self.lifecycle_every = lifecycle_every
+        self.steps = 0
         self.fmt = Formats(self.rng)
         self.markets: list[Market] = []
         self.by_asset: dict[str, tuple[Market, int]] = {}
@@ -157,8 +163,31 @@ class MarketModel:
 
     # -- the model ---------------------------------------------------------------------------------------------
 
+    def lifecycle(self, now_ms: int) -> list[Frame]:
+        """The oldest active market resolves (first outcome wins half the time); a new market opens."""
+        old = self.active.pop(0)
+        old.closed = True
+        winner = self.rng.randrange(2)
+        resolved = orjson.dumps({
+            "event_type": "market_resolved", "id": old.gamma_id, "market": old.condition_id,
+            "assets_ids": list(old.tokens), "winning_asset_id": old.tokens[winner],
+            "winning_outcome": ("Yes", "No")[winner], "timestamp": str(now_ms), "tags": ["sim"]})
+        new = self._new_market(len(self.markets), closed=False)
+        self.markets.append(new)
+        self.active.append(new)
+        opened = orjson.dumps({
+            "event_type": "new_market", "id": new.gamma_id, "question": new.question, "market": new.condition_id,
+            "slug": new.slug, "description": "", "assets_ids": list(new.tokens), "outcomes": ["Yes", "No"],
+            "timestamp": str(now_ms), "tags": ["sim"], "condition_id": new.condition_id, "active": True,
+            "clob_token_ids": list(new.tokens), "order_price_min_tick_size": "0.01"})
+        return [Frame(old.tokens, resolved, custom=True), Frame(new.tokens, opened, custom=True, broadcast=True)]
+
     def step(self, now_ms: int) -> list[Frame]:
-        """One action on one random active market: a limit order (50 %), a cancel (35 %) or a trade (15 %)."""
+        """One action on one random active market: a limit order (50 %), a cancel (35 %) or a trade (15 %);
+        every ``lifecycle_every`` steps, a lifecycle instead."""
+        self.steps += 1
+        if self.lifecycle_every and self.steps % self.lifecycle_every == 0 and len(self.active) > 1:
+            return self.lifecycle(now_ms)
         rng = self.rng
         market = rng.choice(self.active)
         action = rng.random()

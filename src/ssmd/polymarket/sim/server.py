@@ -53,13 +53,15 @@ class PolySimConfig:
     ping_timeout: float = 10.0
     """No ``PING`` for this long (or no subscribe): close 1008. Polymarket's is about 10 s."""
     dump: Dump = "array"
+    lifecycle_every: int = 0
+    """Model steps between lifecycles (a market resolves, a new one opens); 0 = none."""
     duration: float | None = None
 
     def __post_init__(self) -> None:
         if self.markets < 1:
             raise ValueError("markets must be at least 1")
-        if self.rate < 0 or self.ping_timeout <= 0:
-            raise ValueError("rate must not be negative and ping_timeout must be positive")
+        if self.rate < 0 or self.ping_timeout <= 0 or self.lifecycle_every < 0:
+            raise ValueError("rate and lifecycle_every must not be negative, ping_timeout must be positive")
         if self.dump not in ("array", "objects"):
             raise ValueError("dump must be array or objects")
 
@@ -80,7 +82,7 @@ class Socket:
 class PolySim:
     def __init__(self, config: PolySimConfig) -> None:
         self.config = config
-        self.model = MarketModel(config.markets, config.seed, config.closed_markets)
+        self.model = MarketModel(config.markets, config.seed, config.closed_markets, config.lifecycle_every)
         self.sockets: set[Socket] = set()
         self.paused = False
         self.silent_until = 0.0
@@ -162,7 +164,7 @@ class PolySim:
             return
         for sock in list(self.sockets):
             wanted = [f.raw for f in frames
-                      if (sock.custom or not f.custom) and not sock.assets.isdisjoint(f.assets)]
+                      if (sock.custom or not f.custom) and (f.broadcast or not sock.assets.isdisjoint(f.assets))]
             self.send(sock, wanted)
 
     # -- the WebSocket -----------------------------------------------------------------------------------------
