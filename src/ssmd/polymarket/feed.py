@@ -74,6 +74,7 @@ class PolymarketFeed(Feed):
     max_markets_per_subscription = protocol.MAX_ASSETS_PER_CONNECTION
     max_markets_per_connection = protocol.MAX_ASSETS_PER_CONNECTION
     sim_command = ("sim", "polymarket")
+    sim_ws_path = protocol.WS_PATH
 
     def rest_url_for(self, ws_url: str) -> str:
         """Gamma for the production host; for any other host (a simulator, a proxy) the same host over http(s),

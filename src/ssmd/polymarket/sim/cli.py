@@ -50,7 +50,8 @@ async def _serve(config: PolySimConfig) -> None:
     stop = shutdown_event()
     server = PolySim(config)
     await server.start()
-    print(f"ssmd sim polymarket listening on {server.url} (Gamma: {server.rest_url}/markets)", flush=True)
+    # one line, the WebSocket URL last (``ssmd up`` and the test helpers read it); Gamma is on the same port
+    print(f"ssmd sim polymarket (Gamma GET {server.rest_url}/markets) listening on {server.url}", flush=True)
     try:
         await asyncio.wait_for(stop.wait(), timeout=config.duration)
     except TimeoutError:
