@@ -170,3 +170,15 @@ def test_gamma_rows_give_their_tokens_and_odd_rows_are_skipped(caplog: pytest.Lo
     for bad in ('["545", ', "[]", '[545]', None, '["0x1"]'):
         assert market_tokens({**row, "clobTokenIds": bad}) is None
     assert "Gamma market 559652: clobTokenIds is not a JSON list of token ids" in caplog.text
+
+
+def test_route_agrees_with_the_independent_subject_oracle() -> None:
+    from ssmd.bus.subjects import sanitize_token
+    from ssmd.polymarket.testing import expected_subject
+
+    frames = [*GOLDEN, b"[" + PC_NEW + b"," + BOOK_DOC + b"]", b"PONG", b"[]", b'{"event_type":"x.y","market":"0xAB"}']
+    for raw in frames:
+        route = protocol.route(raw)
+        subject = ("p.polymarket.json.unparsed._" if route.kind is not Kind.DATA
+                   else f"p.polymarket.json.{route.type}.{sanitize_token(route.key or '')}")
+        assert subject == expected_subject("p.polymarket", raw), raw[:80]
