@@ -20,6 +20,17 @@ DATA_TYPES = frozenset({
     "ticker", "ticker_v2", "trade", "orderbook_snapshot", "orderbook_delta", "market_lifecycle_v2",
     "event_lifecycle",
 })
+TYPE_TOKENS: dict[str, str] = {
+    "ticker": "ticker",
+    "ticker_v2": "ticker",
+    "trade": "trade",
+    "orderbook_snapshot": "orderbook",
+    "orderbook_delta": "orderbook",
+    "market_lifecycle_v2": "lifecycle",
+    "event_lifecycle": "event_lifecycle",
+}
+"""Kalshi frame type -> subject type token (``{env}.kalshi.json.{token}.{ticker}``). Anything else keeps its
+own type, sanitised."""
 
 
 class Kind(Enum):
@@ -90,13 +101,14 @@ class Frame(msgspec.Struct, gc=False):
 
 
 UNPARSED = Frame()
-_decoder = msgspec.json.Decoder(Frame)
+decoder = msgspec.json.Decoder(Frame)
+"""The routing decoder (:func:`classify` without its fallbacks, for callers that inline it on a hot path)."""
 
 
 def classify(raw: bytes | str) -> Frame:
     """Route ``raw`` on the minimum fields. Never raises: unroutable frames are :data:`UNPARSED`."""
     try:
-        return _decoder.decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError:
         return _tolerant(raw)
     except msgspec.DecodeError:

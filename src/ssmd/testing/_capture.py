@@ -4,13 +4,13 @@ and the simulator's sent-log as the oracle."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
 
 from ssmd.bus.embedded import EmbeddedNats
@@ -22,26 +22,28 @@ if TYPE_CHECKING:
 
 @dataclass
 class Setup:
-    """A NATS server, an environment named ``name`` (stream ``{NAME}_KALSHI``, subjects ``{name}.kalshi.>``),
-    its environment file and a work directory."""
+    """A NATS server, an environment named ``name`` for ``feed`` (stream ``{NAME}_{FEED}``, subjects
+    ``{name}.{feed}.>``), its environment file and a work directory."""
 
     nats: EmbeddedNats
     name: str
     env_path: Path
     workdir: Path
+    feed: str = "kalshi"
     stream: str = field(init=False)
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.stream = f"{self.name}_kalshi".upper()
-        self.prefix = f"{self.name}.kalshi"
+        self.stream = f"{self.name}_{self.feed}".upper()
+        self.prefix = f"{self.name}.{self.feed}"
 
 
 def write_env(path: Path, name: str, nats_url: str, capture: dict[str, Any] | None = None,
-              transport: str = "nats", storage_path: str | None = None) -> Path:
-    """An environment file: ``transport`` nats (at ``nats_url``), memory or file; ``capture`` settings as given."""
+              transport: str = "nats", storage_path: str | None = None, feed: str = "kalshi") -> Path:
+    """An environment file for ``feed``: ``transport`` nats (at ``nats_url``), memory or file; ``capture``
+    settings as given."""
     body: dict[str, Any] = {
-        "name": name, "feed": "kalshi",
+        "name": name, "feed": feed,
         "transport": {"type": transport, **({"url": nats_url} if transport == "nats" else {})},
         "storage": {"type": "local", "path": storage_path or str(path.parent / "data")},
     }
@@ -125,22 +127,14 @@ async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordere
         raise AssertionError(f"order differs from sent index {first}: (sent index, stream index, msg-id) {around}")
     assert Counter(payloads) == Counter(sent)
     for m in msgs:
-        assert m.subject == expected_subject(setup.prefix, m.data), (m.subject, m.data[:120])
+        assert m.subject == expected_subject(setup.prefix, m.data, setup.feed), (m.subject, m.data[:120])
     return msgs
 
 
-def expected_subject(prefix: str, raw: bytes) -> str:
-    """The subject rule written out independently of ssmd.bus.subjects (so a test can catch a mistake there)."""
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return f"{prefix}.json.unparsed._"
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return f"{prefix}.json.unparsed._"
-    kind = {"orderbook_snapshot": "orderbook", "orderbook_delta": "orderbook", "market_lifecycle_v2": "lifecycle",
-            "ticker_v2": "ticker"}.get(frame["type"], frame["type"])
-    msg: dict[str, Any] = frame["msg"] if isinstance(frame.get("msg"), dict) else {}
-    ticker = msg.get("market_ticker") or msg.get("event_ticker") or msg.get("series_ticker") or "_"
-    for ch in ".*> \t":
-        ticker = ticker.replace(ch, "_")
-    return f"{prefix}.json.{kind}.{ticker}"
+def expected_subject(prefix: str, raw: bytes, feed: str | None = None) -> str:
+    """The subject rule written out independently of ssmd.bus.subjects and the feed's router (so a test can
+    catch a mistake there): each feed's oracle is ``expected_subject`` in ``ssmd.<feed>.testing``. ``feed``
+    defaults to the last token of ``prefix`` (``prod.kalshi``)."""
+    module = importlib.import_module(f"ssmd.{feed or prefix.rsplit('.', 1)[-1]}.testing")
+    subject: str = module.expected_subject(prefix, raw)
+    return subject
