@@ -182,3 +182,16 @@ def test_route_agrees_with_the_independent_subject_oracle() -> None:
         subject = ("p.polymarket.json.unparsed._" if route.kind is not Kind.DATA
                    else f"p.polymarket.json.{route.type}.{sanitize_token(route.key or '')}")
         assert subject == expected_subject("p.polymarket", raw), raw[:80]
+
+
+def test_inspect_gives_type_key_and_exchange_time_and_never_raises() -> None:
+    feed = PolymarketFeed()
+    info = feed.inspect(BOOK_REAL)
+    assert (info.type, info.key, info.ts_ms(), info.sid, info.seq) == (
+        "book", "0x6bd56627aa21311850825edb27e53434a0e17a4f782be0086bc07f71eee00d0d", 1786604072222, None, None)
+    array = feed.inspect(b"[" + TRADE + b"," + BOOK_DOC + b"]")
+    assert (array.type, array.ts_ms()) == ("last_trade_price", 1750428146322)
+    for raw in (b"PONG", b"[]", b"{not json", b'{"event_type":"book","market":5,"timestamp":7}'):
+        got = feed.inspect(raw)
+        assert got.ts_ms() is None
+        assert got.type == ("book" if raw.startswith(b'{"event_type"') else None)

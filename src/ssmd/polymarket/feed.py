@@ -94,6 +94,11 @@ class PolymarketFeed(Feed):
     def type_token(self, frame_type: str) -> str:
         return protocol.type_token(frame_type)
 
+    def inspect(self, raw: bytes) -> protocol.Info:
+        """Type, key and exchange time in one decode, for the archive tools (``Feed.inspect`` where the seam
+        has it; the default knows only the route)."""
+        return protocol.inspect(raw)
+
     async def discover(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
                        query: DiscoveryConfig) -> list[str]:
         from ssmd.polymarket.discovery import discover_assets

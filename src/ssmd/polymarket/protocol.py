@@ -102,6 +102,46 @@ def route(raw: bytes) -> Route:
     return Route(Kind.DATA, type_token(head.event_type), market.lower() if market else None)
 
 
+class Info(msgspec.Struct, gc=False):
+    """The archive tools' view of one frame (``Feed.inspect``): wire type, market key and exchange time, from
+    the object or an array's first element, in one decode. No ``sid``/``seq`` and no event id on this channel."""
+
+    event_type: str | None = None
+    market: str | None = None
+    timestamp: str | None = None
+    sid: None = None
+    seq: None = None
+    dedup_key: None = None
+
+    @property
+    def type(self) -> str | None:
+        return self.event_type or None
+
+    @property
+    def key(self) -> str | None:
+        return self.market.lower() if self.market else None
+
+    def ts_ms(self) -> int | None:
+        stamp = self.timestamp
+        return int(stamp) if stamp and stamp.isdigit() else None
+
+
+_UNREAD = Info()
+_info_decoder = msgspec.json.Decoder(Info | list[Info])
+
+
+def inspect(raw: bytes) -> Info:
+    """Never raises: a frame without ``event_type`` (the text words, junk) has type ``None``."""
+    try:
+        info = _info_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        head = _tolerant(raw)
+        return Info(head.event_type, head.market) if head is not None else _UNREAD
+    if isinstance(info, list):
+        return info[0] if info else _UNREAD
+    return info
+
+
 def _tolerant(raw: bytes) -> _Head | None:
     """Slow path for valid JSON of unexpected shape (``"market": 5``, an array of non-objects)."""
     try:
