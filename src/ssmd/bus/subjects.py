@@ -1,25 +1,16 @@
-"""Subject mapping: ``{env}.{feed}.json.{type}.{ticker}``.
+"""Subject mapping: ``{env}.{feed}.json.{type}.{key}``.
 
-The ticker token is ``msg.market_ticker``, else ``event_ticker``, else ``series_ticker``, else ``_``; every
-``.``, ``*``, ``>`` and whitespace character in it becomes ``_`` (Kalshi tickers contain dots:
-``KXETHD-26FEB1217-T1819.99`` -> ``KXETHD-26FEB1217-T1819_99``). The payload keeps the original ticker, so
-the mapping need not be reversible. Users filter with e.g. ``prod.kalshi.json.trade.>``.
+The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi maps
+``orderbook_delta`` to ``orderbook`` and keys by ticker); here every ``.``, ``*``, ``>`` and whitespace character
+of the key becomes ``_`` (Kalshi tickers contain dots: ``KXETHD-26FEB1217-T1819.99`` ->
+``KXETHD-26FEB1217-T1819_99``), and no key is ``_``. The payload keeps the original key, so the mapping need
+not be reversible. Users filter with e.g. ``prod.kalshi.json.trade.>``.
 """
 
 from __future__ import annotations
 
 import re
 
-# Kalshi frame type -> subject type token. Anything else keeps its own type.
-TYPE_TOKENS: dict[str, str] = {
-    "ticker": "ticker",
-    "ticker_v2": "ticker",
-    "trade": "trade",
-    "orderbook_snapshot": "orderbook",
-    "orderbook_delta": "orderbook",
-    "market_lifecycle_v2": "lifecycle",
-    "event_lifecycle": "event_lifecycle",
-}
 UNPARSED = "unparsed"
 NO_TICKER = "_"
 
@@ -36,13 +27,23 @@ def sanitize_token(text: str) -> str:
     return _UNSAFE.sub("_", text)
 
 
-def type_token(frame_type: str) -> str:
-    return TYPE_TOKENS.get(frame_type) or sanitize_token(frame_type)
+def subject(prefix: str, token: str, key: str | None) -> str:
+    """``prefix`` is ``{env}.{feed}``; ``token`` a type token (:attr:`Route.type`); ``key`` the raw market key."""
+    return f"{prefix}.json.{token}.{sanitize_token(key or '')}"
+
+
+def type_token(frame_type: str, feed: str = "kalshi") -> str:
+    """The type token of a wire frame type, as ``feed`` maps it (an unknown feed: the type, sanitised).
+
+    The default is for archive tools that do not yet say which feed an archive holds."""
+    from ssmd.feed.registry import get_feed, is_feed
+
+    return get_feed(feed).type_token(frame_type) if is_feed(feed) else sanitize_token(frame_type)
 
 
 def subject_for(prefix: str, frame_type: str, ticker: str | None) -> str:
-    """``prefix`` is ``{env}.{feed}``; ``ticker`` is the raw exchange ticker or ``None``."""
-    return f"{prefix}.json.{type_token(frame_type)}.{sanitize_token(ticker or '')}"
+    """Like :func:`subject` for a wire frame type; the feed is the last token of ``prefix`` (``prod.kalshi``)."""
+    return subject(prefix, type_token(frame_type, prefix.rsplit(".", 1)[-1]), ticker)
 
 
 def unparsed_subject(prefix: str) -> str:

@@ -22,17 +22,20 @@ log = logging.getLogger("ssmd.connector")
 @click.option("--env", "-e", "env_path", required=True, help="Environment file (e.g. /config/environments/prod.yaml).")
 @click.option("--health-addr", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /health /ready /metrics.")
 @click.option("--ws-url", envvar="SSMD_KALSHI_WS_URL", default=None,
-              help="WebSocket URL override (the simulator); env SSMD_KALSHI_WS_URL.")
+              help="WebSocket URL override (the simulator, a proxy); env SSMD_KALSHI_WS_URL.")
+@click.option("--rest-url", envvar="SSMD_REST_URL", default=None,
+              help="REST (market discovery) base override, for any feed; env SSMD_REST_URL.")
 @click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
 @click.option("--partition", envvar="SSMD_PARTITION", default=None, metavar="I/N",
               help="Capture only partition I of N of the markets (global channels: partition 0); env SSMD_PARTITION.")
 @click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
-def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-              partition: str | None, no_auth: bool) -> None:
-    """Capture Kalshi WebSocket frames into NATS JetStream, each exactly once, byte for byte.
+def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rest_url: str | None,
+              rotation: str, partition: str | None, no_auth: bool) -> None:
+    """Capture an exchange's WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
-    Credentials: KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text). KALSHI_USE_DEMO=true (or 1, yes, on)
-    uses the demo host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
+    The feed file selects the exchange (feed_type kalshi/polymarket, else its name). Kalshi credentials:
+    KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text); KALSHI_USE_DEMO=true (or 1, yes, on) uses the demo
+    host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
     """
     from ssmd.config.envvars import EnvVarError, env_flag
     from ssmd.connector.partition import WHOLE, parse_partition
@@ -48,7 +51,7 @@ def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | Non
     except ValueError as exc:
         source = click.get_current_context().get_parameter_source("partition")
         sys.exit(_fail(f"{'SSMD_PARTITION' if source is ParameterSource.ENVIRONMENT else '--partition'}: {exc}"))
-    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rotation, no_auth, part)))
+    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rest_url, rotation, no_auth, part)))
 
 
 def _fail(message: str) -> int:
@@ -57,15 +60,16 @@ def _fail(message: str) -> int:
     return 2
 
 
-async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rotation: str,
-                no_auth: bool, partition: Partition) -> int:
+async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rest_url: str | None,
+                rotation: str, no_auth: bool, partition: Partition) -> int:
     from ssmd.config import ConfigError, load_environment, load_feed
     from ssmd.config.archiver import check_rotation
     from ssmd.config.envvars import EnvVarError
     from ssmd.config.urls import redact_in, redact_url
     from ssmd.connector.endpoint import resolve_ws_url
     from ssmd.connector.service import Connector, Options, StartupError, TaskCrashed
-    from ssmd.kalshi.auth import AuthError, credentials_from_env
+    from ssmd.feed.base import FeedAuthError
+    from ssmd.feed.registry import feed_name_for, get_feed
     from ssmd.runtime.http import parse_addr
     from ssmd.runtime.shutdown import shutdown_event
 
@@ -82,17 +86,26 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     if env.feed != feed.name:
         return _fail(f"{env_path}: feed: {env.feed!r} does not match name {feed.name!r} in {feed_path}")
     try:
-        credentials = None if no_auth else credentials_from_env(dict(os.environ))
-    except AuthError as exc:
+        exchange = get_feed(feed_name_for(feed.feed_type, feed.name))
+    except KeyError as exc:
+        return _fail(f"{feed_path}: name: {exc.args[0]} (or feed_type naming one)")
+    try:
+        capture = env.capture.for_feed(exchange)
+    except ValueError as exc:
+        return _fail(f"{env_path}: capture: {exc}")
+    del capture  # checked here for a clear message; the connector resolves it again
+    try:
+        credentials = None if no_auth else exchange.credentials(os.environ)
+    except FeedAuthError as exc:
         return _fail(str(exc))
     try:
-        url = resolve_ws_url(feed, os.environ, ws_url)
+        url = resolve_ws_url(exchange, feed, os.environ, ws_url)
     except EnvVarError as exc:
         return _fail(str(exc))
     except LookupError as exc:
         return _fail(f"{feed_path}: versions: {exc}")
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
-                                              partition=partition))
+                                              partition=partition, rest_url=rest_url), exchange=exchange)
     shutdown = shutdown_event()
     try:
         await connector_.start()
