@@ -24,6 +24,7 @@ from ssmd.feed.base import (
     Feed,
     Gap,
     Heartbeat,
+    Identity,
     Kind,
     Reply,
     Route,
@@ -31,6 +32,7 @@ from ssmd.feed.base import (
 )
 from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
+from ssmd.kalshi.identity import identity
 from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify
 
 if TYPE_CHECKING:
@@ -202,3 +204,6 @@ class KalshiFeed(Feed):
         from ssmd.kalshi.events import frame_events
 
         return frame_events(payload, exact)
+
+    def identity(self, raw: bytes) -> Identity:
+        return identity(raw)
