@@ -18,8 +18,9 @@ from typing import Any
 import pyarrow as pa
 from isal import igzip
 
-from ssmd.archive._layout import ArchiveError
-from ssmd.archive._lines import GZIP_ERRORS, is_envelope
+from ssmd.archive_format.envelope import is_envelope
+from ssmd.archive_format.lines import GZIP_ERRORS
+from ssmd.archive_format.problems import ArchiveError
 
 MAX_LINE = 1 << 28
 """Longest line DuckDB accepts (its default, 16 MB, could refuse a huge snapshot)."""

@@ -41,11 +41,13 @@ import pyarrow.compute as pc
 
 from ssmd.archive import book_top
 from ssmd.archive._bulk import read_batches
-from ssmd.archive._layout import Day, file_key, find_days
 from ssmd.archive._progress import Progress
 from ssmd.archive._window import Window
 from ssmd.archive.problems import BAD_GZIP, ArchiveError, ArchiveProblems, Problems, Report, compare
 from ssmd.archive.reader import _as_set, window_files
+from ssmd.archive_format.days import Day, find_days
+from ssmd.archive_format.layout import file_key
+from ssmd.archive_format.manifest import FileEntry
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import columns as kalshi
 from ssmd.kalshi._vector import iso_date
@@ -87,7 +89,7 @@ class SourceFile:
     feed: str
     day: str
     fmt: str
-    entry: dict[str, Any] | None = None
+    entry: FileEntry | None = None
     """Its manifest entry: the file's size and sha256 are checked against it, as ``verify`` does."""
 
     @property

@@ -6,7 +6,7 @@ and duplicates are found across the whole run: trades by ``trade_id``; other seq
 content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
 Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
 so memory grows with the number of frames verified (~60 MB per million). Gzip, line and manifest-listing problems
-are classified by the code every reader uses (:class:`ssmd.archive._lines.FileLines`, ``Day.listing``), so a
+are classified by the code every reader uses (:class:`ssmd.archive_format.lines.FileLines`, ``Day.listing``), so a
 reader and verify name the same damage alike.
 """
 
@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ssmd.archive._head import decode_head
-from ssmd.archive._layout import ArchiveError, Day, find_days, manifest_format, parse_day
-from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
+from ssmd.archive_format.days import ArchiveError, Day, find_days
+from ssmd.archive_format.layout import parse_day
+from ssmd.archive_format.lines import FileLines
+from ssmd.archive_format.manifest import FileEntry, Manifest
 from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.ledger import CoverageReport
@@ -131,7 +133,7 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
     manifest, entries = day.listing(result.add)
     if manifest is None and MANIFEST_INVALID not in result.problem_counts and day.only is None:
         result.add("manifest_missing", day.label, "no manifest.json: files cannot be checked against it")
-    fmt = manifest_format(manifest)
+    fmt = manifest.line_format if manifest is not None else "jsonl"
     last_seq: int | None = None
     for name, file in day.files(entries):
         if file is None:
@@ -143,15 +145,14 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
         result.files += 1
         if progress:
             progress.advance(note=day.where(name))
-    for gap in (manifest or {}).get("gaps") or []:
-        if isinstance(gap, dict):
-            result.gaps += 1
-            missing = gap.get("missing_count")
-            result.missing_messages += missing if isinstance(missing, int) else 0
-            after = gap.get("after_seq")
-            lost = (f"frames dropped by the connector (its buffer was full) after stream seq {after}"
-                    if gap.get("cause") == "connector_buffer_full" else f"stream messages lost after seq {after}")
-            result.add("gap", day.label, f"{missing} {lost} (detected {gap.get('detected_at')})")
+    for gap in manifest.gaps if manifest is not None else []:
+        result.gaps += 1
+        missing = gap.get("missing_count")
+        result.missing_messages += missing if isinstance(missing, int) else 0
+        after = gap.get("after_seq")
+        lost = (f"frames dropped by the connector (its buffer was full) after stream seq {after}"
+                if gap.get("cause") == "connector_buffer_full" else f"stream messages lost after seq {after}")
+        result.add("gap", day.label, f"{missing} {lost} (detected {gap.get('detected_at')})")
     _check_tmp(day, manifest, newest, now, result)
     return result
 
@@ -182,7 +183,7 @@ class _Hashing(io.RawIOBase):
 
 
 def _verify_file(
-    file: Path, entry: dict[str, Any] | None, fmt: str, seen: _Seen, result: DayResult, where: str,
+    file: Path, entry: FileEntry | None, fmt: str, seen: _Seen, result: DayResult, where: str,
     last_seq: int | None,
 ) -> int | None:
     hashing = _Hashing()
@@ -230,7 +231,7 @@ def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: 
         seen.frames.add(key)
 
 
-def _check_tmp(day: Day, manifest: dict[str, Any] | None, newest: bool, now: float, result: DayResult) -> None:
+def _check_tmp(day: Day, manifest: Manifest | None, newest: bool, now: float, result: DayResult) -> None:
     """The archiver's one open file (newest day, recently written) is expected; any other ``.tmp`` is an orphan."""
     grace = 2 * _interval_s(manifest)
     tmps = day.tmp_files()
@@ -243,8 +244,8 @@ def _check_tmp(day: Day, manifest: dict[str, Any] | None, newest: bool, now: flo
                    f"leftover .tmp file (last written {dt.timedelta(seconds=int(age))} ago); never read by tools")
 
 
-def _interval_s(manifest: dict[str, Any] | None) -> int:
+def _interval_s(manifest: Manifest | None) -> int:
     try:
-        return parse_duration(str((manifest or {}).get("rotation_interval", "30m")))
+        return parse_duration(str(manifest.rotation_interval if manifest is not None else "30m"))
     except ValueError:
         return 1800

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from prometheus_client import CollectorRegistry
 
+from ssmd.archive_format.writer import ArchiveWriter, Clock, Record
 from ssmd.archiver.consumer import (
     ConsumerSettings,
     covers_whole_stream,
@@ -31,12 +32,12 @@ from ssmd.archiver.consumer import (
     recreate,
 )
 from ssmd.archiver.metrics import ArchiverMetrics
-from ssmd.archiver.writer import ArchiveWriter, Clock, Record
 from ssmd.bus.connect import connect
 from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
+from ssmd.kalshi import frames  # what the manifest records of a frame; TODO(seam): the feed's, by config
 from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Archiver:
         self.writer = ArchiveWriter(
             Path(config.storage.path), config.feed_name, config.rotation.seconds, config.rotation.interval,
             config.format, clock, config.compression.codec, config.compression.effective_level,
+            facts=frames,
         )
         self.metrics = ArchiverMetrics(registry or CollectorRegistry())
         self.metrics.file_age.set_function(self.writer.current_file_age)

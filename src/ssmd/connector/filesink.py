@@ -1,7 +1,8 @@
 """``transport: file``: frames go straight into the archive layout, for users with no NATS at all.
 
-Reuses the archiver's :class:`~ssmd.archiver.writer.ArchiveWriter` (same format, rotation, manifest and
-durability): frames are batched every few milliseconds and each batch is fsynced before the next one.
+Writes through the archive format's :class:`~ssmd.archive_format.writer.ArchiveWriter`, as the archiver does
+(same format, rotation, manifest and durability): frames are batched every few milliseconds and each batch is
+fsynced before the next one.
 Sequence numbers continue from what is on disk, so a restarted connector appends, never overwrites.
 """
 
@@ -14,9 +15,10 @@ import time
 from collections import deque
 from pathlib import Path
 
-from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.kalshi import frames
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ _RETRY = 1.0
 class FileSink:
     def __init__(self, path: str, feed: str, rotation: str, metrics: ConnectorMetrics, *,
                  max_buffer: int = 300_000) -> None:
-        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation)
+        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation, facts=frames)
         self._metrics = metrics
         self._max_buffer = max_buffer
         self._buffer: deque[tuple[Record, str, float]] = deque()
