@@ -213,7 +213,7 @@ def test_seq_gap_breaks_the_chain_until_a_snapshot() -> None:
 def test_gap_on_the_followed_chain_drops_its_deltas_until_its_resnapshot() -> None:
     """With only the gapped connection's chain followed, a naive rebuild would be wrong after the gap; the merged
     view drops that chain's deltas between the gap and the re-snapshot."""
-    lines, exchange, tickers = capture(3, {"a": [(0, 100)]}, steps=100, gap_at=30)
+    lines, exchange, _ = capture(3, {"a": [(0, 100)]}, steps=100, gap_at=30)
     merged = list(merge(lines, identify))
     assert naive_books(merged) == exchange.books
     gap_window = [x for x in lines if 30 * STEP_NS <= (x.received_ns or 0) < 32 * STEP_NS

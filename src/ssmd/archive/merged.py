@@ -27,13 +27,16 @@ import hashlib
 import heapq
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Protocol, TypeVar
 
+from ssmd.archive_format.lines import FileLines
 from ssmd.coverage.events import is_coverage
 from ssmd.feed.base import Identity
 
-Origin = tuple[str, str]
-"""``(instance, connection)`` of a line; ``None`` where the archive does not say."""
+Origin = tuple[str | None, str | None]
+"""``(instance, connection)`` of a line (:class:`ssmd.archive_format.members.Origin`); ``None`` (or both parts
+``None``) where the archive does not say."""
 
 WINDOW_S = 600.0
 """Content keys (tickers, lifecycle) are remembered this long after their last copy: two live connections deliver
@@ -44,6 +47,26 @@ connector is back, so the window must cover the longest outage a backfill repair
 STALE_S = 30.0
 """A connection silent this long has ended for the merge: another connection's snapshot may take its books over.
 Switching at a snapshot is always correct, so a false alarm costs nothing but a switch."""
+
+
+_UNKNOWN = (None, None)
+
+
+def for_feed(name: str) -> Merger:
+    """A merger with feed ``name``'s identity; a directory that names no known feed gets the interface's default
+    (byte-identical frames of different connections are copies)."""
+    from ssmd.feed.registry import get_feed
+
+    identify: Callable[[bytes], Identity]
+    try:
+        identify = get_feed(name).identity
+    except (KeyError, ImportError):
+        identify = _content
+    return Merger(identify)
+
+
+def _content(raw: bytes) -> Identity:
+    return Identity("other", key=raw)
 
 
 class _Line(Protocol):
@@ -112,7 +135,7 @@ class Merger:
         if is_coverage(raw):
             self.stats["coverage"] += 1
             return False
-        if origin is None:
+        if origin is None or origin == _UNKNOWN:
             return True
         ident = self._identify(raw)
         now = received_ns // 1_000_000 if received_ns is not None else ident.ts_ms
@@ -234,6 +257,35 @@ class Merger:
         content[key] = (now, counts)
         content.move_to_end(key)
         return all(mine > n for o, n in counts.items() if o != origin)
+
+
+def lines_with_origins(lines: FileLines) -> Iterator[tuple[int, bytes, int | None, Origin | None]]:
+    """``(number, raw, seq, origin)`` of a file's good lines; origin ``None`` where the file does not record one."""
+    for number, raw, seq in lines:
+        yield number, raw, seq, None
+
+
+def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int]]:
+    """The line numbers (1-based) the merged view leaves out of each file, for readers that decode files in bulk
+    (export). ``files``: ``(feed, path, line format)`` in archive order; files it keeps whole are absent. Coverage
+    lines are not counted (a bulk reader knows them as frames it does not export). Damage is not reported here:
+    the bulk reader reports it."""
+    mergers: dict[str, Merger] = {}
+    out: dict[Path, list[int]] = {}
+    for feed, path, fmt in files:
+        merger = mergers.get(feed)
+        if merger is None:
+            merger = mergers[feed] = for_feed(feed)
+        admit = merger.admit
+        dropped = [number for number, raw, _, origin in lines_with_origins(FileLines(path, str(path), fmt, _ignore))
+                   if origin is not None and not is_coverage(raw) and not admit(raw, origin)]
+        if dropped:
+            out[path] = dropped
+    return out
+
+
+def _ignore(kind: str, where: str, detail: str) -> None:
+    return None
 
 
 def merge(lines: Iterable[L], identify: Callable[[bytes], Identity], merger: Merger | None = None) -> Iterator[L]:

@@ -32,8 +32,8 @@ from ssmd.feed.base import (
 )
 from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
-from ssmd.kalshi.identity import identity
 from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify
+from ssmd.kalshi.identity import identity
 
 if TYPE_CHECKING:
     import aiohttp
