@@ -7,6 +7,7 @@ reading 1 MiB at a time keeps memory flat however large a rotation window gets.
 
 from __future__ import annotations
 
+import mmap
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO, cast
 from isal import igzip, isal_zlib
 
 from ssmd.archive_format.envelope import BAD_ENVELOPE, is_envelope, unwrap
+from ssmd.archive_format.members import Origin, record_origins
 from ssmd.archive_format.problems import BAD_GZIP, BAD_LINE, MISSING_FILE, TORN_LINE, UNREADABLE_FILE, Report
 
 CHUNK = 1 << 20
@@ -78,6 +80,25 @@ class FileLines:
                             f"{exc or type(exc).__name__}")
                 return
         self.complete = True
+
+    def with_origins(self) -> Iterator[tuple[int, bytes, int | None, Origin | None]]:
+        """Like iterating, with each line's :class:`~ssmd.archive_format.members.Origin` (which connector instance
+        and connection published it), from the members' ``SO`` subfields. ``None`` where it is unknown: files and
+        members written without origins, and lines after a damaged member. Plain iteration never reads origins."""
+        origins = self._origins()
+        known = len(origins)
+        for number, raw, seq in self:
+            yield number, raw, seq, origins[number - 1] if number <= known else None
+
+    def _origins(self) -> list[Origin | None]:
+        try:
+            with self.path.open("rb") as handle:
+                if os.fstat(handle.fileno()).st_size == 0:
+                    return []
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    return record_origins(data)
+        except OSError:
+            return []  # iterating reports why the file cannot be read
 
     def _lines(self, stream: Any) -> Iterator[Line]:
         rest = b""

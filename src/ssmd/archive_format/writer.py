@@ -37,8 +37,16 @@ from ssmd.archive_format.layout import (
     write_all,
 )
 from ssmd.archive_format.manifest import Format, Manifest
-from ssmd.archive_format.members import Codec, compressor, encode_member, scan_members
-from ssmd.archive_format.stats import FileStats, FrameFacts
+from ssmd.archive_format.members import (
+    Codec,
+    Origin,
+    compressor,
+    encode_member,
+    encode_origins,
+    scan_members,
+    split_by_origin,
+)
+from ssmd.archive_format.stats import FileStats, FrameFacts, Routed
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,8 @@ class Record(NamedTuple):
     """Increasing sequence (the JetStream stream sequence in the archiver); used for exactly-once."""
     subject: str
     received_ns: int
+    origin: Origin | None = None
+    """Which connector instance and connection published it (from its headers); kept in the member's ``SO``."""
 
 
 @dataclass
@@ -189,12 +199,12 @@ class ArchiveWriter:
         payloads = [r.payload for r in records]
         classify = self.facts.classify
         frames = [classify(p) for p in payloads]
-        if self.fmt == "jsonl":
-            body = b"\n".join(payloads) + b"\n"
+        body = self._body(records, payloads, frames)
+        origins = [r.origin for r in records]
+        if origins.count(None) == len(origins):
+            member = encode_member(body, records[0].seq, records[-1].seq, len(records), self._deflate)
         else:
-            body = b"".join(encode(r.payload, r.seq, r.subject, r.received_ns, f.type is not None)
-                            for r, f in zip(records, frames, strict=True))
-        member = encode_member(body, records[0].seq, records[-1].seq, len(records), self._deflate)
+            member = self._with_origins(records, payloads, frames, origins, body)
         try:
             write_all(current.fd, member)
             os.fsync(current.fd)
@@ -207,6 +217,25 @@ class ArchiveWriter:
         self.last_seq = records[-1].seq
         self.bytes_written += len(body)
         self.compressed_bytes_written += len(member)
+
+    def _body(self, records: Sequence[Record], payloads: Sequence[bytes], frames: Sequence[Routed]) -> bytes:
+        if self.fmt == "jsonl":
+            return b"\n".join(payloads) + b"\n"
+        return b"".join(encode(r.payload, r.seq, r.subject, r.received_ns, f.type is not None)
+                        for r, f in zip(records, frames, strict=True))
+
+    def _with_origins(self, records: Sequence[Record], payloads: Sequence[bytes], frames: Sequence[Routed],
+                      origins: Sequence[Origin | None], body: bytes) -> bytes:
+        """The batch's member(s) with an ``SO`` subfield: one member unless the origins outgrow FEXTRA."""
+        start = 0
+        members = []
+        cuts = split_by_origin(origins)
+        for end in cuts:
+            piece = body if len(cuts) == 1 else self._body(records[start:end], payloads[start:end], frames[start:end])
+            members.append(encode_member(piece, records[start].seq, records[end - 1].seq, end - start,
+                                         self._deflate, encode_origins(origins[start:end])))
+            start = end
+        return b"".join(members)
 
     def _cut(self, current: _OpenFile) -> None:
         """Remove a partly written member so that later members stay reachable; if that fails too, the

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from prometheus_client import CollectorRegistry
 
+from ssmd.archive_format.members import Origin
 from ssmd.archive_format.writer import ArchiveWriter, Clock, Record
 from ssmd.archiver.consumer import (
     ConsumerSettings,
@@ -33,7 +34,7 @@ from ssmd.archiver.consumer import (
 )
 from ssmd.archiver.metrics import ArchiverMetrics
 from ssmd.bus.connect import connect
-from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
+from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, CONNECTION, DROPPED_BEFORE, INSTANCE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
@@ -71,6 +72,7 @@ class Archiver:
         )
         self._max_batch = config.batch.max_messages
         self._records: list[Record] = []
+        self._origins: dict[tuple[str | None, str | None], Origin] = {}
         self._replies: list[str] = []
         self._last_buffered = 0
         self._next_cseq = 1
@@ -233,14 +235,29 @@ class Archiver:
             self._on_gap(self._last_buffered, sseq - self._last_buffered - 1)
         self._last_buffered = sseq
         headers = msg.headers
-        if headers and DROPPED_BEFORE in headers:
-            self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
+        origin = None
+        if headers:
+            if DROPPED_BEFORE in headers:
+                self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
+            origin = self._origin(headers.get(INSTANCE), headers.get(CONNECTION))
         records = self._records
-        records.append(Record(msg.data, sseq, msg.subject, int(ts)))
+        records.append(Record(msg.data, sseq, msg.subject, int(ts), origin))
         self._replies.append(reply)
         self._pending = pending
         if len(records) == 1 or len(records) >= self._max_batch:
             self._data.set()
+
+    def _origin(self, instance: str | None, connection: str | None) -> Origin | None:
+        """One shared :class:`Origin` per (instance, connection) seen: connections are few, messages many."""
+        if instance is None and connection is None:
+            return None
+        key = (instance, connection)
+        origin = self._origins.get(key)
+        if origin is None:
+            if len(self._origins) > 100_000:  # bounded: a connector makes a new connection id per reconnect
+                self._origins.clear()
+            origin = self._origins[key] = Origin(instance, connection)
+        return origin
 
     async def _on_control(self, msg: Msg) -> None:
         assert self._nc is not None

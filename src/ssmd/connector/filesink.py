@@ -15,7 +15,9 @@ import time
 from collections import deque
 from pathlib import Path
 
+from ssmd.archive_format.members import Origin
 from ssmd.archive_format.writer import ArchiveWriter, Record
+from ssmd.bus.headers import CONNECTION, INSTANCE
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.kalshi import frames
@@ -74,7 +76,9 @@ class FileSink:
             return
         self._seq += 1
         received = int(headers.get("Ssmd-Received-Ns") or time.time_ns())
-        self._buffer.append((Record(payload, self._seq, subject, received), type_token, t0))
+        instance, connection = headers.get(INSTANCE), headers.get(CONNECTION)
+        origin = Origin(instance, connection) if instance is not None or connection is not None else None
+        self._buffer.append((Record(payload, self._seq, subject, received, origin), type_token, t0))
         self._idle.clear()
         self._wake.set()
 

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ssmd.archive._head import decode_head
 from ssmd.archive_format import envelope
 from ssmd.archive_format.layout import MANIFEST, file_key
 from ssmd.archive_format.manifest import Manifest
 from ssmd.archive_format.members import compressor, encode_member
+from ssmd.archive_format.problems import Problems
 from ssmd.archive_format.stats import FileStats
 from ssmd.bus.subjects import subject_for, unparsed_subject
 from ssmd.kalshi import frames as kalshi_frames
@@ -99,8 +98,10 @@ def read_archive(feed_dir: Path) -> list[bytes]:
     not list exactly the files on disk (an unlisted file is invisible to readers)."""
     lines: list[bytes] = []
     for day in sorted(p for p in feed_dir.iterdir() if p.is_dir()):
-        manifest = orjson.loads((day / MANIFEST).read_bytes())
-        names = [f["name"] for f in manifest["files"]]
+        problems = Problems()
+        manifest = Manifest.read(day, problems.add, day.name)
+        assert manifest is not None and not problems, f"{day}: no valid {MANIFEST}: {list(problems)}"
+        names = list(manifest.files)  # in the order listed
         on_disk = sorted((p.name for p in day.glob("*.jsonl.gz")), key=file_key)
         assert names == on_disk, f"{day}: manifest lists {names}, disk has {on_disk}"
         for name in names:
