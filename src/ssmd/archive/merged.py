@@ -261,8 +261,7 @@ class Merger:
 
 def lines_with_origins(lines: FileLines) -> Iterator[tuple[int, bytes, int | None, Origin | None]]:
     """``(number, raw, seq, origin)`` of a file's good lines; origin ``None`` where the file does not record one."""
-    for number, raw, seq in lines:
-        yield number, raw, seq, None
+    return lines.with_origins()
 
 
 def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int]]:
