@@ -13,13 +13,20 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+import ssmd.archive
 from ssmd.archive.merged import Merger, merge
+from ssmd.archive.verify import verify
+from ssmd.archive_format.members import Origin
+from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.coverage.events import CoverageEvent
 from ssmd.feed.registry import get_feed
+from ssmd.kalshi import frames as kalshi_frames
+from ssmd.testing import run_ssmd
 
 MARKETS = ("M-A", "M-B", "M-C")
 STEP_NS = 2_000_000_000
@@ -173,7 +180,12 @@ def _types(lines: list[Line], ftype: str) -> list[dict[str, Any]]:
 
 def check_merged(lines: list[Line], exchange: Exchange, tickers: dict[tuple[str, str], Counter[bytes]]) -> Merger:
     merger = Merger(identify)
-    merged = list(merge(lines, identify, merger))
+    assert_merged_view(list(merge(lines, identify, merger)), lines, exchange, tickers)
+    return merger
+
+
+def assert_merged_view(merged: list[Line], lines: list[Line], exchange: Exchange,
+                       tickers: dict[tuple[str, str], Counter[bytes]]) -> None:
     # trades: every trade some connection delivered, once
     delivered = {f["msg"]["trade_id"] for f in _types(lines, "trade")}
     shown = [f["msg"]["trade_id"] for f in _types(merged, "trade")]
@@ -192,7 +204,6 @@ def check_merged(lines: list[Line], exchange: Exchange, tickers: dict[tuple[str,
     assert naive_books(merged) == exchange.books
     # and the unmerged archive would not have: the test can fail
     assert naive_books(lines) != exchange.books or len({x.origin for x in lines}) == 1
-    return merger
 
 
 def test_staggered_outages_and_a_both_down_window() -> None:
@@ -270,3 +281,54 @@ def test_content_keys_are_forgotten_after_the_window() -> None:
     lines = [Line(tick, ("a", "a0"), 0), Line(tick, ("b", "b0"), 10**9), Line(tick, ("b", "b0"), later)]
     shown = list(merge(lines, identify))
     assert shown == [lines[0], lines[2]]
+
+
+async def test_through_real_archive_files(tmp_path: Path) -> None:
+    """The capture written by the archive writer (origins in the files, several rotated files, a coverage line):
+    ``ssmd.archive.open``, ``cat``, ``export`` give the merged view, ``--raw`` every copy, and ``verify`` is clean
+    (copies from two instances are redundancy, not duplicates)."""
+    lines, exchange, tickers = capture(7, {"a": [(0, 40), (55, 120)], "b": [(0, 70), (80, 120)]}, gap_at=90)
+    coverage = CoverageEvent(feed="kalshi", instance="a", run="r1", event="subscribed", ts_ms=1_770_000_000_000,
+                             conn="a0", channel="trade", markets="all").encode()
+    lines.insert(5, Line(coverage, ("a", "a0"), 0))
+    now = [1_770_000_000.0]
+    writer = ArchiveWriter(tmp_path, "kalshi", 60, "1m", clock=lambda: now[0], facts=kalshi_frames)
+    for start in range(0, len(lines), 40):
+        batch = lines[start:start + 40]
+        await writer.write_batch([Record(x.raw, start + i + 1, "prod.kalshi.json.x._", 0,
+                                         Origin(*x.origin) if x.origin else None) for i, x in enumerate(batch)])
+        now[0] += 9
+        await writer.rotate_if_due()
+    await writer.close()
+    assert len(list((tmp_path / "kalshi").glob("*/*.jsonl.gz"))) > 3
+
+    plain = [Line(x.raw, x.origin, None) for x in lines]  # files keep no receive time: the exchange's clock
+    expected = [x.raw for x in merge(plain, identify)]
+    reader = ssmd.archive.open(tmp_path)
+    frames = list(reader)
+    assert [f.raw for f in frames] == expected
+    assert_merged_view([Line(f.raw, f.origin, None) for f in frames], lines, exchange, tickers)
+    assert reader.mergers and reader.mergers["kalshi"].stats["coverage"] == 1
+    assert [(f.raw, f.origin) for f in ssmd.archive.open(tmp_path, raw=True)] == [(x.raw, x.origin) for x in lines]
+
+    cat = run_ssmd("archive", "cat", tmp_path)
+    assert cat.returncode == 0, cat.stderr
+    assert cat.stdout.encode().splitlines() == expected
+    raw = run_ssmd("archive", "cat", tmp_path, "--raw", "--types", "trade")
+    shown = [orjson.loads(line) for line in raw.stdout.splitlines()]
+    copies = [x for x in lines if orjson.loads(x.raw)["type"] == "trade"]
+    assert [(d["instance"], d["conn"], orjson.dumps(d["data"])) for d in shown] == \
+        [(*x.origin, x.raw) for x in copies if x.origin]
+
+    export = run_ssmd("archive", "export", tmp_path, "--to", "csv", tmp_path / "out")
+    assert export.returncode == 0, export.stderr
+    summary = orjson.loads(export.stdout)
+    assert summary["rows"]["trades"] == len(exchange_trades(lines))
+    assert summary["merged_out"] == len(lines) - len(expected) - 1  # the coverage line is not a copy
+
+    report = verify(tmp_path)
+    assert report.ok, [str(p) for d in report.days for p in d.problems]
+
+
+def exchange_trades(lines: list[Line]) -> set[str]:
+    return {f["msg"]["trade_id"] for f in _types(lines, "trade")}
