@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import mmap
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from ssmd.archive_format.lines import FileLines
+from ssmd.archive_format.members import record_origins
 from ssmd.coverage.events import is_coverage
 from ssmd.feed.base import Identity
 
@@ -275,12 +277,23 @@ def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int
         merger = mergers.get(feed)
         if merger is None:
             merger = mergers[feed] = for_feed(feed)
+        if not _has_origins(path):  # its lines pass the merge untouched: no need to decompress it
+            continue
         admit = merger.admit
         dropped = [number for number, raw, _, origin in lines_with_origins(FileLines(path, str(path), fmt, _ignore))
                    if origin is not None and not is_coverage(raw) and not admit(raw, origin)]
         if dropped:
             out[path] = dropped
     return out
+
+
+def _has_origins(path: Path) -> bool:
+    """Whether any line of the file records its origin (read from the gzip members' headers, not decompressed)."""
+    try:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return any(origin is not None for origin in record_origins(data))
+    except (OSError, ValueError):  # unreadable or empty: the bulk reader reports it
+        return False
 
 
 def _ignore(kind: str, where: str, detail: str) -> None:
