@@ -276,11 +276,15 @@ def test_deltas_before_any_snapshot_are_followed_until_a_snapshot() -> None:
 
 
 def test_content_keys_are_forgotten_after_the_window() -> None:
+    """Within the window another origin's copy is dropped; twice the window later the key is forgotten, so a copy
+    that would have been dropped is shown."""
     tick = b'{"type":"ticker","sid":1,"msg":{"market_ticker":"X","price_dollars":"0.10"}}'
-    later = 11 * 60 * 10**9
-    lines = [Line(tick, ("a", "a0"), 0), Line(tick, ("b", "b0"), 10**9), Line(tick, ("b", "b0"), later)]
+    a, b = ("a", "a0"), ("b", "b0")
+    minute = 60 * 10**9
+    lines = [Line(tick, a, 0), Line(tick, a, 1), Line(tick, b, 2), Line(tick, b, 9 * minute),
+             Line(tick, b, 30 * minute)]
     shown = list(merge(lines, identify))
-    assert shown == [lines[0], lines[2]]
+    assert shown == [lines[0], lines[1], lines[4]]
 
 
 async def test_through_real_archive_files(tmp_path: Path) -> None:

@@ -16,17 +16,17 @@ with no natural key. What identifies a message is the feed's business (:meth:`ss
 - coverage lines are bookkeeping, not data: never shown;
 - lines of unknown origin (archives written before origins, single-connection captures) are shown as they are.
 
-Memory is bounded by time: content keys not seen for ``window_s`` and trade ids older than ``trade_window_s`` (by
-the clock of the lines: received time, else exchange time) are forgotten; a copy arriving later than that is
-shown again (counted in ``stats["late"]``).
+Memory is bounded by time (the clock of the lines: received time where known, else the exchange's time): a content
+key is forgotten between ``window_s`` and twice that after its last copy, a trade id ``trade_window_s`` after its
+trade. A copy arriving later than that is shown again (for trades counted in ``stats["late"]``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import mmap
-from collections import Counter, OrderedDict
+import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -41,8 +41,8 @@ Origin = tuple[str | None, str | None]
 ``None``) where the archive does not say."""
 
 WINDOW_S = 600.0
-"""Content keys (tickers, lifecycle) are remembered this long after their last copy: two live connections deliver
-copies of one message within seconds, 10 minutes also covers a connector that published a backlog late."""
+"""Content keys (tickers, lifecycle) are remembered at least this long after their last copy: two live connections
+deliver copies of one message within seconds, 10 minutes also covers a connector that published a backlog late."""
 TRADE_WINDOW_S = 6 * 3600.0
 """Trade ids are remembered by exchange time this long: a REST backfill re-delivers trades of an outage after the
 connector is back, so the window must cover the longest outage a backfill repairs (ids are few: ~100 bytes each)."""
@@ -122,7 +122,9 @@ class Merger:
         self._trade_window_ms = int(trade_window_s * 1000)
         self._stale_ms = int(stale_s * 1000)
         self._clock = 0
-        self._content: OrderedDict[bytes, tuple[int, dict[Origin, int]]] = OrderedDict()
+        self._recent: dict[int, dict[Origin, int]] = {}
+        self._older: dict[int, dict[Origin, int]] = {}
+        self._rotated: int | None = None
         self._trades: set[bytes] = set()
         self._trade_minutes: dict[int, list[bytes]] = {}
         self._minute_heap: list[int] = []
@@ -241,23 +243,25 @@ class Merger:
             stream = self._streams.get((origin, ident.sid))
             if stream is not None and stream.seq is not None and ident.seq > stream.seq:
                 stream.seq = ident.seq
-        content = self._content
-        horizon = now - self._window_ms
-        while content:
-            oldest = next(iter(content.values()))
-            if oldest[0] >= horizon:
-                break
-            content.popitem(last=False)
-        key = hashlib.blake2b(ident.key or b"", digest_size=16).digest()
-        entry = content.get(key)
-        if entry is None:
-            content[key] = (now, {origin: 1})
-            return True
-        counts = entry[1]
+        # Two generations instead of a per-key expiry: a key lives from ``window`` to twice that after its last
+        # copy, and a line costs two dict lookups at most.
+        if self._rotated is None:
+            self._rotated = now
+        elif now - self._rotated >= self._window_ms:
+            self._older = self._recent if now - self._rotated < 2 * self._window_ms else {}
+            self._recent = {}
+            self._rotated = now
+        body = ident.key or b""
+        key = hash(body) << 32 | zlib.crc32(body)  # 96 bits: no false "copy" among billions of keys
+        counts = self._recent.get(key)
+        if counts is None:
+            counts = self._older.pop(key, None)
+            if counts is None:
+                self._recent[key] = {origin: 1}
+                return True
+            self._recent[key] = counts
         mine = counts.get(origin, 0) + 1
         counts[origin] = mine
-        content[key] = (now, counts)
-        content.move_to_end(key)
         return all(mine > n for o, n in counts.items() if o != origin)
 
 
