@@ -265,11 +265,6 @@ class Merger:
         return all(mine > n for o, n in counts.items() if o != origin)
 
 
-def lines_with_origins(lines: FileLines) -> Iterator[tuple[int, bytes, int | None, Origin | None]]:
-    """``(number, raw, seq, origin)`` of a file's good lines; origin ``None`` where the file does not record one."""
-    return lines.with_origins()
-
-
 def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int]]:
     """The line numbers (1-based) the merged view leaves out of each file, for readers that decode files in bulk
     (export). ``files``: ``(feed, path, line format)`` in archive order; files it keeps whole are absent. Coverage
@@ -281,18 +276,19 @@ def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int
         merger = mergers.get(feed)
         if merger is None:
             merger = mergers[feed] = for_feed(feed)
-        if not _has_origins(path):  # its lines pass the merge untouched: no need to decompress it
+        if not has_origins(path):  # its lines pass the merge untouched: no need to decompress it
             continue
         admit = merger.admit
-        dropped = [number for number, raw, _, origin in lines_with_origins(FileLines(path, str(path), fmt, _ignore))
+        dropped = [number for number, raw, _, origin in FileLines(path, str(path), fmt, _ignore).with_origins()
                    if origin is not None and not is_coverage(raw) and not admit(raw, origin)]
         if dropped:
             out[path] = dropped
     return out
 
 
-def _has_origins(path: Path) -> bool:
-    """Whether any line of the file records its origin (read from the gzip members' headers, not decompressed)."""
+def has_origins(path: Path) -> bool:
+    """Whether any line of the file records its origin (read from the gzip members' headers, not decompressed):
+    a file without is read as it is, coverage lines aside."""
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return any(origin is not None for origin in record_origins(data))

@@ -30,6 +30,7 @@ from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.manifest import FileEntry
 from ssmd.archive_format.problems import ArchiveProblems, Problem, Problems, Report, compare
 from ssmd.bus.subjects import type_token
+from ssmd.coverage.events import is_coverage
 from ssmd.kalshi import values
 
 log = logging.getLogger("ssmd.archive")
@@ -175,21 +176,37 @@ def _frames(
             if merger is None:
                 merger = mergers[day.feed] = merged.for_feed(day.feed)
             admit = merger.admit
-        if not need_head and not parsed and admit is None:
-            for number, raw, seq, origin in merged.lines_with_origins(lines):
-                yield ArchiveFrame(raw, name, number, seq, None, origin)
+        source = _file_frames(lines, name, admit)
+        if not need_head and not parsed:
+            yield from source
         else:
-            for number, raw, seq, origin in merged.lines_with_origins(lines):
-                if admit is not None and not admit(raw, origin):
-                    continue
-                frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None, origin)
-                if need_head and not _matches(frame, window, types, tickers):
-                    continue
+            for frame in source:
+                if need_head:
+                    frame._head = decode_head(frame.raw)
+                    if not _matches(frame, window, types, tickers):
+                        continue
                 if parsed:
                     frame.value  # noqa: B018 - fill the cache now, as asked
                 yield frame
         if entry is not None and lines.complete:
             compare(entry, lines.where, report, records=lines.records)
+
+
+def _file_frames(lines: FileLines, name: str, admit: Callable[[bytes, Origin | None], bool] | None,
+                 ) -> Iterator[ArchiveFrame]:
+    """One file's frames, through the merge when ``admit`` is given. A file that records no origins (most archives)
+    keeps the plain loop: only coverage lines leave the merged view there."""
+    if merged.has_origins(lines.path):
+        for number, raw, seq, origin in lines.with_origins():
+            if admit is None or admit(raw, origin):
+                yield ArchiveFrame(raw, name, number, seq, None, origin)
+    elif admit is not None:
+        for number, raw, seq in lines:
+            if not is_coverage(raw):
+                yield ArchiveFrame(raw, name, number, seq)
+    else:
+        for number, raw, seq in lines:
+            yield ArchiveFrame(raw, name, number, seq)
 
 
 def window_files(days: list[Day], window: Window,
