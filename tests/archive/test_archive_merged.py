@@ -336,3 +336,23 @@ async def test_through_real_archive_files(tmp_path: Path) -> None:
 
 def exchange_trades(lines: list[Line]) -> set[str]:
     return {f["msg"]["trade_id"] for f in _types(lines, "trade")}
+
+
+def test_a_healthy_chain_keeps_the_market_and_a_silent_one_hands_it_over() -> None:
+    """Another instance's snapshot is dropped while the followed connection is alive, and taken once that
+    connection has been silent for longer than STALE_S (by the frames' exchange time)."""
+    a, b = ("a", "a0"), ("b", "b0")
+
+    def snap(seq: int, size: str) -> bytes:
+        return b'{"type":"orderbook_snapshot","sid":3,"seq":%d,"msg":{"market_ticker":"M","yes_dollars_fp":' \
+               b'[["0.10","%b"]]}}' % (seq, size.encode())
+
+    def tick(ts: int) -> bytes:
+        return b'{"type":"ticker","sid":1,"msg":{"market_ticker":"N","price_dollars":"0.1","ts":%d}}' % ts
+
+    t0 = 1_770_000_000
+    lines = [Line(snap(1, "1.00"), a, None), Line(tick(t0), a, None), Line(snap(1, "2.00"), b, None),
+             Line(tick(t0 + 10), b, None), Line(snap(2, "3.00"), b, None),  # a silent for 10 s: still a's
+             Line(tick(t0 + 100), b, None), Line(snap(3, "4.00"), b, None)]  # silent for 100 s: b takes over
+    shown = [x.raw for x in merge(lines, identify)]
+    assert [x for x in shown if b"snapshot" in x] == [snap(1, "1.00"), snap(3, "4.00")]

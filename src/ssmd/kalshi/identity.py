@@ -7,8 +7,8 @@
   ``seq`` (and ``sending_ts_ms``) are per connection and stay out of the key, so two connections' copies of one
   ticker have the same key.
 
-The top level is decoded once with ``msg`` kept as raw bytes (msgspec skips it without building anything); only
-trades and book frames decode that small object again for their id and market.
+The top level is decoded once with ``msg`` kept as raw bytes (its content key), then ``msg`` once more for the few
+fields the merge needs (id, market, time); msgspec skips everything else without building it.
 """
 
 from __future__ import annotations
@@ -47,14 +47,15 @@ def identity(raw: bytes) -> Identity:
     ftype, body = top.type, top.msg
     if ftype is None or not body:
         return Identity("other", key=raw if ftype is None else b"%b\x00%b" % (ftype.encode(), raw))
-    book = BOOK_KINDS.get(ftype)
-    if book is None and ftype != "trade":
-        return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)), sid=top.sid, seq=top.seq)
     try:
         msg = _msg.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)))
+        return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)), sid=top.sid, seq=top.seq)
     ts_ms = msg.ts_ms if msg.ts_ms is not None else _seconds_ms(msg.ts)
+    book = BOOK_KINDS.get(ftype)
+    if book is None and ftype != "trade":
+        return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)), sid=top.sid, seq=top.seq,
+                        ts_ms=ts_ms)
     if book is not None:
         if msg.market_ticker is None:  # not a usable book frame: keep it as content
             return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)))
