@@ -197,6 +197,21 @@ class _RouteInfo:
         return None
 
 
+class Identity(msgspec.Struct, frozen=True, gc=False):
+    """What the merged view (:mod:`ssmd.archive.merged`) needs to tell copies of one exchange message apart when
+    several connections captured it (docs/redundancy.md). ``kind``: ``trade`` (``key`` is the trade id),
+    ``snapshot``/``delta`` (one ``market``'s book chain on stream ``sid``, position ``seq``), ``other`` (``key``
+    is the content: the frame type and message bytes, never the per-connection ``sid``/``seq``). ``ts_ms`` is the
+    exchange's time when the frame has one cheaply."""
+
+    kind: Literal["trade", "snapshot", "delta", "other"]
+    market: str | None = None
+    key: bytes | None = None
+    sid: int | None = None
+    seq: int | None = None
+    ts_ms: int | None = None
+
+
 # -- the connection protocol -----------------------------------------------------------------------------------
 
 
@@ -380,6 +395,11 @@ class Feed(abc.ABC):
         """The feed's own typed view of one frame, every field and exact (``ArchiveFrame.value``); ``None`` for
         frames without one. Unlike :meth:`events` it is not feed-neutral: it names the exchange's fields."""
         return None
+
+    def identity(self, raw: bytes) -> Identity:
+        """How copies of ``raw`` from several connections are recognised (one decode). The default treats every
+        frame as content: byte-identical frames from different connections are copies."""
+        return Identity("other", key=raw)
 
 
 @dataclass(frozen=True, slots=True)

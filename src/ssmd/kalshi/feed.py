@@ -36,6 +36,7 @@ from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
 from ssmd.kalshi.events import frame_events
 from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify, decoder, inspect
+from ssmd.kalshi.identity import identity
 
 if TYPE_CHECKING:
     import aiohttp
@@ -259,3 +260,5 @@ class KalshiFeed(Feed):
         from ssmd.kalshi.values import parse_frame
 
         return parse_frame(raw)
+
+    identity = staticmethod(identity)  # one call per line in the merged view
