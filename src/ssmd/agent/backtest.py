@@ -147,8 +147,8 @@ def archive_frames(
 
 def archive_feed(path: Path) -> Feed:
     """The feed of the archive at ``path``: its one feed directory's (a ValueError if it holds several)."""
-    from ssmd.archive_format.days import find_days
     from ssmd.archive.reader import feed_for
+    from ssmd.archive_format.days import find_days
 
     names = sorted({day.feed for day in find_days(path)})
     if len(names) > 1:
