@@ -7,9 +7,8 @@
   ``seq`` (and ``sending_ts_ms``) are per connection and stay out of the key, so two connections' copies of one
   ticker have the same key.
 
-Trades and book frames (most lines) are decoded once, ``msg`` straight into the few fields the merge needs (id,
-market, time); msgspec skips everything else without building it. Other frames are decoded a second time with
-``msg`` kept as raw bytes (their content key); so is anything the one decode does not fit.
+The top level is decoded once with ``msg`` kept as raw bytes (its content key), then ``msg`` once more for the few
+fields the merge needs (id, market, time); msgspec skips everything else without building it.
 """
 
 from __future__ import annotations
@@ -35,46 +34,12 @@ class _Msg(msgspec.Struct, gc=False):
     ts: int | str | float | None = None
 
 
-class _Frame(msgspec.Struct, gc=False):
-    type: str | None = None
-    sid: int | None = None
-    seq: int | None = None
-    msg: _Msg | None = None
-
-
 _top = msgspec.json.Decoder(_Top)
 _msg = msgspec.json.Decoder(_Msg)
-_frame = msgspec.json.Decoder(_Frame)
-_KEYED = {"orderbook_snapshot", "orderbook_delta", "trade"}
 
 
 def identity(raw: bytes) -> Identity:
     """The identity of one raw Kalshi frame. Never raises: a frame that is not Kalshi's JSON is its own content."""
-    try:
-        frame = _frame.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return _identity(raw)
-    msg = frame.msg
-    ftype = frame.type
-    if msg is None or ftype is None:
-        return _identity(raw)
-    ts_ms = msg.ts_ms if msg.ts_ms is not None else _seconds_ms(msg.ts)
-    if ftype not in _KEYED:  # content: the bytes of msg, which this decode did not keep
-        body = _top.decode(raw).msg
-        return Identity("other", key=b"%b\x00%b" % (ftype.encode(), bytes(body)), sid=frame.sid, seq=frame.seq,
-                        ts_ms=ts_ms)
-    if ftype == "trade":
-        if msg.trade_id is None:
-            return _identity(raw)
-        return Identity("trade", market=msg.market_ticker, key=msg.trade_id.encode(), ts_ms=ts_ms)
-    if msg.market_ticker is None:
-        return _identity(raw)
-    return Identity("delta" if ftype == "orderbook_delta" else "snapshot", market=msg.market_ticker, sid=frame.sid,
-                    seq=frame.seq, ts_ms=ts_ms)
-
-
-def _identity(raw: bytes) -> Identity:
-    """:func:`identity` for the frames one decode does not settle: ``msg`` kept as bytes, then decoded."""
     try:
         top = _top.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
