@@ -33,7 +33,7 @@ from typing import Protocol, TypeVar
 
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.members import record_origins
-from ssmd.coverage.events import is_coverage
+from ssmd.coverage.events import MARKER, is_coverage
 from ssmd.feed.base import Identity
 
 Origin = tuple[str | None, str | None]
@@ -83,20 +83,6 @@ class _Line(Protocol):
 L = TypeVar("L", bound=_Line)
 
 
-class _Chain:
-    """The book chain the view follows for one market: ``origin``'s stream ``sid`` since a snapshot (``headless``:
-    since a delta, the snapshot was not seen), valid while its sid's gap count is still ``gaps``."""
-
-    __slots__ = ("broken", "gaps", "headless", "origin", "sid")
-
-    def __init__(self, origin: Origin, sid: int | None, gaps: int, headless: bool = False) -> None:
-        self.origin = origin
-        self.sid = sid
-        self.gaps = gaps
-        self.headless = headless
-        self.broken = False
-
-
 class _Stream:
     """One connection's book stream (``sid``): the last ``seq`` and how many gaps it has had."""
 
@@ -105,6 +91,22 @@ class _Stream:
     def __init__(self) -> None:
         self.seq: int | None = None
         self.gaps = 0
+
+
+class _Chain:
+    """The book chain the view follows for one market: ``origin``'s ``stream`` (its ``sid``) since a snapshot
+    (``headless``: since a delta, the snapshot was not seen), valid while the stream's gap count is still ``gaps``.
+    The chain holds its stream, so a delta costs no second lookup."""
+
+    __slots__ = ("broken", "gaps", "headless", "origin", "sid", "stream")
+
+    def __init__(self, origin: Origin, sid: int | None, stream: _Stream, headless: bool = False) -> None:
+        self.origin = origin
+        self.sid = sid
+        self.stream = stream
+        self.gaps = stream.gaps
+        self.headless = headless
+        self.broken = False
 
 
 class Merger:
@@ -136,7 +138,7 @@ class Merger:
 
     def admit(self, raw: bytes, origin: Origin | None, received_ns: int | None = None) -> bool:
         """True if the line is part of the merged view. Call for every line, in archive order."""
-        if is_coverage(raw):
+        if raw.startswith(MARKER):  # is_coverage, inlined: this runs for every line
             self.stats["coverage"] += 1
             return False
         if origin is None or origin == _UNKNOWN:
@@ -148,17 +150,23 @@ class Merger:
         now = self._clock
         self._seen[origin] = now
         kind = ident.kind
-        if kind == "trade":
-            keep = self._trade(ident)
-        elif kind == "delta":
-            keep = self._delta(ident, origin)
-        elif kind == "snapshot":
-            keep = self._snapshot(ident, origin, now)
+        if kind == "delta":  # the most frequent kind first
+            if self._delta(ident, origin):
+                return True
+            self.stats["book"] += 1
+        elif kind == "other":
+            if self._other(ident, origin, now):
+                return True
+            self.stats["content"] += 1
+        elif kind == "trade":
+            if self._trade(ident):
+                return True
+            self.stats["trade"] += 1
+        elif self._snapshot(ident, origin, now):
+            return True
         else:
-            keep = self._other(ident, origin, now)
-        if not keep:
-            self.stats["trade" if kind == "trade" else "book" if kind in ("delta", "snapshot") else "content"] += 1
-        return keep
+            self.stats["book"] += 1
+        return False
 
     # -- trades ------------------------------------------------------------------------------------------------
 
@@ -197,27 +205,23 @@ class Merger:
             stream = self._streams[key] = _Stream()
         seq = ident.seq
         if seq is not None:
-            if stream.seq is not None and seq != stream.seq + 1:
+            last = stream.seq
+            if last is not None and seq != last + 1:
                 stream.gaps += 1
             stream.seq = seq
         return stream
-
-    def _valid(self, chain: _Chain) -> bool:
-        if chain.broken or chain.headless:
-            return False
-        stream = self._streams.get((chain.origin, chain.sid))
-        return stream is None or stream.gaps == chain.gaps
 
     def _snapshot(self, ident: Identity, origin: Origin, now: int) -> bool:
         stream = self._stream(ident, origin)
         market = ident.market or ""
         chain = self._chains.get(market)
-        if chain is not None and chain.origin != origin and self._valid(chain):
+        if (chain is not None and chain.origin != origin and not chain.broken and not chain.headless
+                and chain.stream.gaps == chain.gaps):  # the view follows a valid chain of another connection
             current = chain.origin
             ended = current[0] == origin[0] or now - self._seen.get(current, now) > self._stale_ms
             if not ended:
-                return False  # the view follows a healthy chain of another connection
-        self._chains[market] = _Chain(origin, ident.sid, stream.gaps)
+                return False  # ... and that chain is healthy
+        self._chains[market] = _Chain(origin, ident.sid, stream)
         return True
 
     def _delta(self, ident: Identity, origin: Origin) -> bool:
@@ -225,16 +229,13 @@ class Merger:
         market = ident.market or ""
         chain = self._chains.get(market)
         if chain is None:  # no snapshot seen (the read began mid-chain): follow this one until a snapshot comes
-            self._chains[market] = _Chain(origin, ident.sid, stream.gaps, headless=True)
+            self._chains[market] = _Chain(origin, ident.sid, stream, headless=True)
             return True
-        if chain.origin != origin:
+        if chain.stream is not stream:
+            if chain.origin == origin:  # the connection subscribed the market again and its snapshot is missing
+                chain.broken = True
             return False
-        if chain.sid != ident.sid:  # the connection subscribed the market again and its snapshot is missing
-            chain.broken = True
-            return False
-        if chain.headless:
-            return stream.gaps == chain.gaps
-        return self._valid(chain)
+        return stream.gaps == chain.gaps and (chain.headless or not chain.broken)
 
     # -- everything else ---------------------------------------------------------------------------------------
 
@@ -262,7 +263,10 @@ class Merger:
             self._recent[key] = counts
         mine = counts.get(origin, 0) + 1
         counts[origin] = mine
-        return all(mine > n for o, n in counts.items() if o != origin)
+        for other, n in counts.items():  # noqa: SIM110 - no generator per line
+            if n >= mine and other != origin:
+                return False
+        return True
 
 
 def dropped_lines(files: Iterable[tuple[str, Path, str]]) -> dict[Path, list[int]]:

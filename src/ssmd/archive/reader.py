@@ -27,7 +27,7 @@ from ssmd.archive_format.layout import window_start
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.manifest import FileEntry
 from ssmd.archive_format.problems import ArchiveProblems, Problem, Problems, Report, compare
-from ssmd.coverage.events import is_coverage
+from ssmd.coverage.events import MARKER
 from ssmd.feed import Feed
 from ssmd.feed.base import Event, FrameInfo
 from ssmd.feed.registry import DEFAULT_FEED, feed_or_default
@@ -141,7 +141,8 @@ class ArchiveReader:
     ``on_problem`` is called with each one as it is found (by default each is logged as a warning). After the
     last readable frame the iteration raises :class:`~ssmd.archive.problems.ArchiveProblems` if there were any,
     unless ``ignore_problems`` is set: then it just ends and ``problems`` says what is missing.
-    ``mergers`` (feed -> :class:`~ssmd.archive.merged.Merger`, empty with ``raw``) count what the merge left out.
+    ``mergers`` (feed -> :class:`~ssmd.archive.merged.Merger`, for the feeds whose files record origins; ``None``
+    with ``raw``) count what the merge left out.
     """
 
     def __init__(self, days: list[Day], window: Window, types: frozenset[str] | None,
@@ -173,23 +174,36 @@ def _frames(
     days: list[Day], window: Window, types: frozenset[str] | None, tickers: frozenset[str] | None, parsed: bool,
     problems: Problems, mergers: dict[str, Merger] | None = None,
 ) -> Iterator[ArchiveFrame]:
-    """``mergers``: the merged view, one merger per feed (filled here); ``None``: every line."""
+    """``mergers``: the merged view, one merger per feed (filled here); ``None``: every line.
+
+    A file that records no origins (most archives) keeps the plain loop, inlined here because it is the hot path
+    of every read: the merge would show all its lines, so only coverage lines leave the merged view, recognised
+    by their first bytes without a decode."""
     need_head = types is not None or tickers is not None or window.bounded
     report = problems.add
     for day, file, fmt, entry in window_files(days, window, report):
         lines = FileLines(file, day.where(file.name), fmt, report)
         name = str(file)
         feed = feed_for(day.feed)
-        admit = None
-        if mergers is not None:
-            merger = mergers.get(day.feed)
-            if merger is None:
-                merger = mergers[day.feed] = merged.for_feed(day.feed)
-            admit = merger.admit
-        source = _file_frames(lines, name, feed, admit)
-        if not need_head and not parsed:
-            yield from source
+        source: Iterator[ArchiveFrame] | None = None
+        if merged.has_origins(file):
+            admit = None
+            if mergers is not None:
+                merger = mergers.get(day.feed)
+                if merger is None:
+                    merger = mergers[day.feed] = merged.for_feed(day.feed)
+                admit = merger.admit
+            source = _origin_frames(lines, name, feed, admit)
+        elif need_head or parsed:
+            source = _plain_frames(lines, name, feed, mergers is not None)
+        elif mergers is None:
+            for number, raw, seq in lines:
+                yield ArchiveFrame(raw, name, number, seq, None, feed)
         else:
+            for number, raw, seq in lines:
+                if not raw.startswith(MARKER):
+                    yield ArchiveFrame(raw, name, number, seq, None, feed)
+        if source is not None:
             inspect = feed.inspect
             for frame in source:
                 if need_head:
@@ -203,20 +217,17 @@ def _frames(
             compare(entry, lines.where, report, records=lines.records)
 
 
-def _file_frames(lines: FileLines, name: str, feed: Feed, admit: Callable[[bytes, Origin | None], bool] | None,
-                 ) -> Iterator[ArchiveFrame]:
-    """One file's frames, through the merge when ``admit`` is given. A file that records no origins (most archives)
-    keeps the plain loop: only coverage lines leave the merged view there."""
-    if merged.has_origins(lines.path):
-        for number, raw, seq, origin in lines.with_origins():
-            if admit is None or admit(raw, origin):
-                yield ArchiveFrame(raw, name, number, seq, None, feed, origin)
-    elif admit is not None:
-        for number, raw, seq in lines:
-            if not is_coverage(raw):
-                yield ArchiveFrame(raw, name, number, seq, None, feed)
-    else:
-        for number, raw, seq in lines:
+def _origin_frames(lines: FileLines, name: str, feed: Feed, admit: Callable[[bytes, Origin | None], bool] | None,
+                   ) -> Iterator[ArchiveFrame]:
+    """A file's frames with their origins, through the merge when ``admit`` is given."""
+    for number, raw, seq, origin in lines.with_origins():
+        if admit is None or admit(raw, origin):
+            yield ArchiveFrame(raw, name, number, seq, None, feed, origin)
+
+
+def _plain_frames(lines: FileLines, name: str, feed: Feed, skip_coverage: bool) -> Iterator[ArchiveFrame]:
+    for number, raw, seq in lines:
+        if not (skip_coverage and raw.startswith(MARKER)):
             yield ArchiveFrame(raw, name, number, seq, None, feed)
 
 

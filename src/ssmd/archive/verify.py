@@ -34,6 +34,7 @@ from ssmd.archive_format.manifest import FileEntry, Manifest
 from ssmd.archive_format.members import Origin
 from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
+from ssmd.coverage.events import MARKER
 from ssmd.coverage.ledger import CoverageReport
 from ssmd.feed.base import FrameInfo
 
@@ -196,9 +197,14 @@ def _verify_file(
     hashing = _Hashing()
     lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
-    for number, raw, seq, origin in lines.with_origins():
-        if not seen.coverage.offer(raw, f"{where}:{number}", result.add):
-            _check_line(inspect(raw), raw, seen, result, where, number, origin)
+    origins = lines.origins()
+    known = len(origins)
+    for number, raw, seq in lines:
+        if raw.startswith(MARKER):  # is_coverage, tested here so that a data line builds no location string
+            seen.coverage.offer(raw, f"{where}:{number}", result.add)
+        else:
+            _check_line(inspect(raw), raw, seen, result, where, number,
+                        origins[number - 1] if number <= known else None)
         if seq is not None:
             if last_seq is not None and seq <= last_seq:
                 result.add("seq_order", f"{where}:{number}",

@@ -85,12 +85,14 @@ class FileLines:
         """Like iterating, with each line's :class:`~ssmd.archive_format.members.Origin` (which connector instance
         and connection published it), from the members' ``SO`` subfields. ``None`` where it is unknown: files and
         members written without origins, and lines after a damaged member. Plain iteration never reads origins."""
-        origins = self._origins()
+        origins = self.origins()
         known = len(origins)
         for number, raw, seq in self:
             yield number, raw, seq, origins[number - 1] if number <= known else None
 
-    def _origins(self) -> list[Origin | None]:
+    def origins(self) -> list[Origin | None]:
+        """Each line's origin by line number - 1 (shorter than the file where origins are unknown, ``[]`` without
+        any), for a loop that would rather index it than go through :meth:`with_origins`."""
         try:
             with self.path.open("rb") as handle:
                 if os.fstat(handle.fileno()).st_size == 0:
