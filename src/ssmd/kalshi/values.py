@@ -394,6 +394,9 @@ def float_reader(*fields: Candidates) -> Callable[[Mapping[str, Any]], tuple[Any
     return reader
 
 
+_SAME_AS_SENT = {SIDE: "raw == 'yes' or raw == 'no'", TEXT: "type(raw) is str", EPOCH_MS: "type(raw) is int"}
+
+
 class Untyped(Exception):
     """A typed read (:func:`typed_reader`) cannot vouch for a value (zero, whose sign msgspec drops, or not
     finite): the caller reads the frame the generic way instead, so both ways always agree."""
@@ -437,6 +440,9 @@ def typed_reader(
                           "            raise Untyped"]
             else:
                 env[f"c{i}_{j}"] = _FLOAT.get(unit) or _EXACT[unit]
+                same = _SAME_AS_SENT.get(unit)  # the common value, as its converter would return it
+                if same:
+                    lines += [f"            if {same}:", f"                v{i} = raw", "                break"]
                 lines += ["            try:",
                           f"                v{i} = c{i}_{j}(raw)",
                           "                break",
