@@ -79,3 +79,53 @@ def test_bytes_that_are_no_frame_are_unreadable(raw: bytes) -> None:
     with pytest.raises(UnreadableFrame):
         frame_events(raw)
     assert frame_events(b'{"type":"subscribed","id":1,"msg":{"channel":"trade","sid":1}}') == []
+
+
+TYPED_EDGES = [
+    *LEGACY_AND_CURRENT,
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"-0","count_fp":"1.00","taker_side":"yes"}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"0.0000","count_fp":"0.00","ts_ms":5}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"inf","yes_price":42,"count_fp":"2.00"}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":" 0.42","count_fp":"1_0","trade_id":7}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":"","yes_price":42,"count":true}}',
+    b'{"type":"trade","msg":{"market_ticker":"","yes_price_dollars":"0.4200","count_fp":"1.00"}}',
+    b'{"type":"trade","msg":{"market_ticker":5,"yes_price_dollars":"0.4200","count_fp":"1.00"}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":null,"count_fp":"1.00"}}',
+    b'{"type":"trade","msg":{"market_ticker":"M","yes_price_dollars":0.42,"count_fp":3,"taker_side":"YES"}}',
+    b'{"type":"ticker_v2","msg":{"market_ticker":"M","yes_bid_dollars":"0.4100","ts":1770897960}}',
+    b'{"type":"ticker","msg":{"market_ticker":"M","yes_bid_dollars":"1e-2","yes_ask_dollars":"abc","yes_ask":45}}',
+    b'{"type":"orderbook_delta","msg":{"market_ticker":"M","side":"maybe","price_dollars":"0.41","delta_fp":"1"}}',
+    b'{"type":"orderbook_delta","msg":{"market_ticker":"M","side":"no","price_dollars":"0.4100","delta_fp":"-3.00",'
+    b'"ts_ms":1770897960123}}',
+    b'{"type":"trade","msg":[1,2]}',
+    b'{"type":"trade"}',
+    b'{"msg":{"market_ticker":"M"}}',
+    b'{"type":"subscribed","id":1,"msg":{"channel":"trade","sid":2}}',
+]
+
+
+@pytest.mark.parametrize("raw", TYPED_EDGES)
+def test_typed_decode_agrees_with_the_dict_path(raw: bytes) -> None:
+    """The typed msgspec decode (trades, tickers, deltas) gives exactly what reading the decoded dict gives,
+    signed zeros, non-finite values, legacy fallbacks and bad types included (those go the dict way)."""
+    import orjson
+
+    from ssmd.kalshi import events
+
+    data = orjson.loads(raw)
+    msg = data.get("msg")
+    build = events._FAST.get(data.get("type"))
+    expected = build(msg) if build is not None and type(msg) is dict else []
+    got = frame_events(raw)
+    assert got == expected
+    assert [repr(e) for e in got] == [repr(e) for e in expected]  # -0.0 == 0.0: compare signs too
+
+
+def test_current_frames_take_the_typed_decode() -> None:
+    from ssmd.kalshi import events
+
+    for raw in (LEGACY_AND_CURRENT[1],
+                b'{"type":"orderbook_delta","msg":{"market_ticker":"M","side":"no","price_dollars":"0.4100",'
+                b'"delta_fp":"-3.00","ts_ms":1}}'):
+        frame = events._decode(raw)
+        assert events._TYPED[type(frame)](frame.msg) == frame_events(raw) != []

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Union
 
+import msgspec
 import orjson
 
 from ssmd.feed.base import BookDelta, BookSnapshot, Event, Lifecycle, TopOfBook, Trade, UnreadableFrame
 from ssmd.kalshi import values
-from ssmd.kalshi.values import FIELDS, first_float, float_candidates, float_reader
+from ssmd.kalshi.values import FIELDS, Untyped, first_float, float_candidates, float_reader, typed_reader
 
 __all__ = ["STATUS_OF_EVENT", "frame_events"]
 
@@ -41,10 +42,64 @@ _read_ticker = float_reader(*(_K[name] for name in ("yes_bid", "yes_ask", "price
                                                     "yes_ask_size")))
 _read_delta = float_reader(*(_D[name] for name in ("side", "price", "delta")))
 
+_KEY = ("market_ticker",)
+_TradeMsg, _typed_trade_read = typed_reader(
+    "_TradeMsg", *(_T[name] for name in ("yes_price", "count", "taker_side", "trade_id", "ts_ms")), keys=_KEY)
+_TickerMsg, _typed_ticker_read = typed_reader(
+    "_TickerMsg", *(_K[name] for name in ("yes_bid", "yes_ask", "price", "volume", "yes_bid_size", "yes_ask_size",
+                                          "ts_ms")), keys=_KEY)
+_DeltaMsg, _typed_delta_read = typed_reader(
+    "_DeltaMsg", *(_D[name] for name in ("side", "price", "delta", "ts_ms")), keys=_KEY)
+
+
+def _typed_trade(msg: Any) -> list[Event]:
+    market, price, size, side, trade_id, ts = _typed_trade_read(msg)
+    if type(market) is not str or not market or price is None or size is None:
+        return []
+    return [Trade(market, ts, price, size, side, trade_id)]
+
+
+def _typed_ticker(msg: Any) -> list[Event]:
+    market, bid, ask, last, volume, bid_size, ask_size, ts = _typed_ticker_read(msg)
+    if type(market) is not str or not market:
+        return []
+    return [TopOfBook(market, ts, bid, ask, last, volume, bid_size, ask_size)]
+
+
+def _typed_delta(msg: Any) -> list[Event]:
+    market, side, price, change, ts = _typed_delta_read(msg)
+    if type(market) is not str or not market or price is None or change is None:
+        return []
+    if side == "yes":
+        return [BookDelta(market, ts, "bid", price, change)]
+    if side == "no":
+        return [BookDelta(market, ts, "ask", round(1.0 - price, 6), change)]
+    return []
+
+
+_BUILD: dict[str, tuple[type[msgspec.Struct], Callable[[Any], list[Event]]]] = {
+    "trade": (_TradeMsg, _typed_trade), "ticker": (_TickerMsg, _typed_ticker),
+    "ticker_v2": (_TickerMsg, _typed_ticker), "orderbook_delta": (_DeltaMsg, _typed_delta),
+}
+_TYPED: dict[Any, Callable[[Any], list[Event]]] = {
+    msgspec.defstruct(f"_Frame_{kind}", [("msg", struct)], tag_field="type", tag=kind, gc=False): build
+    for kind, (struct, build) in _BUILD.items()
+}
+_decode = msgspec.json.Decoder(Union[tuple(_TYPED)], strict=False).decode  # noqa: UP007
+
 
 def frame_events(payload: bytes | str, exact: bool = False) -> list[Event]:
     """The events of one raw frame; ``[]`` for control frames and unknown types. Raises
-    :class:`~ssmd.feed.base.UnreadableFrame` for bytes that are not a JSON object."""
+    :class:`~ssmd.feed.base.UnreadableFrame` for bytes that are not a JSON object.
+
+    The float path first tries one typed decode (trades, tickers, deltas: the bulk of the stream) straight into
+    structs generated from the field table; any frame it cannot vouch for is read again the generic way."""
+    if not exact:
+        try:
+            frame = _decode(payload)
+            return _TYPED[type(frame)](frame.msg)
+        except (msgspec.DecodeError, Untyped):
+            pass
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError:
