@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from ssmd.agent.cli import agent_group
 from ssmd.bus.embedded import EmbeddedNats, free_port
-from ssmd.testing import read_fires, wait_until
+from ssmd.testing import UNREACHABLE_NATS_ENV, read_fires, wait_until
 
 M = "KXBTCD-26FEB1217-T67749.99"
 
@@ -146,7 +146,7 @@ def test_unreachable_nats_exits_2() -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     proc = subprocess.run([sys.executable, "-m", "ssmd", "agent", "run", "--port", str(free_port())],
                           env=_env(NATS_URL=url, NATS_SUBJECTS="prod.kalshi.json.>",
-                                   SSMD_SIGNALS="spread_wide[max_cents=3]"),
+                                   SSMD_SIGNALS="spread_wide[max_cents=3]", **UNREACHABLE_NATS_ENV),
                           capture_output=True, timeout=60)
     assert proc.returncode == 2
     assert f"cannot connect to NATS at {url}".encode() in proc.stderr

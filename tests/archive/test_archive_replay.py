@@ -14,7 +14,7 @@ from _archive_factory import ticker
 
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.bus.subjects import subject_for, unparsed_subject
-from ssmd.testing import ArchiverProc, run_ssmd, write_day, write_env
+from ssmd.testing import UNREACHABLE_NATS_ENV, ArchiverProc, run_ssmd, write_day, write_env
 
 T0 = 1_770_897_976
 
@@ -23,8 +23,8 @@ def env_file(tmp_path: Path, name: str, url: str) -> Path:
     return write_env(tmp_path / f"{name}.yaml", name, url, storage_path=str(tmp_path))
 
 
-def replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_ssmd("archive", "replay", *args)
+def replay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_ssmd("archive", "replay", *args, env=env)
 
 
 async def _stream_messages(url: str, stream: str) -> list[tuple[str, bytes]]:
@@ -98,7 +98,7 @@ def test_unreachable_nats_is_exit_2(tmp_path: Path, samples: list[bytes], unique
     write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", samples[:2])])
     url = f"nats://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    proc = replay(str(tmp_path / "arc"), "--env", str(env_file(tmp_path, unique_name, url)))
+    proc = replay(str(tmp_path / "arc"), "--env", str(env_file(tmp_path, unique_name, url)), env=UNREACHABLE_NATS_ENV)
     assert proc.returncode == 2 and url in proc.stderr
     assert time.monotonic() - started < 60
 

@@ -12,7 +12,7 @@ from archiver_helpers import StreamEnv, frame
 from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
 from ssmd.feed import get_feed
-from ssmd.testing import ArchiverProc, fill_disk, read_archive, run_ssmd
+from ssmd.testing import UNREACHABLE_NATS_ENV, ArchiverProc, fill_disk, read_archive, run_ssmd
 
 KALSHI_FACTS = get_feed("kalshi").frame_facts
 
@@ -38,7 +38,7 @@ def test_missing_required_section_exits_2(tmp_path: Path) -> None:
 def test_unreachable_nats_exits_2(tmp_path: Path, stream_env: StreamEnv) -> None:
     """No NATS at the configured URL: a clear message and exit 2, not a hang."""
     path = stream_env.write_config(tmp_path / "a.yaml", nats={"url": f"nats://127.0.0.1:{free_port()}"})
-    result = run_ssmd("archiver", "--config", path)
+    result = run_ssmd("archiver", "--config", path, env=UNREACHABLE_NATS_ENV)
     assert result.returncode == 2 and "cannot connect to NATS" in result.stderr
 
 

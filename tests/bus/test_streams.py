@@ -12,7 +12,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType
 
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamConflict, StreamSpec, check_capture, ensure_stream
-from ssmd.testing import run_ssmd, write_env
+from ssmd.testing import UNREACHABLE_NATS_ENV, run_ssmd, write_env
 
 
 def env_file(tmp_path: Path, name: str, url: str) -> Path:
@@ -111,6 +111,14 @@ def test_stream_ensure_unreachable_nats_exits_2(tmp_path: Path) -> None:
     from ssmd.bus.embedded import free_port
 
     env = env_file(tmp_path, "nowhere", f"nats://127.0.0.1:{free_port()}")
-    out = ssmd("stream", "ensure", "--env", str(env))
+    out = run_ssmd("stream", "ensure", "--env", str(env), env=UNREACHABLE_NATS_ENV)
     assert out.returncode == 2
     assert "cannot connect to NATS" in out.stderr
+
+
+def test_bad_nats_connect_timeout_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    """SSMD_NATS_CONNECT_TIMEOUT that is not a positive number of seconds: exit 2 naming it, no traceback."""
+    env = env_file(tmp_path, "badwait", "nats://127.0.0.1:4222")
+    out = run_ssmd("stream", "ensure", "--env", str(env), env={"SSMD_NATS_CONNECT_TIMEOUT": "5s"})
+    assert out.returncode == 2, out.stderr
+    assert "SSMD_NATS_CONNECT_TIMEOUT='5s' is not a duration" in out.stderr and "Traceback" not in out.stderr

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from ssmd.cli import cli
 from ssmd.config import FeedConfig
-from ssmd.config.envvars import EnvVarError, env_flag
+from ssmd.config.envvars import EnvVarError, env_flag, env_seconds
 from ssmd.connector.endpoint import resolve_ws_url
 from ssmd.feed import get_feed
 from ssmd.kalshi.feed import DEMO_WS_URL
@@ -86,3 +86,17 @@ def test_connector_refuses_a_misspelt_flag_before_connecting(tmp_path: Path, var
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     assert variable in result.output and "yes/no" in result.output
+
+
+@pytest.mark.parametrize(("environ", "seconds"), [({}, 5.0), ({"X_WAIT": " "}, 5.0), ({"X_WAIT": "1"}, 1.0),
+                                                  ({"X_WAIT": "0.5\n"}, 0.5), ({"X_WAIT": "30"}, 30.0)])
+def test_seconds_unset_blank_or_a_positive_number(environ: dict[str, str], seconds: float) -> None:
+    """A duration variable: unset or blank is the default, otherwise a positive number of seconds."""
+    assert env_seconds(environ, "X_WAIT", 5.0) == seconds
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "5s", "nan", "inf", "fast"])
+def test_seconds_refuses_what_is_not_a_positive_duration(raw: str) -> None:
+    """Zero, negative, a unit suffix, nan/inf or words: an error naming the variable and what it accepts."""
+    with pytest.raises(EnvVarError, match=r"X_WAIT=.* is not a duration: use a positive number of seconds"):
+        env_seconds({"X_WAIT": raw}, "X_WAIT", 5.0)

@@ -19,6 +19,7 @@ from ssmd.bus.embedded import free_port
 from ssmd.cli import cli
 from ssmd.config import load_archiver, load_environment
 from ssmd.config.validate import validate_paths
+from ssmd.testing import UNREACHABLE_NATS_ENV
 
 FEED = """\
 name: kalshi
@@ -283,7 +284,8 @@ def test_unreachable_archiver_nats_names_file_and_key(tmp_path: Path) -> None:
                  .replace("/data/ssmd", str(tmp_path / "data")))
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "SSMD_DATA_DIR")}
     proc = subprocess.run([sys.executable, "-m", "ssmd", "archiver", "-c", str(path), "--health-addr", "127.0.0.1:0"],
-                          capture_output=True, text=True, timeout=120, env={**env, "SSMD_LOG": "error"}, check=False)
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**env, "SSMD_LOG": "error", **UNREACHABLE_NATS_ENV})
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{path}: nats.url: " in proc.stderr and url in proc.stderr

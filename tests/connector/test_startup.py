@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ssmd.bus.embedded import EmbeddedNats, free_port
-from ssmd.testing import ConnectorProc, Setup, Sim, write_env
+from ssmd.testing import UNREACHABLE_NATS_ENV, ConnectorProc, Setup, Sim, write_env
 
 
 def _error_lines(conn: ConnectorProc) -> list[str]:
@@ -53,7 +53,7 @@ async def test_nats_unreachable_exit_2(sim: Sim, tmp_path: Path) -> None:
     """No NATS at the configured URL: exit 2 with the URL in the message."""
     url = f"nats://127.0.0.1:{free_port()}"
     env = write_env(tmp_path / "e.yaml", "nonats", url)
-    conn = ConnectorProc(tmp_path, env, sim.url)
+    conn = ConnectorProc(tmp_path, env, sim.url, environ=UNREACHABLE_NATS_ENV)
     assert conn.wait() == 2
     [line] = _error_lines(conn)
     assert url in line
@@ -64,7 +64,7 @@ async def test_nats_url_env_overrides_the_file(sim: Sim, tmp_path: Path) -> None
     with EmbeddedNats(tmp_path / "n") as server:
         env = write_env(tmp_path / "e.yaml", "override", server.url)
         url = f"nats://127.0.0.1:{free_port()}"
-        conn = ConnectorProc(tmp_path, env, sim.url, environ={"NATS_URL": url})
+        conn = ConnectorProc(tmp_path, env, sim.url, environ={"NATS_URL": url, **UNREACHABLE_NATS_ENV})
         assert conn.wait() == 2
     assert url in _error_lines(conn)[0]
 

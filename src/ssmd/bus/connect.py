@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import nats
 from nats.aio.client import Client
 
+from ssmd.config.envvars import EnvVarError, env_seconds
 from ssmd.config.urls import parse_servers, redact_url, redact_urls
 from ssmd.errors import InputError
 
 log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_ENV = "SSMD_NATS_CONNECT_TIMEOUT"
+CONNECT_TIMEOUT_S = 5.0
+"""How long the first connect may take (every server of the list together) unless ``SSMD_NATS_CONNECT_TIMEOUT``
+says otherwise: an operator on a slow link raises it; a test that proves "no NATS there: exit 2" lowers it, since
+the wait for an unreachable server is the whole timeout (nats-py keeps retrying a refused first connect)."""
 
 RECONNECT_WAIT_S = 0.5
 """Pause before trying a server again that was tried just now (nats-py moves to the next server at once)."""
 
 
 class NatsUnavailable(InputError):
-    """The NATS server could not be reached at start-up (services exit 2 with this message)."""
+    """The NATS server could not be reached at start-up, or how to reach it is misconfigured (services exit 2)."""
 
 
 def server_list(servers: str | Sequence[str]) -> tuple[str, ...]:
@@ -40,11 +48,18 @@ def connected_server(nc: Client) -> str | None:
     return redact_url(uri.geturl()) if uri is not None else None
 
 
-async def connect(servers: str | Sequence[str], name: str, connect_timeout: float = 5.0, **options: Any) -> Client:
+def connect_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """``SSMD_NATS_CONNECT_TIMEOUT`` in seconds (default :data:`CONNECT_TIMEOUT_S`); a bad value is an input error."""
+    return env_seconds(os.environ if environ is None else environ, CONNECT_TIMEOUT_ENV, CONNECT_TIMEOUT_S)
+
+
+async def connect(servers: str | Sequence[str], name: str, connect_timeout: float | None = None,
+                  **options: Any) -> Client:
     """Connect once (raising :class:`NatsUnavailable` on failure), then reconnect forever in the background.
 
     ``servers`` is one URL or several (a comma-separated string or a list): the first connect tries each in turn
-    within ``connect_timeout``; later reconnects go round all of them (and the servers the cluster advertises).
+    within ``connect_timeout`` (default: :func:`connect_timeout_from_env`); later reconnects go round all of them
+    (and the servers the cluster advertises).
     Failing fast at start-up tells an operator the URLs are wrong; after that, a NATS restart is routine.
     Callbacks passed in ``options`` replace the logging ones.
     """
@@ -52,6 +67,11 @@ async def connect(servers: str | Sequence[str], name: str, connect_timeout: floa
         pool = server_list(servers)
     except ValueError as exc:
         raise NatsUnavailable(f"invalid NATS server list {redact_urls(servers)!r}: {exc}") from None
+    if connect_timeout is None:
+        try:
+            connect_timeout = connect_timeout_from_env()
+        except EnvVarError as exc:  # every caller already reports NatsUnavailable as an exit-2 start-up error
+            raise NatsUnavailable(str(exc)) from None
     shown = redact_urls(pool)
     holder: list[Client] = []
 

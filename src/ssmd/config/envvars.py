@@ -1,4 +1,4 @@
-"""Environment variables read as booleans: one parser, so every flag accepts the same spellings.
+"""Environment variables read as booleans or durations: one parser each, so every variable accepts the same spellings.
 
 Operators write ``yes``, ``on``, ``TRUE`` or ``1`` interchangeably (Helm charts, ``.env`` files, Kubernetes
 manifests). Accepting the common spellings avoids surprises; refusing everything else avoids the worse one, a
@@ -32,3 +32,18 @@ def env_flag(environ: Mapping[str, str], name: str, default: bool = False) -> bo
         return False
     shown = repr(value) if len(value) <= 16 else "a value"  # a long value may be a secret pasted in the wrong place
     raise EnvVarError(f"{name}={shown} is not a boolean: use {ACCEPTED}")
+
+
+def env_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """``environ[name]`` as a positive number of seconds; unset or blank means ``default``; anything else raises."""
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        shown = repr(value) if len(value) <= 16 else "a value"
+        raise EnvVarError(f"{name}={shown} is not a duration: use a positive number of seconds, e.g. 5 or 0.5")
+    return seconds

@@ -31,11 +31,12 @@ from ssmd.testing._archives import (
 from ssmd.testing._capture import Setup, drain_and_compare, expected_subject, make_stream, stream_messages, write_env
 from ssmd.testing._disk import fill_disk, tmpfs
 from ssmd.testing._fires import SIGNALS, fire_keys, read_fires
-from ssmd.testing._processes import AgentProc, ArchiverProc, ConnectorProc, Sim, run_ssmd
+from ssmd.testing._processes import UNREACHABLE_NATS_ENV, AgentProc, ArchiverProc, ConnectorProc, Sim, run_ssmd
 from ssmd.testing._wait import wait_until, wait_until_sync
 
 __all__ = [
     "SIGNALS",
+    "UNREACHABLE_NATS_ENV",
     "AgentProc",
     "ArchiverProc",
     "ConnectorProc",

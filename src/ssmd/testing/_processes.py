@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ssmd.bus.connect import CONNECT_TIMEOUT_ENV
 from ssmd.bus.embedded import free_port
 from ssmd.runtime.http import metric_total
 from ssmd.testing._wait import DEFAULT_TIMEOUT_S, wait_until
@@ -29,6 +30,11 @@ _REDIRECTING = ("SSMD_", "NATS_")
 own variables, :attr:`Feed.environ_vars`)."""
 
 _runs = itertools.count(1)
+
+
+UNREACHABLE_NATS_ENV: dict[str, str] = {CONNECT_TIMEOUT_ENV: "1"}
+"""For a service pointed at a NATS URL nobody listens on: its exit 2 comes after 1 s instead of the default 5 s.
+A refused connect is immediate, so the wait is all timeout; only tests that expect the failure lower it."""
 
 
 @functools.cache
