@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from ssmd.cli import cli
 from ssmd.config import FeedConfig
 from ssmd.config.envvars import EnvVarError, env_flag
-from ssmd.connector.endpoint import DEMO_WS_URL, resolve_ws_url
+from ssmd.connector.endpoint import resolve_ws_url
+from ssmd.feed import get_feed
+from ssmd.kalshi.feed import DEMO_WS_URL
 
 PROD = "wss://api.elections.kalshi.com/trade-api/ws/v2"
 
@@ -53,13 +55,13 @@ def test_other_values_are_an_error_naming_variable_and_spellings(raw: str) -> No
 @pytest.mark.parametrize("raw", ["yes", "on", "ON", " 1 ", "True"])
 def test_kalshi_use_demo_accepts_common_spellings(raw: str) -> None:
     """KALSHI_USE_DEMO=yes/on (rejected before: prod was dialled instead) selects the demo host."""
-    assert resolve_ws_url(_feed(), {"KALSHI_USE_DEMO": raw}) == DEMO_WS_URL
+    assert resolve_ws_url(get_feed("kalshi"), _feed(), {"KALSHI_USE_DEMO": raw}) == DEMO_WS_URL
 
 
 @pytest.mark.parametrize("raw", ["no", "off", "0", "false", ""])
 def test_kalshi_use_demo_false_spellings_dial_the_feed(raw: str) -> None:
     """KALSHI_USE_DEMO=no/off/0/false/empty keeps the feed's endpoint."""
-    assert resolve_ws_url(_feed(), {"KALSHI_USE_DEMO": raw}) == PROD
+    assert resolve_ws_url(get_feed("kalshi"), _feed(), {"KALSHI_USE_DEMO": raw}) == PROD
 
 
 def _connector_files(tmp_path: Path) -> tuple[Path, Path]:

@@ -7,15 +7,21 @@ from pathlib import Path
 import pytest
 
 from ssmd.config import ConfigError, load_environment
-from ssmd.config.capture import DEFAULT_CHANNELS, CaptureConfig
+from ssmd.config.capture import CaptureConfig
+from ssmd.feed import get_feed
 
 BASE = "name: e\nfeed: kalshi\ntransport: {type: memory}\nstorage: {type: local, path: /tmp}\n"
 
 
 def test_default_is_the_deployment_guides_global_channels() -> None:
-    """No capture section: ticker, trade and market_lifecycle_v2 for all markets; 60 s at 5,000/s buffered."""
-    cfg = CaptureConfig()
-    assert cfg.channels == DEFAULT_CHANNELS == ("ticker", "trade", "market_lifecycle_v2")
+    """No capture section: Kalshi's ticker, trade and market_lifecycle_v2 for all markets; 60 s at 5,000/s
+    buffered; the feed's per-subscription and per-connection limits."""
+    kalshi = get_feed("kalshi")
+    cfg = CaptureConfig().for_feed(kalshi)
+    assert cfg.channels == kalshi.default_channels == ("ticker", "trade", "market_lifecycle_v2")
+    assert cfg.global_channels == cfg.channels and cfg.market_channels == ()
+    assert (cfg.per_subscription, cfg.per_connection) == (200, 1000)
+    assert CaptureConfig(max_markets_per_subscription=50).for_feed(kalshi).per_subscription == 50
     assert cfg.buffer_frames >= 60 * 5000
     assert cfg.dead_after == 30 and cfg.backoff_max == 30 and cfg.shutdown_timeout == 10
 

@@ -19,6 +19,7 @@ import pytest
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.partition import Partition, parse_partition, partition_of
 from ssmd.connector.plan import plan_shards
+from ssmd.feed import get_feed
 from ssmd.testing import ConnectorProc, Setup, Sim, stream_messages, write_env
 
 
@@ -74,7 +75,8 @@ def test_partition_values_rejected_saying_what_is_expected(text: str) -> None:
 
 
 def test_global_channels_are_planned_on_partition_0_only() -> None:
-    capture = CaptureConfig(channels=("ticker", "trade", "orderbook_delta"), markets={"tickers": ["A", "B"]})
+    capture = CaptureConfig(channels=("ticker", "trade", "orderbook_delta"), markets={"tickers": ["A", "B"]}
+                            ).for_feed(get_feed("kalshi"))
     assert [s.channel for s in plan_shards(capture, ["A"], with_global=True)[0]] == ["ticker", "trade",
                                                                                      "orderbook_delta"]
     assert [(s.channel, s.markets) for s in plan_shards(capture, ["B"], with_global=False)[0]] == [

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.plan import place_new_markets, plan_shards
+from ssmd.feed import get_feed
 
 
 def _cfg(**kw: object) -> CaptureConfig:
     return CaptureConfig.model_validate({"channels": ["ticker", "orderbook_delta"], "markets": {"tickers": ["A"]},
-                                         **kw})
+                                         **kw}).for_feed(get_feed("kalshi"))
 
 
 def test_global_channels_only_need_one_connection() -> None:
     """The default capture is one socket with one subscription per global channel and no market list."""
-    shards = plan_shards(CaptureConfig(), [])
+    shards = plan_shards(CaptureConfig().for_feed(get_feed("kalshi")), [])
     assert [[(s.channel, s.markets) for s in subs] for subs in shards] == [
         [("ticker", None), ("trade", None), ("market_lifecycle_v2", None)]]
 

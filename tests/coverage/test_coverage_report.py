@@ -70,8 +70,10 @@ def test_verify_summary_reports_the_gap_without_failing(archive: Path) -> None:
 
 def test_coverage_lines_are_counted_by_stats_and_export_and_skipped_by_cat_types(archive: Path,
                                                                                  tmp_path: Path) -> None:
-    stats = orjson.loads(run_ssmd("archive", "stats", archive, "--json").stdout)
+    stats = orjson.loads(run_ssmd("archive", "stats", archive, "--json", "--raw").stdout)
     assert stats["by_type"]["ssmd_coverage"] == len(payloads())
+    merged = orjson.loads(run_ssmd("archive", "stats", archive, "--json").stdout)  # the merged view: data only
+    assert "ssmd_coverage" not in merged["by_type"] and merged["frames"] == stats["frames"] - len(payloads())
     export = run_ssmd("archive", "export", archive, "--to", "csv", tmp_path / "out")
     assert export.returncode == 0, export.stderr
     summary = orjson.loads(export.stdout)

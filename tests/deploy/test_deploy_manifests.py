@@ -243,13 +243,15 @@ def test_connector_config_files_load_where_its_args_point(tmp_path: Path) -> Non
 def test_shipped_feed_dials_kalshis_current_production_host(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The shipped feed file names Kalshi's current production host (not the guide's legacy trading-api host), so
     the connector dials it without the legacy-host warning; the legacy host appears only in a comment."""
-    from ssmd.connector.endpoint import LEGACY_HOSTS, PROD_WS_URL, resolve_ws_url
+    from ssmd.connector.endpoint import resolve_ws_url
+    from ssmd.feed import get_feed
+    from ssmd.kalshi.feed import LEGACY_HOSTS, PROD_WS_URL
 
     for objects in (BASE, PROD):
         text = _by(objects, "ConfigMap", "ssmd-nats-config")["data"]["kalshi.yaml"]
         (tmp_path / "kalshi.yaml").write_text(text)
         with caplog.at_level("WARNING"):
-            assert resolve_ws_url(load_feed(tmp_path / "kalshi.yaml"), {}) == PROD_WS_URL
+            assert resolve_ws_url(get_feed("kalshi"), load_feed(tmp_path / "kalshi.yaml"), {}) == PROD_WS_URL
         assert "legacy" not in caplog.text
         for line in text.splitlines():
             if any(host in line for host in LEGACY_HOSTS):

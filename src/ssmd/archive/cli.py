@@ -36,6 +36,8 @@ def _filters(func: F) -> F:
         click.option("--tickers", help="Comma-separated raw market tickers."),
         click.option("--ignore-problems", is_flag=True,
                      help="Exit 0 although parts of the archive could not be read (they are still printed)."),
+        click.option("--raw", is_flag=True,
+                     help="Every archived copy (all connector instances, coverage lines) instead of the merged view."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -43,14 +45,14 @@ def _filters(func: F) -> F:
 
 
 def _open(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
-          tickers: str | None) -> ArchiveReader:
+          tickers: str | None, raw: bool = False) -> ArchiveReader:
     """The reader for a command. Problems are printed on stderr as they are found; the command calls
     :func:`_verdict` at the end."""
     import ssmd.archive
 
     try:
         frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers,
-                                   ignore_problems=True, on_problem=_print_problem)
+                                   ignore_problems=True, on_problem=_print_problem, raw=raw)
     except (ArchiveError, ValueError) as exc:
         fail(str(exc))
     return frames
@@ -132,14 +134,15 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
 @_filters
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many frames.")
 def cat(path: str, feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None,
-        ignore_problems: bool, limit: int | None) -> None:
-    """Print matching frames as JSON lines, exactly as the exchange sent them."""
+        ignore_problems: bool, raw: bool, limit: int | None) -> None:
+    """Print matching frames as JSON lines, exactly as the exchange sent them (the merged view). With --raw, every
+    copy as {"instance": ..., "conn": ..., "data": frame} (null where the archive does not say)."""
     out = sys.stdout.buffer
     count = 0
-    reader = _open(path, feed, start, end, types, tickers)
+    reader = _open(path, feed, start, end, types, tickers, raw)
     try:
         for frame in reader:
-            out.write(frame.raw + b"\n")
+            out.write(_with_origin(frame.raw, frame.origin) + b"\n" if raw else frame.raw + b"\n")
             count += 1
             if limit is not None and count >= limit:
                 break
@@ -149,18 +152,29 @@ def cat(path: str, feed: str | None, start: str | None, end: str | None, types: 
     _verdict(reader.problems, ignore_problems)
 
 
+def _with_origin(raw: bytes, origin: tuple[str | None, str | None] | None) -> bytes:
+    """A ``--raw`` line: the frame under ``data`` (as sent when it is JSON, else a string), with its origin."""
+    instance, conn = origin if origin is not None else (None, None)
+    try:
+        orjson.loads(raw)
+        data = raw
+    except orjson.JSONDecodeError:
+        data = orjson.dumps(raw.decode("utf-8", "replace"))
+    return b'{"instance":%b,"conn":%b,"data":%b}' % (orjson.dumps(instance), orjson.dumps(conn), data)
+
+
 @archive_group.command()
 @click.argument("path", type=click.Path())
 @_filters
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Tickers to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def stats(path: str, feed: str | None, start: str | None, end: str | None, types: str | None,
-          tickers: str | None, ignore_problems: bool, top: int, as_json: bool) -> None:
-    """Counts by message type, ticker and UTC hour."""
+          tickers: str | None, ignore_problems: bool, raw: bool, top: int, as_json: bool) -> None:
+    """Counts by message type, ticker and UTC hour (of the merged view; --raw counts every copy)."""
     from ssmd.archive._table import table
     from ssmd.archive.stats import collect
 
-    reader = _open(path, feed, start, end, types, tickers)
+    reader = _open(path, feed, start, end, types, tickers, raw)
     result = collect(reader)
     if as_json:
         click.echo(orjson.dumps({**result.to_json(top), "problems": reader.problems.counts},
@@ -183,9 +197,9 @@ def stats(path: str, feed: str | None, start: str | None, end: str | None, types
 @_filters
 def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, stream: str | None,
            feed: str | None, start: str | None, end: str | None, types: str | None, tickers: str | None,
-           ignore_problems: bool) -> None:
+           ignore_problems: bool, raw: bool) -> None:
     """Republish frames to JetStream on the live subject mapping, with acks, for backtests or to rebuild a
-    stream."""
+    stream (the merged view: each exchange message once; --raw republishes every copy)."""
     import asyncio
 
     from ssmd.archive.replay import ReplayError, parse_speed, run_replay
@@ -197,7 +211,7 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
         factor = parse_speed(speed)
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
-    frames = _open(path, feed, start, end, types, tickers)
+    frames = _open(path, feed, start, end, types, tickers, raw)
     try:
         summary = asyncio.run(run_replay(frames, env, speed=factor, subject_prefix=subject_prefix, stream=stream))
     except NatsUnavailable as exc:
@@ -223,8 +237,8 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Archive files decoded at once, on threads (output is the same).")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
-           types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool, incremental: bool,
-           book_depth: int, book_interval: str | None, jobs: int) -> None:
+           types: str | None, tickers: str | None, ignore_problems: bool, raw: bool, overwrite: bool,
+           incremental: bool, book_depth: int, book_interval: str | None, jobs: int) -> None:
     """Write typed tables (one per message type, plus book_top, partitioned by date) to OUT. Prices are
     dollars. If parts of the archive cannot be read, nothing is written unless --ignore-problems is given."""
     try:
@@ -242,7 +256,7 @@ def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, e
         summary = run_export(path, out, fmt=fmt, overwrite=overwrite, incremental=incremental, feed=feed,
                              start=start, end=end, types=types, tickers=tickers, book_depth=book_depth,
                              book_interval_ms=interval_ms, jobs=jobs, problems=problems,
-                             ignore_problems=ignore_problems)
+                             ignore_problems=ignore_problems, raw=raw)
     except ExportError as exc:
         fail(str(exc))
     except ArchiveProblems:

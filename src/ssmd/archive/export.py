@@ -23,6 +23,7 @@ incremental one stages its new parts there and moves them in before it records t
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 import contextlib
 import datetime as dt
@@ -42,7 +43,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ssmd.archive import book_top
+from ssmd.archive import book_top, merged
 from ssmd.archive._bulk import read_batches
 from ssmd.archive._progress import Progress
 from ssmd.archive._window import Window
@@ -113,6 +114,8 @@ class FileResult:
     sha256: str
     frames: int = 0
     not_exported: int = 0
+    merged_out: int = 0
+    """Other connections' copies the merged view leaves out (docs/redundancy.md)."""
     bad: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
@@ -146,6 +149,8 @@ class _Task:
     book: bool
     prefetch: bool = False
     """Decode the next batch while this one is converted (``--jobs`` > 1: more than one core is ours)."""
+    dropped: tuple[int, ...] = ()
+    """Line numbers (1-based, ascending) the merged view leaves out of this file."""
 
 
 def _export_file(task: _Task) -> FileResult:
@@ -170,9 +175,14 @@ def _export_file(task: _Task) -> FileResult:
             report(BAD_GZIP, where, "empty file (0 bytes): not a gzip stream")
         else:
             with _no_gc():
+                offset = 0
                 for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields,
                                           prefetch=task.prefetch):
-                    _convert_batch(tables, batch.frames, batch.nats_seq, options, task.book, sink, result)
+                    frames, nats_seq = batch.frames, batch.nats_seq
+                    if task.dropped:
+                        frames, nats_seq = _merged(frames, nats_seq, task.dropped, offset, result)
+                    offset += batch.frames.num_rows
+                    _convert_batch(tables, frames, nats_seq, options, task.book, sink, result)
     except ArchiveError as exc:  # what was decoded before the damage is kept, like every reader does
         report(BAD_GZIP, where, str(exc).removeprefix(f"{source.path}: "))
     finally:
@@ -185,6 +195,22 @@ def _export_file(task: _Task) -> FileResult:
 _gc_lock = threading.Lock()
 _gc_holders = 0
 _gc_was_enabled = False
+
+
+def _merged(frames: pa.RecordBatch, nats_seq: pa.Array | None, dropped: tuple[int, ...], offset: int,
+            result: FileResult) -> tuple[pa.RecordBatch, pa.Array | None]:
+    """The batch without the lines the merged view leaves out (a batch's rows are the file's lines from
+    ``offset``)."""
+    n = frames.num_rows
+    lo, hi = bisect.bisect_left(dropped, offset + 1), bisect.bisect_left(dropped, offset + n + 1)
+    if lo == hi:
+        return frames, nats_seq
+    keep = [True] * n
+    for number in dropped[lo:hi]:
+        keep[number - 1 - offset] = False
+    mask = pa.array(keep, pa.bool_())
+    result.merged_out += hi - lo
+    return frames.filter(mask), nats_seq.filter(mask) if nats_seq is not None else None
 
 
 @contextlib.contextmanager
@@ -348,7 +374,7 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
                types: Collection[str] | str | None = None, tickers: Collection[str] | str | None = None,
                book_depth: int = book_top.DEFAULT_DEPTH, book_interval_ms: int | None = None, jobs: int = 1,
                show_progress: bool = True, problems: Problems | None = None,
-               ignore_problems: bool = False) -> dict[str, Any]:
+               ignore_problems: bool = False, raw: bool = False) -> dict[str, Any]:
     """Export the archive at ``path`` into ``out``; returns a summary (rows per table, frames not exported).
 
     ``incremental``: add only the files ``out`` has not exported yet (``out`` may be missing); a file that changed
@@ -357,6 +383,9 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
     Parts of the archive that cannot be read go into ``problems`` (the kinds ``verify`` names). Unless
     ``ignore_problems``, the export then raises :class:`ArchiveProblems` and leaves ``out`` as it was: an export
     that silently lacks data is worse than none.
+
+    The tables hold the merged view (one copy of what several connector instances captured, docs/redundancy.md;
+    ``merged_out`` counts the copies left out); ``raw`` exports every copy.
     """
     problems = Problems() if problems is None else problems
     if fmt not in ("parquet", "csv"):
@@ -383,11 +412,12 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
         raise ExportError(str(exc)) from None
     if incremental:
         with _locked(target):
-            return _export(files, target, options, jobs, show_progress, started, True, problems, ignore_problems)
+            return _export(files, target, options, jobs, show_progress, started, True, problems, ignore_problems,
+                           raw)
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ExportError(f"{target}: exists and is not empty (use --overwrite to replace it, or --incremental "
                           f"to add new archive files)")
-    return _export(files, target, options, jobs, show_progress, started, False, problems, ignore_problems)
+    return _export(files, target, options, jobs, show_progress, started, False, problems, ignore_problems, raw)
 
 
 @contextlib.contextmanager
@@ -404,7 +434,8 @@ def _locked(target: Path) -> Iterator[None]:
 
 
 def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, show_progress: bool,
-            started: float, incremental: bool, problems: Problems, ignore_problems: bool) -> dict[str, Any]:
+            started: float, incremental: bool, problems: Problems, ignore_problems: bool,
+            raw: bool = False) -> dict[str, Any]:
     state = _load_state(target) if incremental else None
     if state is not None and state["options"] != options.to_json():
         raise ExportError(f"{target}: was exported with other options ({_diff(state['options'], options.to_json())});"
@@ -425,10 +456,15 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     progress = Progress("export", total=len(todo), unit="files") if show_progress else None
-    summary: dict[str, Any] = {"frames": 0, "not_exported": 0, "frames_with_bad_fields": 0, "rows": {}}
+    summary: dict[str, Any] = {"frames": 0, "not_exported": 0, "merged_out": 0, "frames_with_bad_fields": 0,
+                               "rows": {}}
     outputs: list[str] = []
     try:
-        tasks = [_Task(source, str(partial), options, want_book[source.feed], jobs > 1) for source in todo]
+        # The merge runs over every selected file in archive order (its book chains span files), also those an
+        # incremental export did before, so that a file's merged lines do not depend on when it was exported.
+        dropped = {} if raw else merged.dropped_lines((f.feed, f.path, f.fmt) for f in files)
+        tasks = [_Task(source, str(partial), options, want_book[source.feed], jobs > 1,
+                       tuple(dropped.get(source.path, ()))) for source in todo]
         with contextlib.closing(_run(tasks, jobs)) as results:  # closed (threads done) before any clean-up
             for source, result in zip(todo, results, strict=True):
                 with _no_gc():
@@ -446,6 +482,7 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
                 outputs += result.outputs
                 summary["frames"] += result.frames
                 summary["not_exported"] += result.not_exported
+                summary["merged_out"] += result.merged_out
                 summary["frames_with_bad_fields"] += result.bad
                 for name, count in result.rows.items():
                     summary["rows"][name] = summary["rows"].get(name, 0) + count

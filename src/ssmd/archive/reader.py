@@ -20,14 +20,17 @@ from typing import Any
 
 import orjson
 
+from ssmd.archive import merged
 from ssmd.archive._head import Head, decode_head
 from ssmd.archive._window import Window
+from ssmd.archive.merged import Merger, Origin
 from ssmd.archive_format.days import Day, find_days
 from ssmd.archive_format.layout import window_start
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.manifest import FileEntry
 from ssmd.archive_format.problems import ArchiveProblems, Problem, Problems, Report, compare
 from ssmd.bus.subjects import type_token
+from ssmd.coverage.events import is_coverage
 from ssmd.kalshi import values
 
 log = logging.getLogger("ssmd.archive")
@@ -37,13 +40,19 @@ _UNSET: Any = object()
 class ArchiveFrame:
     """One archived exchange frame. ``raw`` is byte-for-byte what the exchange sent."""
 
-    __slots__ = ("_head", "_value", "file", "line", "raw", "seq")
+    __slots__ = ("_head", "_value", "file", "line", "origin", "raw", "seq")
 
-    def __init__(self, raw: bytes, file: str, line: int, seq: int | None, head: Head | None = None) -> None:
+    received_ns: int | None = None
+    """Not in the archive's line framing (the merged view uses the exchange's time)."""
+
+    def __init__(self, raw: bytes, file: str, line: int, seq: int | None, head: Head | None = None,
+                 origin: Origin | None = None) -> None:
         self.raw = raw
         self.file = file
         self.line = line
         self.seq = seq
+        self.origin = origin
+        """``(instance, connection)`` that published the frame, ``None`` where the archive does not say."""
         self._head = head
         self._value: Any = _UNSET
 
@@ -94,6 +103,7 @@ def open(
     parsed: bool = False,
     ignore_problems: bool = False,
     on_problem: Callable[[Problem], Any] | None = None,
+    raw: bool = False,
 ) -> ArchiveReader:
     """Frames under ``path`` (archive root, feed dir, day dir or one file) in file order.
 
@@ -101,13 +111,18 @@ def open(
     the end of that day) skip whole days and files outside the window, then frames whose exchange time is
     outside it; frames without a time are kept when their file is in the window. ``types`` matches a frame's
     ``type`` or its subject token (``orderbook`` covers snapshots and deltas); ``tickers`` the raw ticker.
-    ``parsed=True`` fills ``.value`` eagerly. Raises :class:`ssmd.archive.ArchiveError` for a path that is not
-    an archive. Problems met while reading (a file that is not gzip, a missing file, a bad line, ...) do not stop
-    the read: see :class:`ArchiveReader`.
+    ``parsed=True`` fills ``.value`` eagerly.
+
+    By default the frames are the merged view (:mod:`ssmd.archive.merged`, docs/redundancy.md): what several
+    connector instances captured, each exchange message once, and no coverage lines; filters apply after the
+    merge. ``raw=True`` yields every archived line, each copy with its ``origin``.
+
+    Raises :class:`ssmd.archive.ArchiveError` for a path that is not an archive. Problems met while reading (a
+    file that is not gzip, a missing file, a bad line, ...) do not stop the read: see :class:`ArchiveReader`.
     """
     window = Window.of(start, end)
     days = find_days(path, feed)
-    return ArchiveReader(days, window, _as_set(types), _as_set(tickers), parsed, ignore_problems, on_problem)
+    return ArchiveReader(days, window, _as_set(types), _as_set(tickers), parsed, ignore_problems, on_problem, raw)
 
 
 class ArchiveReader:
@@ -117,13 +132,15 @@ class ArchiveReader:
     ``on_problem`` is called with each one as it is found (by default each is logged as a warning). After the
     last readable frame the iteration raises :class:`~ssmd.archive.problems.ArchiveProblems` if there were any,
     unless ``ignore_problems`` is set: then it just ends and ``problems`` says what is missing.
+    ``mergers`` (feed -> :class:`~ssmd.archive.merged.Merger`, empty with ``raw``) count what the merge left out.
     """
 
     def __init__(self, days: list[Day], window: Window, types: frozenset[str] | None,
                  tickers: frozenset[str] | None, parsed: bool = False, ignore_problems: bool = False,
-                 on_problem: Callable[[Problem], Any] | None = None) -> None:
+                 on_problem: Callable[[Problem], Any] | None = None, raw: bool = False) -> None:
         self.ignore_problems = ignore_problems
         self.problems = Problems(on_problem if on_problem is not None else _log_problem)
+        self.mergers: dict[str, Merger] | None = None if raw else {}
         self._frames = self._read(days, window, types, tickers, parsed)
 
     def __iter__(self) -> Iterator[ArchiveFrame]:
@@ -134,7 +151,7 @@ class ArchiveReader:
 
     def _read(self, days: list[Day], window: Window, types: frozenset[str] | None,
               tickers: frozenset[str] | None, parsed: bool) -> Iterator[ArchiveFrame]:
-        yield from _frames(days, window, types, tickers, parsed, self.problems)
+        yield from _frames(days, window, types, tickers, parsed, self.problems, self.mergers)
         if self.problems and not self.ignore_problems:
             raise ArchiveProblems(self.problems)
 
@@ -145,26 +162,51 @@ def _log_problem(problem: Problem) -> None:
 
 def _frames(
     days: list[Day], window: Window, types: frozenset[str] | None, tickers: frozenset[str] | None, parsed: bool,
-    problems: Problems,
+    problems: Problems, mergers: dict[str, Merger] | None = None,
 ) -> Iterator[ArchiveFrame]:
+    """``mergers``: the merged view, one merger per feed (filled here); ``None``: every line."""
     need_head = types is not None or tickers is not None or window.bounded
     report = problems.add
     for day, file, fmt, entry in window_files(days, window, report):
         lines = FileLines(file, day.where(file.name), fmt, report)
         name = str(file)
+        admit = None
+        if mergers is not None:
+            merger = mergers.get(day.feed)
+            if merger is None:
+                merger = mergers[day.feed] = merged.for_feed(day.feed)
+            admit = merger.admit
+        source = _file_frames(lines, name, admit)
         if not need_head and not parsed:
-            for number, raw, seq in lines:
-                yield ArchiveFrame(raw, name, number, seq)
+            yield from source
         else:
-            for number, raw, seq in lines:
-                frame = ArchiveFrame(raw, name, number, seq, decode_head(raw) if need_head else None)
-                if need_head and not _matches(frame, window, types, tickers):
-                    continue
+            for frame in source:
+                if need_head:
+                    frame._head = decode_head(frame.raw)
+                    if not _matches(frame, window, types, tickers):
+                        continue
                 if parsed:
                     frame.value  # noqa: B018 - fill the cache now, as asked
                 yield frame
         if entry is not None and lines.complete:
             compare(entry, lines.where, report, records=lines.records)
+
+
+def _file_frames(lines: FileLines, name: str, admit: Callable[[bytes, Origin | None], bool] | None,
+                 ) -> Iterator[ArchiveFrame]:
+    """One file's frames, through the merge when ``admit`` is given. A file that records no origins (most archives)
+    keeps the plain loop: only coverage lines leave the merged view there."""
+    if merged.has_origins(lines.path):
+        for number, raw, seq, origin in lines.with_origins():
+            if admit is None or admit(raw, origin):
+                yield ArchiveFrame(raw, name, number, seq, None, origin)
+    elif admit is not None:
+        for number, raw, seq in lines:
+            if not is_coverage(raw):
+                yield ArchiveFrame(raw, name, number, seq)
+    else:
+        for number, raw, seq in lines:
+            yield ArchiveFrame(raw, name, number, seq)
 
 
 def window_files(days: list[Day], window: Window,

@@ -4,10 +4,11 @@ Every closed file is checked against its manifest entry (present, valid gzip, sh
 every file on disk must be in the manifest, recorded stream gaps are reported, a stray ``.tmp`` is flagged,
 and duplicates are found across the whole run: trades by ``trade_id``; other sequenced frames by identical
 content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
-Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
-so memory grows with the number of frames verified (~60 MB per million). Gzip, line and manifest-listing problems
-are classified by the code every reader uses (:class:`ssmd.archive_format.lines.FileLines`, ``Day.listing``), so a
-reader and verify name the same damage alike.
+Kalshi restarts seqs on every connection), each within one instance's copy where lines record their origin (a
+copy from another, redundant, instance is not a duplicate: docs/redundancy.md). Duplicate detection keeps a
+64-bit hash per frame, so memory grows with the number of frames verified (~60 MB per million). Gzip, line and
+manifest-listing problems are classified by the code every reader uses
+(:class:`ssmd.archive_format.lines.FileLines`, ``Day.listing``), so a reader and verify name the same damage alike.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ssmd.archive_format.days import ArchiveError, Day, find_days
 from ssmd.archive_format.layout import parse_day
 from ssmd.archive_format.lines import FileLines
 from ssmd.archive_format.manifest import FileEntry, Manifest
+from ssmd.archive_format.members import Origin
 from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.ledger import CoverageReport
@@ -96,7 +98,7 @@ class _Seen:
         self.frames: set[int] = set()
         # A subscription's seq starts at 1 and restarts on every reconnect; an unchanged book then yields a
         # snapshot identical to the previous connection's. Frames are compared within one subscription only.
-        self.subscriptions: dict[int | None, int] = {}
+        self.subscriptions: dict[object, int] = {}
         self.coverage = EventCollector()
 
 
@@ -189,9 +191,9 @@ def _verify_file(
     hashing = _Hashing()
     lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
-    for number, raw, seq in lines:
+    for number, raw, seq, origin in lines.with_origins():
         if not seen.coverage.offer(raw, f"{where}:{number}", result.add):
-            _check_line(raw, seen, result, where, number)
+            _check_line(raw, seen, result, where, number, origin)
         if seq is not None:
             if last_seq is not None and seq <= last_seq:
                 result.add("seq_order", f"{where}:{number}",
@@ -210,21 +212,29 @@ def _verify_file(
     return last_seq
 
 
-def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: int) -> None:
-    """Duplicate checks for one frame."""
+def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: int,
+                origin: Origin | None = None) -> None:
+    """Duplicate checks for one frame, within each instance's copy: the same trade or frame from two instances is
+    redundancy (docs/redundancy.md), from one instance it is a duplicate. Trades are compared per instance (a
+    reconnect or a REST backfill must not deliver a trade twice), sequenced frames per connection (their sid and
+    seq are)."""
     head = decode_head(raw)
+    if origin is not None and origin == (None, None):
+        origin = None
     if head.type == "trade":
         trade_id = head.trade_id
         if trade_id:
-            key = hash(trade_id)
+            key = hash(trade_id) if origin is None else hash((origin[0], trade_id))
             if key in seen.trade_ids:
                 result.add("duplicate_trade", f"{where}:{number}", f"trade_id {trade_id} seen before")
             seen.trade_ids.add(key)
             return
     if head.seq is not None:
+        sub: object = head.sid if origin is None else (origin, head.sid)
         if head.seq == 1:
-            seen.subscriptions[head.sid] = seen.subscriptions.get(head.sid, 0) + 1
-        key = hash((seen.subscriptions.get(head.sid, 0), raw))
+            seen.subscriptions[sub] = seen.subscriptions.get(sub, 0) + 1
+        key = hash((seen.subscriptions.get(sub, 0), raw)) if origin is None else \
+            hash((origin, seen.subscriptions.get(sub, 0), raw))
         if key in seen.frames:
             result.add("duplicate_frame", f"{where}:{number}",
                        f"{head.type} sid={head.sid} seq={head.seq} identical to an earlier frame")

@@ -1,34 +1,31 @@
-"""Kalshi's frame types as subject type tokens; the subject rule itself is :mod:`ssmd.naming`'s.
+"""Frame types as subject type tokens, as each feed maps them; the subject rule itself is :mod:`ssmd.naming`'s.
 
-The key token is ``msg.market_ticker``, else ``event_ticker``, else ``series_ticker``, else ``_`` (Kalshi tickers
-contain dots: ``KXETHD-26FEB1217-T1819.99`` -> ``KXETHD-26FEB1217-T1819_99``). Users filter with e.g.
-``prod.kalshi.json.trade.>``.
+The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi maps
+``orderbook_delta`` to ``orderbook`` and keys by ticker); :func:`ssmd.naming.sanitize_token` makes the key one
+token (Kalshi tickers contain dots: ``KXETHD-26FEB1217-T1819.99`` -> ``KXETHD-26FEB1217-T1819_99``), and no key is
+``_``. Users filter with e.g. ``prod.kalshi.json.trade.>``.
 """
 
 from __future__ import annotations
 
 from ssmd.naming import NO_KEY, UNPARSED, filter_covers, sanitize_token, subject, unparsed_subject
 
-__all__ = ["NO_TICKER", "TYPE_TOKENS", "UNPARSED", "filter_covers", "sanitize_token", "subject_for", "type_token",
+__all__ = ["NO_TICKER", "UNPARSED", "filter_covers", "sanitize_token", "subject", "subject_for", "type_token",
            "unparsed_subject"]
 
-# Kalshi frame type -> subject type token. Anything else keeps its own type.
-TYPE_TOKENS: dict[str, str] = {
-    "ticker": "ticker",
-    "ticker_v2": "ticker",
-    "trade": "trade",
-    "orderbook_snapshot": "orderbook",
-    "orderbook_delta": "orderbook",
-    "market_lifecycle_v2": "lifecycle",
-    "event_lifecycle": "event_lifecycle",
-}
 NO_TICKER = NO_KEY
 
 
-def type_token(frame_type: str) -> str:
-    return TYPE_TOKENS.get(frame_type) or sanitize_token(frame_type)
+def type_token(frame_type: str, feed: str = "kalshi") -> str:
+    """The type token of a wire frame type, as ``feed`` maps it (an unknown feed: the type, sanitised).
+
+    The default is for archive tools that do not yet say which feed an archive holds."""
+    from ssmd.feed.registry import get_feed, is_feed
+
+    return get_feed(feed).type_token(frame_type) if is_feed(feed) else sanitize_token(frame_type)
 
 
 def subject_for(prefix: str, frame_type: str, ticker: str | None) -> str:
-    """``prefix`` is ``{env}.{feed}``; ``ticker`` is the raw exchange ticker or ``None``."""
-    return subject(prefix, type_token(frame_type), ticker)
+    """Like :func:`ssmd.naming.subject` for a wire frame type; the feed is the last token of ``prefix``
+    (``prod.kalshi``)."""
+    return subject(prefix, type_token(frame_type, prefix.rsplit(".", 1)[-1]), ticker)

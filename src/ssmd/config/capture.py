@@ -1,12 +1,15 @@
 """The optional ``capture:`` section of an environment file: what the connector subscribes to, and how hard
 it tries to stay connected.
 
-Defaults match the deployment guide: global ``ticker`` and ``trade`` plus ``market_lifecycle_v2``, so the
-guide's files need no ``capture:`` section at all. Example::
+Which channels exist, which need a market list and the per-connection limits are the feed's knowledge
+(:class:`~ssmd.feed.base.Feed`); :meth:`CaptureConfig.for_feed` fills in the feed's defaults and checks the
+file against them, and :class:`~ssmd.config.environment.EnvironmentConfig` does so at load time for the feed it
+names. For Kalshi the defaults are the deployment guide's (global ``ticker``, ``trade``,
+``market_lifecycle_v2``), so the guide's files need no ``capture:`` section at all. Example::
 
     capture:
       channels: [ticker, trade, market_lifecycle_v2, orderbook_delta]
-      markets:                         # for channels that need tickers (orderbook_delta)
+      markets:                         # for the feed's market-list channels (Kalshi: orderbook_delta)
         tickers: [KXBTCD-26FEB1217-T67749.99]
         discover: {status: open, series_ticker: [KXBTCD], refresh: 5m}
       max_markets_per_subscription: 200
@@ -15,16 +18,15 @@ guide's files need no ``capture:`` section at all. Example::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from ssmd.config.base import ConfigModel, Duration
 from ssmd.config.duration import parse_duration
 
-DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2")
-MARKET_CHANNELS = frozenset({"orderbook_delta"})
-"""Channels Kalshi serves only for an explicit market list (no firehose)."""
+if TYPE_CHECKING:
+    from ssmd.feed.base import Feed
 
 
 class DiscoveryConfig(ConfigModel):
@@ -36,7 +38,7 @@ class DiscoveryConfig(ConfigModel):
     refresh: Duration = "5m"
     max_markets: int = Field(default=5000, ge=1)
     rest_url: str | None = None
-    """Override the REST base (``https://host/trade-api/v2``); default: derived from the WebSocket host."""
+    """Override the REST base (``--rest-url`` wins); default: the feed's, derived from the WebSocket URL."""
 
     @property
     def refresh_s(self) -> int:
@@ -56,11 +58,12 @@ class MarketsConfig(ConfigModel):
 
 
 class CaptureConfig(ConfigModel):
-    channels: tuple[str, ...] = Field(default=DEFAULT_CHANNELS, min_length=1)
+    channels: tuple[str, ...] | None = Field(default=None, min_length=1)
+    """``None``: the feed's ``default_channels``."""
     markets: MarketsConfig = MarketsConfig()
-    max_markets_per_subscription: int = Field(default=200, ge=1, le=10000)
-    """Kalshi's cap is unpublished (error 26); the original found 256 and kept 200 for headroom."""
-    max_markets_per_connection: int = Field(default=1000, ge=1)
+    max_markets_per_subscription: int | None = Field(default=None, ge=1, le=10000)
+    """``None``: the feed's (Kalshi's cap is unpublished, error 26; the original found 256 and kept 200)."""
+    max_markets_per_connection: int | None = Field(default=None, ge=1)
     buffer_frames: int = Field(default=300_000, ge=1)
     """Frames held while NATS is unreachable: 60 s at 5,000 frames/s."""
     max_in_flight: int = Field(default=4000, ge=1)
@@ -72,28 +75,55 @@ class CaptureConfig(ConfigModel):
     backoff_max: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=10.0, gt=0)
 
+    _market: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
     @field_validator("channels")
     @classmethod
-    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _unique(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
         if len(set(value)) != len(value):
             raise ValueError("channels are listed twice")
         if any(not c or not c.replace("_", "").isalnum() for c in value):
-            raise ValueError("channel names are lower-case words like ticker, trade, orderbook_delta")
+            raise ValueError("channel names are lower-case words like ticker, trade, book")
         return value
 
-    @model_validator(mode="after")
-    def _markets_for_market_channels(self) -> CaptureConfig:
-        wants = [c for c in self.channels if c in MARKET_CHANNELS]
+    def for_feed(self, feed: Feed) -> CaptureConfig:
+        """This section with the feed's defaults filled in and its market-list channels known. Raises
+        :class:`ValueError` when a market-list channel has no markets to subscribe."""
+        channels = self.channels or feed.default_channels
+        wants = [c for c in channels if c in feed.market_channels]
         if wants and not self.markets.tickers and self.markets.discover is None:
             raise ValueError(
                 f"channel {wants[0]} needs markets: set capture.markets.tickers or capture.markets.discover"
             )
-        return self
+        resolved = self.model_copy(update={
+            "channels": channels,
+            "max_markets_per_subscription": self.max_markets_per_subscription or feed.max_markets_per_subscription,
+            "max_markets_per_connection": self.max_markets_per_connection or feed.max_markets_per_connection,
+        })
+        resolved._market = frozenset(feed.market_channels)
+        return resolved
 
     @property
     def global_channels(self) -> tuple[str, ...]:
-        return tuple(c for c in self.channels if c not in MARKET_CHANNELS)
+        """Channels without a market list (all of them until :meth:`for_feed` says otherwise)."""
+        return tuple(c for c in self.channels or () if c not in self._market)
 
     @property
     def market_channels(self) -> tuple[str, ...]:
-        return tuple(c for c in self.channels if c in MARKET_CHANNELS)
+        return tuple(c for c in self.channels or () if c in self._market)
+
+    @property
+    def per_subscription(self) -> int:
+        """``max_markets_per_subscription`` as resolved by :meth:`for_feed`."""
+        if self.max_markets_per_subscription is None:
+            raise RuntimeError("CaptureConfig.for_feed() fills in the feed's limits before planning")
+        return self.max_markets_per_subscription
+
+    @property
+    def per_connection(self) -> int:
+        """``max_markets_per_connection`` as resolved by :meth:`for_feed` (never below one subscription)."""
+        if self.max_markets_per_connection is None:
+            raise RuntimeError("CaptureConfig.for_feed() fills in the feed's limits before planning")
+        return max(self.max_markets_per_connection, self.per_subscription)

@@ -92,7 +92,23 @@ class EnvironmentConfig(ConfigModel):
     storage: StorageConfig
     keys: dict[str, KeySpec] | None = None
     schedule: ScheduleConfig | None = None
-    capture: CaptureConfig = CaptureConfig()
+    capture: CaptureConfig = Field(default=CaptureConfig(), validate_default=True)
+
+    @field_validator("capture")
+    @classmethod
+    def _for_feed(cls, value: CaptureConfig, info: ValidationInfo) -> CaptureConfig:
+        """The feed's channel defaults and rules, when ``feed`` names a registered feed (another name: the
+        connector refuses it; other services need no channels)."""
+        from ssmd.feed.registry import get_feed, is_feed
+
+        name = info.data.get("feed")
+        if not isinstance(name, str) or not is_feed(name):
+            return value
+        try:
+            feed = get_feed(name)
+        except KeyError:  # registered, but its package is not installed here
+            return value
+        return value.for_feed(feed)
 
     @property
     def subject_prefix(self) -> str:

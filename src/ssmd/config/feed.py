@@ -95,7 +95,9 @@ class FeedVersion(ConfigModel):
 
 class FeedConfig(ConfigModel):
     name: str = Field(min_length=1)
-    feed_type: Literal["websocket"] = Field(validation_alias=AliasChoices("feed_type", "type"), alias="feed_type")
+    feed_type: str = Field(validation_alias=AliasChoices("feed_type", "type"), alias="feed_type")
+    """``websocket`` (the deployment guide's; the feed is then the one called ``name``) or a feed's name
+    (``polymarket``)."""
     display_name: str | None = None
     status: Literal["active", "deprecated", "disabled"] = "active"
     versions: tuple[FeedVersion, ...] = Field(min_length=1)
@@ -105,7 +107,12 @@ class FeedConfig(ConfigModel):
     @field_validator("feed_type", mode="before")
     @classmethod
     def _supported(cls, value: object) -> object:
-        return _refuse_unsupported("feed_type", value)
+        from ssmd.feed.registry import feed_names
+
+        value = _refuse_unsupported("feed_type", value)
+        if value != "websocket" and value not in feed_names():
+            raise ValueError(f"expected websocket or a feed name ({', '.join(feed_names())}), got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _unique_dates(self) -> FeedConfig:

@@ -1,9 +1,9 @@
 """How subscriptions are spread over connections, within the exchange's limits (all of them config).
 
-Shard 0 carries the global channels (``ticker``, ``trade``, lifecycle: every market, no list). Market-list
-channels (``orderbook_delta``) are cut into subscriptions of at most ``max_markets_per_subscription`` markets,
-packed onto connections of at most ``max_markets_per_connection`` markets; the first such group shares
-shard 0. Kalshi publishes neither limit; the original settled on <=256 per subscription, one group per socket.
+Shard 0 carries the global channels (every market, no list; Kalshi's ``ticker``, ``trade``). Market-list
+channels (the feed's ``market_channels``) are cut into subscriptions of at most
+``max_markets_per_subscription`` markets, packed onto connections of at most ``max_markets_per_connection``
+markets; the first such group shares shard 0. Both limits default to the feed's (``capture`` may override them).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def plan_shards(capture: CaptureConfig, markets: Sequence[str], with_global: boo
     """Subscriptions per connection; always at least one connection. ``with_global=False``: leave the global
     channels to another process (partitions other than 0)."""
     shards: list[list[Subscription]] = [[Subscription(c) for c in capture.global_channels] if with_global else []]
-    per_sub = capture.max_markets_per_subscription
-    per_conn = max(capture.max_markets_per_connection, per_sub)
+    per_sub = capture.per_subscription
+    per_conn = capture.per_connection
     for channel in capture.market_channels:
         for index, group in enumerate(chunks(list(markets), per_conn)):
             while len(shards) <= index:
@@ -40,8 +40,8 @@ def place_new_markets(
     Fills existing subscriptions first, then opens subscriptions on connections with room, then new shards
     (``shard == len(shards)`` or more means "start a connection").
     """
-    per_sub = capture.max_markets_per_subscription
-    per_conn = max(capture.max_markets_per_connection, per_sub)
+    per_sub = capture.per_subscription
+    per_conn = capture.per_connection
     out: list[tuple[int, Subscription, list[str], bool]] = []
     todo = list(new)
     loads = [sum(len(s.markets or ()) for s in subs) for subs in shards]

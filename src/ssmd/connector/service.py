@@ -27,15 +27,15 @@ import aiohttp
 from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
-from ssmd.connector.discovery import DiscoveryError, discover_markets
-from ssmd.connector.endpoint import rest_base
+from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.partition import WHOLE, Partition
 from ssmd.connector.plan import place_new_markets, plan_shards
 from ssmd.connector.publisher import AckHook
 from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription, describe
 from ssmd.connector.sinks import MemorySink, Sink
-from ssmd.kalshi.auth import KalshiCredentials
+from ssmd.feed.base import Credentials, DiscoveryError, Feed
+from ssmd.feed.registry import feed_name_for, get_feed
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.http import HealthServer
 from ssmd.runtime.tasks import cancel_all
@@ -60,7 +60,7 @@ class TaskCrashed(Exception):
 class Options:
     env_path: str
     ws_url: str
-    credentials: KalshiCredentials | None
+    credentials: Credentials | None
     health_addr: str = "0.0.0.0:8080"
     rotation: str = "15m"
     on_ack: AckHook | None = None
@@ -68,15 +68,19 @@ class Options:
     """``--partition``/``SSMD_PARTITION``: the share of the market list this process captures."""
     instance: str | None = None
     """``--instance``/``SSMD_INSTANCE`` (validated by the CLI): stamped on every message; ``None``: the hostname."""
+    rest_url: str | None = None
+    """``--rest-url``: the discovery base, over the environment file's and the feed's."""
 
 
 class Connector:
     def __init__(self, feed: FeedConfig, env: EnvironmentConfig, options: Options,
-                 metrics: ConnectorMetrics | None = None) -> None:
+                 metrics: ConnectorMetrics | None = None, exchange: Feed | None = None) -> None:
+        """``exchange``: the feed to speak; default: the one the feed file selects (``feed_type`` or ``name``)."""
         self.feed = feed
+        self.exchange = exchange or get_feed(feed_name_for(feed.feed_type, feed.name))
         self.env = env
         self.opts = options
-        self.capture = env.capture
+        self.capture = env.capture.for_feed(self.exchange)
         self.metrics = metrics or ConnectorMetrics()
         self.run_id = secrets.token_hex(4)
         self.shards: list[Shard] = []
@@ -165,7 +169,7 @@ class Connector:
 
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
-        shard = Shard(index, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
+        shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
                       self.capture, self.metrics, self.run_id, subs, self._http)
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
@@ -204,8 +208,8 @@ class Connector:
     async def _discover(self) -> list[str]:
         cfg = self.capture.markets.discover
         assert cfg is not None and self._http is not None
-        base = cfg.rest_url or rest_base(self.opts.ws_url)
-        return await discover_markets(self._http, base, self.opts.credentials, cfg)
+        base = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url, cfg.rest_url)
+        return await self.exchange.discover(self._http, base, self.opts.credentials, cfg)
 
     async def _refresh_loop(self, retry_first: bool = False) -> None:
         """Re-discover every ``refresh``; after a failure keep the current list and retry sooner, with back-off

@@ -1,12 +1,19 @@
-"""One WebSocket connection to Kalshi, kept alive for the life of the process.
+"""One WebSocket connection to an exchange, kept alive for the life of the process; the exchange is a
+:class:`~ssmd.feed.base.Feed` (this module knows no exchange).
 
 A shard owns a set of subscriptions (global channels and/or market lists). Its loop: sign, connect, start
 reading *before* subscribing (data that arrives while a subscription is pending is published, not discarded),
-subscribe and wait for each ``subscribed``/``error`` reply, then read until the connection dies. Liveness:
-we ping every ``ping_interval``; a missing pong, or no frame at all from the server (data or its own pings),
-for ``dead_after`` seconds is a dead connection. Any end of a connection is followed by a reconnect with
+subscribe and wait for each command's reply (when the exchange sends one), then read until the connection dies.
+Liveness: we ping every ``ping_interval`` (WebSocket pings, or the feed's text heartbeat); a missing pong, or no
+frame at all from the server for ``dead_after`` seconds, is a dead connection; so is a subscribed connection
+that delivers no data for the feed's ``silent_after``. Any end of a connection is followed by a reconnect with
 exponential back-off and jitter (cap ``backoff_max``), a fresh signature and a full resubscribe. Only a
 rejected handshake before the first successful connection stops the process (bad credentials: exit 2).
+
+Every frame is routed once (:meth:`Feed.route`). The feed's :class:`~ssmd.feed.base.Session` turns control
+frames into :class:`~ssmd.feed.base.Reply` objects and sequence numbers into gaps; the policy is here: a reply
+that says ``too_many`` halves the market list and subscribes both halves; ``dropped`` subscribes again; a gap
+on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (a fresh snapshot).
 """
 
 from __future__ import annotations
@@ -22,13 +29,11 @@ from typing import Any, Literal
 
 import aiohttp
 
-from ssmd.bus.subjects import subject_for, type_token, unparsed_subject
+from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
-from ssmd.kalshi.auth import WS_PATH, KalshiCredentials
-from ssmd.kalshi.commands import Commands
-from ssmd.kalshi.frames import Frame, Kind, classify
+from ssmd.feed.base import UNPARSED, Command, Credentials, Feed, Gap, Kind, Reply, Route, Session
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
 
@@ -39,8 +44,6 @@ _CONNECT_TIMEOUT = 10.0
 _SUBJECT_CACHE_MAX = 200_000
 _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
-_TERMINAL_CODES = frozenset({10, 17, 25})
-"""Error codes after which Kalshi considers the subscription dead: resubscribe."""
 _COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
 """A command that got no reply or could not be sent: the connection no longer matches the plan."""
 
@@ -57,32 +60,36 @@ class HandshakeRejected(Exception):
 
 
 class CommandFailed(Exception):
-    def __init__(self, code: int | None, message: str | None) -> None:
-        super().__init__(f"error {code}: {message}")
-        self.code = code
-        self.message = message
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"error {reply.code}: {reply.message}")
+        self.code = reply.code
+        self.message = reply.message
+        self.too_many = reply.too_many
 
 
 @dataclass
 class Subscription:
-    """What we asked for; ``sid`` is the server's id on the current connection (None until confirmed)."""
+    """What we asked for; ``sid`` is the server's id of it on the current connection (the feed's
+    :attr:`Reply.handle`; None until confirmed, and always None on exchanges without ids)."""
 
     channel: str
     markets: list[str] | None = None
     sid: int | None = None
+    active: bool = False
+    """Subscribed on the current connection (with or without a ``sid``)."""
 
 
 @dataclass
 class _Conn:
     ws: aiohttp.ClientWebSocketResponse[Literal[False]]
     conn_id: str
-    commands: Commands = field(default_factory=Commands)
-    waiting: dict[int, asyncio.Future[Frame]] = field(default_factory=dict)
+    session: Session
+    waiting: dict[int, asyncio.Future[Reply]] = field(default_factory=dict)
     by_sid: dict[int, Subscription] = field(default_factory=dict)
-    last_seq: dict[int, int] = field(default_factory=dict)
     frames: int = 0
     last_server_frame: float = field(default_factory=time.monotonic)
     last_pong: float = field(default_factory=time.monotonic)
+    last_data: float = field(default_factory=time.monotonic)
     got_data: bool = False
     live: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -98,8 +105,9 @@ class Shard:
     def __init__(
         self,
         index: int,
+        feed: Feed,
         url: str,
-        credentials: KalshiCredentials | None,
+        credentials: Credentials | None,
         sink: Sink,
         prefix: str,
         capture: CaptureConfig,
@@ -109,6 +117,8 @@ class Shard:
         http: aiohttp.ClientSession,
     ) -> None:
         self.index = index
+        self.feed = feed
+        self._route = feed.route
         self.url = url
         self._creds = credentials
         self._sink = sink
@@ -127,7 +137,7 @@ class Shard:
         self._down_since: float | None = None
         """When the last subscribed connection ended; cleared when capture resumes."""
         self._conn: _Conn | None = None
-        self._subjects: dict[tuple[str, str | None], tuple[str, str]] = {}
+        self._subjects: dict[tuple[str, str | None], str] = {}
         self._state_gauge = metrics.shard_state.labels(str(index))
         self._markets_gauge = metrics.shard_markets.labels(str(index))
         self._update_markets_gauge()
@@ -155,6 +165,7 @@ class Shard:
             conn, self._conn = self._conn, None
             for sub in self.subscriptions:
                 sub.sid = None  # a sid names a subscription on one connection only
+                sub.active = False
             if conn is not None:
                 if conn.got_data:
                     backoff.reset()
@@ -186,7 +197,7 @@ class Shard:
 
     async def _connect_and_read(self, stop: asyncio.Event) -> str:
         self._set_state(State.CONNECTING)
-        headers = self._creds.headers("GET", WS_PATH) if self._creds else {}
+        headers = self.feed.handshake_headers(self._creds, self.url)
         try:
             ws = await asyncio.wait_for(
                 self._http.ws_connect(self.url, headers=headers, autoping=False, decode_text=False,
@@ -195,23 +206,28 @@ class Shard:
             )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status in (401, 403):
+                what = " and ".join(self.feed.credential_vars) or "the credentials"
                 raise HandshakeRejected(f"{self.url} refused the handshake with HTTP {exc.status}: check "
-                                        f"KALSHI_API_KEY and KALSHI_PRIVATE_KEY") from None
+                                        f"{what}") from None
             raise
-        conn = self._conn = _Conn(ws, f"{self._run_id}-{self.index}-{self._attempt}")
+        conn = self._conn = _Conn(ws, f"{self._run_id}-{self.index}-{self._attempt}", self.feed.session())
         self.ever_connected = True
         log.info("shard %d connected to %s", self.index, self.url,
                  extra={"shard": self.index, "conn": conn.conn_id})
         reader = asyncio.create_task(self._read(conn), name=f"shard-{self.index}-reader")
         pinger = asyncio.create_task(self._ping(conn), name=f"shard-{self.index}-pinger")
         stopper = asyncio.create_task(stop.wait())
+        watchers = {reader, pinger, stopper}
+        if self.feed.heartbeat.silent_after is not None:
+            watchers.add(asyncio.create_task(self._watch_silence(conn, self.feed.heartbeat.silent_after),
+                                             name=f"shard-{self.index}-silence"))
         try:
             self._set_state(State.SUBSCRIBING)
             subscriber = asyncio.create_task(self._subscribe_all(conn))
-            done, _ = await asyncio.wait({reader, pinger, stopper, subscriber}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({*watchers, subscriber}, return_when=asyncio.FIRST_COMPLETED)
             if subscriber in done:
                 subscriber.result()  # raises CommandFailed / TimeoutError
-                done, _ = await asyncio.wait({reader, pinger, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
             else:
                 subscriber.cancel()
             if stopper in done:
@@ -219,11 +235,12 @@ class Shard:
             first = next(iter(done))
             return first.result() if not first.cancelled() else "cancelled"  # type: ignore[return-value]
         finally:
-            await cancel_all((reader, pinger, stopper, *conn.tasks))
+            await cancel_all((*watchers, *conn.tasks))
 
     async def _subscribe_all(self, conn: _Conn) -> None:
         for sub in self.subscriptions:
             sub.sid = None
+            sub.active = False
         self.refused = {}
         # By index over the live list: a subscription that discovery adds meanwhile is appended and taken too.
         i = 0
@@ -240,52 +257,64 @@ class Shard:
                      ", ".join(s.channel for s in self.subscriptions), extra={"shard": self.index})
 
     async def _subscribe_or_split(self, conn: _Conn, sub: Subscription) -> int:
-        """A refused subscription is reported and skipped (the others still run); error 26 (too many markets
-        for one subscription) halves the market list and tries again. Returns how many entries of
-        ``self.subscriptions`` ``sub`` now takes (the halves are inserted right after it)."""
+        """A refused subscription is reported and skipped (the others still run); a ``too_many`` refusal
+        (Kalshi's error 26: too many markets for one subscription) halves the market list and tries again.
+        Returns how many entries of ``self.subscriptions`` ``sub`` now takes (the halves are inserted right
+        after it)."""
         try:
             await self._subscribe(conn, sub)
         except CommandFailed as exc:
             markets = sub.markets or []
-            if exc.code == 26 and len(markets) > 1:
+            if exc.too_many and len(markets) > 1:
                 half = len(markets) // 2
                 other = Subscription(sub.channel, markets[half:])
                 sub.markets = markets[:half]
                 self.subscriptions.insert(self.subscriptions.index(sub) + 1, other)
-                log.warning("error 26: splitting a %s subscription into %d + %d markets", sub.channel,
-                            len(sub.markets), len(other.markets or ()), extra={"shard": self.index})
+                log.warning("error %s (too many markets): splitting a %s subscription into %d + %d markets",
+                            exc.code, sub.channel, len(sub.markets), len(other.markets or ()),
+                            extra={"shard": self.index})
                 first = await self._subscribe_or_split(conn, sub)
                 return first + await self._subscribe_or_split(conn, other)
             self.refused[sub.channel] = str(exc)
         return 1
 
     async def _subscribe(self, conn: _Conn, sub: Subscription) -> None:
-        cid, frame = conn.commands.subscribe([sub.channel], sub.markets)
-        reply = await self._command(conn, cid, frame)
-        if reply.type == "error":
-            code, message = reply.error
-            self._metrics.subscribe_errors.labels(str(code)).inc()
-            log.error("subscribe %s refused by the exchange: error %s: %s", sub.channel, code, message,
+        reply = await self._command(conn, conn.session.subscribe(sub.channel, sub.markets))
+        if reply is not None and not reply.ok:
+            self._metrics.subscribe_errors.labels(str(reply.code)).inc()
+            log.error("subscribe %s refused by the exchange: error %s: %s", sub.channel, reply.code, reply.message,
                       extra={"shard": self.index, "channel": sub.channel})
-            raise CommandFailed(code, message)
-        sid = reply.subscribed_sid
+            raise CommandFailed(reply)
+        sid = reply.handle if reply is not None else None
+        sub.active = True
         if sid is not None:
             sub.sid = sid
             conn.by_sid[sid] = sub
         log.debug("subscribed %s: sid %s, %d markets", sub.channel, sid, len(sub.markets or ()),
                   extra={"shard": self.index, "conn": conn.conn_id})
 
-    async def _command(self, conn: _Conn, cid: int, frame: bytes) -> Frame:
-        """Send one command and wait for its reply (an ``error`` reply is returned, never a timeout)."""
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+    async def _command(self, conn: _Conn, command: Command) -> Reply | None:
+        """Send one command and wait for its reply (a refusal is returned, never a timeout); ``None`` when the
+        exchange does not answer this command (done once sent)."""
+        cid = command.id
+        if cid is None:
+            await conn.ws.send_str(command.frame.decode())
+            return None
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         conn.waiting[cid] = future
         try:
-            await conn.ws.send_str(frame.decode())
+            await conn.ws.send_str(command.frame.decode())
             return await asyncio.wait_for(future, self._cfg.subscribe_timeout)
         finally:
             conn.waiting.pop(cid, None)
 
     async def _ping(self, conn: _Conn) -> str:
+        beat = self.feed.heartbeat
+        if beat.text is not None:  # the exchange's own text heartbeat; any frame back counts as life
+            text, every = beat.text, beat.interval or self._cfg.ping_interval
+            while True:
+                await asyncio.wait_for(conn.ws.send_str(text), self._cfg.dead_after)
+                await asyncio.sleep(every)
         interval = min(self._cfg.ping_interval, self._cfg.dead_after / 2)
         while True:
             sent = time.monotonic()
@@ -294,6 +323,18 @@ class Shard:
             now = time.monotonic()
             if conn.last_pong < sent and now - sent > self._cfg.dead_after:
                 return f"no pong for {now - sent:.1f}s"
+
+    async def _watch_silence(self, conn: _Conn, silent_after: float) -> str:
+        """A socket that answers pings but delivers no data (Polymarket's silent sockets) is dead too; counted
+        from when the connection is subscribed."""
+        while True:
+            await asyncio.sleep(min(silent_after / 4, 1.0))
+            if not conn.live:
+                conn.last_data = time.monotonic()
+                continue
+            quiet = time.monotonic() - conn.last_data
+            if quiet > silent_after:
+                return f"no data from the server for {quiet:.1f}s (silent socket)"
 
     # -- the hot path ----------------------------------------------------------------------------------
 
@@ -305,6 +346,8 @@ class Shard:
         prefix = self._prefix
         conn_id = conn.conn_id
         subjects = self._subjects
+        route_of = self._route
+        session = conn.session
         while True:
             remaining = conn.last_server_frame + dead_after - time.monotonic()
             try:
@@ -322,36 +365,37 @@ class Shard:
                 conn.frames += 1
                 if conn.frames % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
-                frame = classify(raw) if mtype is aiohttp.WSMsgType.TEXT else Frame()
-                kind = frame.kind
+                route = route_of(raw) if mtype is aiohttp.WSMsgType.TEXT else UNPARSED
+                kind = route.kind
                 if kind is Kind.DATA:
-                    ftype = frame.type
-                    assert ftype is not None
-                    ticker = frame.ticker
-                    cached = subjects.get((ftype, ticker))
-                    if cached is None:
+                    token = route.type
+                    key = route.key
+                    subj = subjects.get((token, key))
+                    if subj is None:
                         if len(subjects) > _SUBJECT_CACHE_MAX:
                             subjects.clear()
-                        cached = subjects[(ftype, ticker)] = (subject_for(prefix, ftype, ticker), type_token(ftype))
-                    subject, token = cached
-                    sid = frame.sid
-                    seq = frame.seq
+                        subj = subjects[(token, key)] = subject(prefix, token, key)
+                    sid = route.sid
+                    seq = route.seq
                     headers = {"Ssmd-Received-Ns": str(received_ns), "Ssmd-Conn": conn_id}
                     if sid is not None:
                         headers["Ssmd-Sid"] = str(sid)
                         if seq is not None:
                             headers["Ssmd-Seq"] = str(seq)
                             headers["Nats-Msg-Id"] = f"{conn_id}:{sid}:{seq}"
-                            self._check_seq(conn, sid, seq)
+                            gap = session.gap(route)
+                            if gap is not None:
+                                self._on_gap(conn, gap)
                         else:
                             headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
                     else:
                         headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
                     metrics.count_received(token)
                     conn.got_data = True
-                    submit(subject, raw, headers, token, t0)
+                    conn.last_data = now
+                    submit(subj, raw, headers, token, t0)
                 elif kind is Kind.CONTROL:
-                    self._on_control(conn, frame, raw)
+                    self._on_control(conn, route, raw)
                 else:
                     metrics.unparsed.inc()
                     metrics.count_received("unparsed")
@@ -370,29 +414,27 @@ class Shard:
             else:  # CLOSE, CLOSING, CLOSED
                 return f"closed by the server (code {ws.close_code})"
 
-    def _check_seq(self, conn: _Conn, sid: int, seq: int) -> None:
-        prev = conn.last_seq.get(sid)
-        conn.last_seq[sid] = seq
-        if prev is None or seq == prev + 1:
-            return
+    def _on_gap(self, conn: _Conn, gap: Gap) -> None:
+        sid = gap.sid
         sub = conn.by_sid.get(sid)
         channel = sub.channel if sub else "unknown"
         self._metrics.seq_gaps.labels(channel).inc()
-        log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, prev + 1, seq,
-                    extra={"shard": self.index, "conn": conn.conn_id, "missing": seq - prev - 1})
-        if sub is not None and sub.channel == "orderbook_delta":
+        log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, gap.expected, gap.got,
+                    extra={"shard": self.index, "conn": conn.conn_id, "missing": gap.got - gap.expected})
+        if sub is not None and sub.channel in self.feed.resnapshot_channels:
             conn.by_sid.pop(sid, None)
             conn.spawn(self._resubscribe(conn, sub, sid, "a seq gap", "seq_gap"), f"shard-{self.index}-resubscribe")
 
-    async def _resubscribe(self, conn: _Conn, sub: Subscription, old: int, why: str, reason: str,
+    async def _resubscribe(self, conn: _Conn, sub: Subscription, old: int | None, why: str, reason: str,
                            dead: bool = False) -> None:
         """Subscribe ``sub`` again on this connection. After a seq gap the book is wrong until a fresh snapshot,
         so the live sid is unsubscribed first; after a terminal error (``dead``) the exchange already dropped it.
         The caller has removed ``old`` from ``conn.by_sid``, so one sid is never resubscribed twice."""
         try:
             if not dead:
-                cid, frame = conn.commands.unsubscribe([old])
-                await self._command(conn, cid, frame)
+                command = conn.session.unsubscribe(sub.channel, old, sub.markets)
+                if command is not None:
+                    await self._command(conn, command)
             await self._subscribe(conn, sub)
             self._metrics.resubscribes.labels(reason).inc()
             log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
@@ -402,27 +444,25 @@ class Shard:
                       extra={"shard": self.index, "conn": conn.conn_id})
             await _abort(conn.ws)
 
-    def _on_control(self, conn: _Conn, frame: Frame, raw: bytes) -> None:
-        ftype = frame.type or ""
-        self._metrics.control.labels(ftype).inc()
-        cid = frame.id
-        waiter = conn.waiting.get(cid) if cid else None
-        if frame.sid is not None and frame.seq is not None:
-            prev = conn.last_seq.get(frame.sid)
-            if prev is not None and frame.seq > prev:
-                conn.last_seq[frame.sid] = frame.seq
-        if waiter is not None and not waiter.done():
-            waiter.set_result(frame)
+    def _on_control(self, conn: _Conn, route: Route, raw: bytes) -> None:
+        self._metrics.control.labels(route.type).inc()
+        reply = conn.session.reply(route, raw)
+        if reply is None:
+            log.debug("control frame %s", raw[:200], extra={"shard": self.index})
             return
-        if ftype == "error":
-            code, message = frame.error
+        cid = reply.id
+        waiter = conn.waiting.get(cid) if cid is not None else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
+            return
+        if not reply.ok:
+            code, sid = reply.code, reply.handle
             self._metrics.subscribe_errors.labels(str(code)).inc()
-            log.error("exchange error %s: %s", code, message,
-                      extra={"shard": self.index, "sid": frame.sid, "id": cid})
-            if frame.sid is not None and code in _TERMINAL_CODES:
-                sub = conn.by_sid.pop(frame.sid, None)
+            log.error("exchange error %s: %s", code, reply.message, extra={"shard": self.index, "sid": sid, "id": cid})
+            if reply.dropped and sid is not None:
+                sub = conn.by_sid.pop(sid, None)
                 if sub is not None:
-                    conn.spawn(self._resubscribe(conn, sub, frame.sid, f"error {code}", f"error_{code}", dead=True),
+                    conn.spawn(self._resubscribe(conn, sub, sid, f"error {code}", f"error_{code}", dead=True),
                                f"shard-{self.index}-resubscribe")
             return
         log.debug("control frame %s", raw[:200], extra={"shard": self.index})
@@ -430,7 +470,7 @@ class Shard:
     # -- market updates (discovery) --------------------------------------------------------------------
 
     async def update_markets(self, sub: Subscription, add: list[str], remove: list[str]) -> None:
-        """Edit the plan, then bring a subscribed sid in line with ``update_subscription``.
+        """Edit the plan, then bring a live subscription in line (the feed's :meth:`Session.update` commands).
 
         Never raises for the exchange's sake: if a command cannot be sent or gets no reply, the connection is
         ended, and the reconnect subscribes the plan as it now is."""
@@ -438,22 +478,18 @@ class Shard:
         sub.markets = [m for m in markets if m not in set(remove)] + [m for m in add if m not in set(markets)]
         self._update_markets_gauge()
         conn = self._conn
-        if conn is None or sub.sid is None:
+        if conn is None or not sub.active:
             return  # not subscribed on this connection (yet): its (re)subscribe uses the new list
-        for action, tickers in (("delete_markets", remove), ("add_markets", add)):
-            if not tickers:
-                continue
-            cid, frame = conn.commands.update_subscription(sub.sid, tickers, action)  # type: ignore[arg-type]
+        for command in conn.session.update(sub.channel, sub.sid, add, remove):
             try:
-                reply = await self._command(conn, cid, frame)
+                reply = await self._command(conn, command)
             except _COMMAND_FAILURES as exc:
-                await self._out_of_step(conn, f"update_subscription {action}", exc)
+                await self._out_of_step(conn, "updating a subscription", exc)
                 return
-            if reply.type == "error":
-                code, message = reply.error
-                self._metrics.subscribe_errors.labels(str(code)).inc()
-                log.error("update_subscription %s refused: error %s: %s", action, code, message,
-                          extra={"shard": self.index, "sid": sub.sid})
+            if reply is not None and not reply.ok:
+                self._metrics.subscribe_errors.labels(str(reply.code)).inc()
+                log.error("updating the %s subscription was refused: error %s: %s", sub.channel, reply.code,
+                          reply.message, extra={"shard": self.index, "sid": sub.sid})
 
     async def add_subscription(self, sub: Subscription) -> None:
         """Add to the plan; subscribe now if live (a connection still subscribing takes it from the list)."""

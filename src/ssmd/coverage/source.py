@@ -20,7 +20,7 @@ def load(path: str | Path, feed: str | None = None,
     """Every coverage event under ``path`` (root, feed, day or file), and the archive's problems (bad events
     included; each also passed to ``on_problem`` as found). :class:`ssmd.archive.ArchiveError` for a path that is
     not an archive."""
-    reader = ssmd.archive.open(path, feed=feed, ignore_problems=True, on_problem=on_problem or _quiet)
+    reader = ssmd.archive.open(path, feed=feed, ignore_problems=True, on_problem=on_problem or _quiet, raw=True)
     collector = EventCollector(reader.problems.add)
     for frame in reader:
         collector.offer(frame.raw, f"{'/'.join(Path(frame.file).parts[-3:])}:{frame.line}")  # as verify names it

@@ -5,7 +5,30 @@ Services (connector, archiver, archive tools, agent, ``ssmd up``) receive a :cla
 (``ssmd.kalshi``, ``ssmd.polymarket``) and is registered with one line in :mod:`ssmd.feed.registry`.
 """
 
-from ssmd.feed.base import Feed
-from ssmd.feed.registry import feed_names, get_feed
+from ssmd.feed.base import (
+    UNPARSED,
+    BookDelta,
+    BookSnapshot,
+    Command,
+    Credentials,
+    DiscoveryError,
+    Event,
+    Feed,
+    FeedAuthError,
+    Gap,
+    Heartbeat,
+    Kind,
+    Lifecycle,
+    Reply,
+    Route,
+    Session,
+    TopOfBook,
+    Trade,
+)
+from ssmd.feed.registry import feed_name_for, feed_names, get_feed, is_feed
 
-__all__ = ["Feed", "feed_names", "get_feed"]
+__all__ = [
+    "UNPARSED", "BookDelta", "BookSnapshot", "Command", "Credentials", "DiscoveryError", "Event", "Feed",
+    "FeedAuthError", "Gap", "Heartbeat", "Kind", "Lifecycle", "Reply", "Route", "Session", "TopOfBook", "Trade",
+    "feed_name_for", "feed_names", "get_feed", "is_feed",
+]

@@ -1,8 +1,15 @@
-"""The interface every feed implements (DRAFT: the seam's owner may refine it; keep this docstring true).
+"""The interface every feed implements (keep this docstring true: helpers code against it).
 
 A feed knows its exchange's wire protocol and nothing about NATS, files or services. The generic connector
-drives a WebSocket with a feed's :class:`Session` (one per connection); the archive tools, the agent and the
-export see frames only through :meth:`Feed.route` and :meth:`Feed.events`.
+(:mod:`ssmd.connector.shard`) drives one WebSocket per shard with a fresh :class:`Session` from
+:meth:`Feed.session`: it sends the session's :class:`Command` frames, hands every control frame to
+:meth:`Session.reply` and every data frame that carries a sequence number to :meth:`Session.gap`, and applies
+the generic policy on what comes back (wait for a reply, split a subscription that is too big, subscribe again
+a subscription the exchange dropped, re-snapshot a book channel after a gap). The archive tools, the agent and
+the export see frames only through :meth:`Feed.route` and :meth:`Feed.events`.
+
+Routing is the hot path: :meth:`Feed.route` decodes each raw frame once, on the minimum fields, and never
+raises. ``Route.type`` is already the subject's type token (``{env}.{feed}.json.{type}.{key}``).
 
 Numbers in events are ``float`` on the fast path (the agent) and :class:`~decimal.Decimal` when ``exact=True``
 (books for export, tests); both come from one field table in the feed's package.
@@ -12,12 +19,17 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import aiohttp
+import msgspec
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from ssmd.config.capture import DiscoveryConfig
 
 Number = float | Decimal
 Side = Literal["bid", "ask"]
@@ -33,16 +45,25 @@ class Kind(enum.Enum):
     UNPARSED = "unparsed"
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """What the hot path needs of one raw frame, decoded once: the subject's type token and market key, and
-    the stream position (``sid``/``seq``) when the exchange has one. ``key`` is the raw market key (None: ``_``)."""
+class Route(msgspec.Struct, frozen=True, gc=False):
+    """What the hot path needs of one raw frame, decoded once.
+
+    ``type`` is the subject's type token (``orderbook``, ``trade``; ``unparsed`` for frames that are not the
+    feed's JSON); ``key`` is the raw market key (``None``: the subject token ``_``); ``sid``/``seq`` are the
+    stream and its position when the exchange numbers its frames (Kalshi), else ``None``. ``detail`` is the
+    feed's own decoded view of a CONTROL frame, for its :class:`Session` only (opaque to services), so that
+    replies are not decoded twice."""
 
     kind: Kind
     type: str = "unparsed"
     key: str | None = None
     sid: int | None = None
     seq: int | None = None
+    detail: object = None
+
+
+UNPARSED = Route(Kind.UNPARSED)
+"""Frames that are not JSON (or not the feed's JSON): published raw to ``{prefix}.json.unparsed._``, counted."""
 
 
 # -- normalised events -----------------------------------------------------------------------------------------
@@ -102,46 +123,149 @@ class Lifecycle:
 Event = Trade | BookSnapshot | BookDelta | TopOfBook | Lifecycle
 
 
+class Identity(msgspec.Struct, frozen=True, gc=False):
+    """What the merged view (:mod:`ssmd.archive.merged`) needs to tell copies of one exchange message apart when
+    several connections captured it (docs/redundancy.md). ``kind``: ``trade`` (``key`` is the trade id),
+    ``snapshot``/``delta`` (one ``market``'s book chain on stream ``sid``, position ``seq``), ``other`` (``key``
+    is the content: the frame type and message bytes, never the per-connection ``sid``/``seq``). ``ts_ms`` is the
+    exchange's time when the frame has one cheaply."""
+
+    kind: Literal["trade", "snapshot", "delta", "other"]
+    market: str | None = None
+    key: bytes | None = None
+    sid: int | None = None
+    seq: int | None = None
+    ts_ms: int | None = None
+
+
 # -- the connection protocol -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """``text`` is sent every ``interval`` seconds as a text frame (Polymarket ``PING``); ``None`` means
-    WebSocket protocol pings (Kalshi)."""
+    WebSocket protocol pings every ``capture.ping_interval`` (Kalshi). ``silent_after``: no DATA frame for this
+    long on a subscribed connection means a dead socket even if it answers pings (Polymarket); ``None``: off
+    (any frame from the server counts as life, within ``capture.dead_after``)."""
 
-    interval: float
+    interval: float | None = None
     text: str | None = None
+    silent_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One frame to send. ``id``: the reply that completes it (see :attr:`Reply.id`); ``None``: the exchange
+    does not answer this command, it is done once sent."""
+
+    frame: bytes
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one control frame means to the connection.
+
+    ``id`` names the :class:`Command` it answers (``None``: unsolicited). ``handle`` is the exchange's id of a
+    subscription (Kalshi's sid), given by a successful subscribe or named by an error. ``too_many``: the
+    subscription has too many markets, split it and subscribe the halves. ``dropped``: the exchange ended
+    subscription ``handle`` (a terminal error); subscribe it again without unsubscribing."""
+
+    id: int | None
+    ok: bool
+    handle: int | None = None
+    code: int | None = None
+    message: str | None = None
+    too_many: bool = False
+    dropped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Frames that stream ``sid`` skipped: ``expected`` was due, ``got`` arrived."""
+
+    sid: int
+    expected: int
+    got: int
 
 
 class Session(abc.ABC):
-    """One connection's protocol state: the commands it sends and what the replies and data mean."""
+    """One connection's protocol state: the commands it sends and what the replies and sequence numbers mean.
+
+    Not thread-safe and not shared: one per connection attempt, discarded with it."""
 
     @abc.abstractmethod
-    def subscribe(self, channel: str, markets: Sequence[str] | None) -> Iterable[bytes]:
-        """Frames to send to subscribe ``channel`` (for ``markets``, or all when ``None``)."""
+    def subscribe(self, channel: str, markets: Sequence[str] | None) -> Command:
+        """Subscribe ``channel`` for ``markets`` (``None``: a global channel, every market)."""
 
     @abc.abstractmethod
-    def unsubscribe(self, channel: str, markets: Sequence[str]) -> Iterable[bytes]:
-        """Frames to send to drop ``markets`` from ``channel``."""
+    def unsubscribe(self, channel: str, handle: int | None, markets: Sequence[str] | None) -> Command | None:
+        """End one subscription (before a re-snapshot). ``None``: nothing to send."""
 
     @abc.abstractmethod
-    def on_frame(self, route: Route, raw: bytes) -> Sequence[str]:
-        """Account for one frame (replies, seq gaps, silence). Returns the markets to re-snapshot now."""
+    def update(self, channel: str, handle: int | None, add: Sequence[str], remove: Sequence[str]) -> list[Command]:
+        """Bring a live subscription in line with a changed market list, in place."""
+
+    @abc.abstractmethod
+    def reply(self, route: Route, raw: bytes) -> Reply | None:
+        """What a CONTROL frame means; ``None`` for frames that answer nothing (a text ``PONG``)."""
+
+    @abc.abstractmethod
+    def gap(self, route: Route) -> Gap | None:
+        """Account for a DATA frame with a ``seq``: the gap it reveals, if any (the first frame of a stream
+        and frames in order reveal none). Called on the hot path, only when ``route.seq`` is not ``None``."""
+
+
+class Credentials(Protocol):
+    """Signs requests (the WebSocket upgrade and REST calls). ``repr`` never shows key material."""
+
+    def headers(self, method: str, path: str) -> dict[str, str]: ...
+
+
+class FeedAuthError(Exception):
+    """Credentials that cannot be used. The message names the variable, never its value."""
 
 
 class Feed(abc.ABC):
+    """One exchange. Instances are stateless and shared (:func:`~ssmd.feed.registry.get_feed` caches them)."""
+
     name: str
     ws_url: str
     """The production WebSocket URL (the feed file's endpoint wins; ``--ws-url`` wins over both)."""
-    rest_url: str
     heartbeat: Heartbeat
-    max_markets_per_connection: int
     default_channels: tuple[str, ...]
+    """Channels captured when the environment file names none (``capture.channels``)."""
+    market_channels: frozenset[str]
+    """Channels served only for an explicit market list: they need ``capture.markets`` and are sharded."""
+    resnapshot_channels: frozenset[str]
+    """Book channels: after a sequence gap the book is wrong until the exchange sends a fresh snapshot."""
+    max_markets_per_subscription: int
+    max_markets_per_connection: int
+    """Defaults for ``capture.max_markets_per_*`` (the environment file may override them)."""
+    credential_vars: tuple[str, ...] = ()
+    """Environment variables :meth:`credentials` reads (named in errors; empty for public feeds)."""
+    sim_command: tuple[str, ...]
+    """Arguments after ``ssmd`` that start this feed's simulator (``("sim", "kalshi")``) for ``ssmd up``."""
+
+    # -- endpoints and auth ------------------------------------------------------------------------------------
+
+    def endpoint(self, configured: str, environ: Mapping[str, str]) -> str:
+        """The WebSocket URL to dial, given the feed file's endpoint (a demo switch, a legacy-host warning)."""
+        return configured
 
     @abc.abstractmethod
-    def handshake_headers(self, environ: Mapping[str, str], url: str) -> dict[str, str]:
-        """Headers for the WebSocket upgrade (signed auth where the exchange wants it; {} for public feeds)."""
+    def rest_url_for(self, ws_url: str) -> str:
+        """The REST (discovery) base that goes with ``ws_url`` (``--rest-url`` overrides it)."""
+
+    def credentials(self, environ: Mapping[str, str]) -> Credentials | None:
+        """Credentials from the environment; ``None`` for public feeds. Raises :class:`FeedAuthError`."""
+        return None
+
+    def handshake_headers(self, credentials: Credentials | None, url: str) -> dict[str, str]:
+        """Headers for the WebSocket upgrade (signed where the exchange wants it; {} for public feeds)."""
+        return {}
+
+    # -- one connection ----------------------------------------------------------------------------------------
 
     @abc.abstractmethod
     def session(self) -> Session:
@@ -149,12 +273,31 @@ class Feed(abc.ABC):
 
     @abc.abstractmethod
     def route(self, raw: bytes) -> Route:
-        """Classify ``raw`` on the minimum fields. Never raises: unroutable frames are ``Kind.UNPARSED``."""
+        """Classify ``raw`` on the minimum fields. Never raises: unroutable frames are :data:`UNPARSED`."""
 
     @abc.abstractmethod
-    async def discover(self, http: aiohttp.ClientSession, rest_url: str, query: Mapping[str, object]) -> list[str]:
-        """The market keys the exchange lists as open (paged to the end)."""
+    def type_token(self, frame_type: str) -> str:
+        """The subject type token of a wire frame type (``orderbook_delta`` -> ``orderbook``); archive filters
+        accept either."""
+
+    # -- discovery and meaning ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def discover(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       query: DiscoveryConfig) -> list[str]:
+        """The market keys the exchange lists for ``query`` (paged to the end, in the exchange's order, without
+        duplicates, at most ``query.max_markets``). Raises :class:`DiscoveryError` when the answer is unusable;
+        network errors propagate (the connector retries both)."""
 
     @abc.abstractmethod
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
         """The typed events one archived or streamed frame carries (none for control or unknown frames)."""
+
+    def identity(self, raw: bytes) -> Identity:
+        """How copies of ``raw`` from several connections are recognised (one decode). The default treats every
+        frame as content: byte-identical frames from different connections are copies."""
+        return Identity("other", key=raw)
+
+
+class DiscoveryError(Exception):
+    """The exchange answered, but not with a market list (HTTP error, not JSON, wrong shape): retry later."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ssmd.errors import InputError
+from ssmd.feed.base import FeedAuthError
 
 WS_PATH = "/trade-api/ws/v2"
 REST_PREFIX = "/trade-api/v2"
@@ -24,7 +26,7 @@ HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
-class AuthError(InputError):
+class AuthError(FeedAuthError, InputError):
     """Credentials that cannot be used. The message names the variable, never its value."""
 
 
@@ -75,7 +77,7 @@ def load_private_key(pem: str | bytes, variable: str = "KALSHI_PRIVATE_KEY") -> 
     return key
 
 
-def credentials_from_env(environ: dict[str, str] | None = None) -> KalshiCredentials:
+def credentials_from_env(environ: Mapping[str, str] | None = None) -> KalshiCredentials:
     """Read ``KALSHI_API_KEY`` and ``KALSHI_PRIVATE_KEY``; raise :class:`AuthError` naming what is missing."""
     import os
 

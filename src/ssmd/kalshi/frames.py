@@ -20,6 +20,17 @@ DATA_TYPES = frozenset({
     "ticker", "ticker_v2", "trade", "orderbook_snapshot", "orderbook_delta", "market_lifecycle_v2",
     "event_lifecycle",
 })
+TYPE_TOKENS: dict[str, str] = {
+    "ticker": "ticker",
+    "ticker_v2": "ticker",
+    "trade": "trade",
+    "orderbook_snapshot": "orderbook",
+    "orderbook_delta": "orderbook",
+    "market_lifecycle_v2": "lifecycle",
+    "event_lifecycle": "event_lifecycle",
+}
+"""Kalshi frame type -> subject type token (``{env}.kalshi.json.{token}.{ticker}``). Anything else keeps its
+own type, sanitised."""
 
 
 class Kind(Enum):

@@ -7,8 +7,8 @@ from pathlib import Path
 import aiohttp
 
 from ssmd.config.capture import DiscoveryConfig
-from ssmd.connector.discovery import discover_markets
 from ssmd.kalshi.auth import KalshiCredentials, generate_key_pair, load_private_key
+from ssmd.kalshi.discovery import discover_markets
 from ssmd.testing import Sim
 
 

@@ -1,4 +1,5 @@
-"""Which markets to subscribe for market-list channels: ``GET /markets`` with filters and cursor paging.
+"""Kalshi market discovery: ``GET /markets`` with filters and cursor paging (the connector's refresh loop calls
+it through :meth:`ssmd.kalshi.feed.KalshiFeed.discover`).
 
 Requests are signed (harmless for public data, required by some hosts) and back off exponentially on HTTP 429
 (Kalshi sends no ``Retry-After``). One filter value per request, as Kalshi wants (``status`` is single-valued).
@@ -8,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from ssmd.config.capture import DiscoveryConfig
-from ssmd.kalshi.auth import KalshiCredentials
+from ssmd.feed.base import Credentials, DiscoveryError
 from ssmd.runtime.backoff import Backoff
+
+if TYPE_CHECKING:
+    from ssmd.config.capture import DiscoveryConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +27,11 @@ _MAX_PAGES = 1000
 _MAX_429 = 8
 
 
-class DiscoveryError(Exception):
-    """The exchange answered, but not with a market list (HTTP error, not JSON, wrong shape): retry later."""
+__all__ = ["DiscoveryError", "discover_markets"]
 
 
 async def discover_markets(
-    http: aiohttp.ClientSession, rest_base: str, creds: KalshiCredentials | None, cfg: DiscoveryConfig,
+    http: aiohttp.ClientSession, rest_base: str, creds: Credentials | None, cfg: DiscoveryConfig,
     page_size: int = _PAGE,
 ) -> list[str]:
     """Tickers matching ``cfg``, in the exchange's order, without duplicates, at most ``cfg.max_markets``."""
@@ -53,7 +55,7 @@ async def discover_markets(
     return list(seen)
 
 
-async def _pages(http: aiohttp.ClientSession, url: str, creds: KalshiCredentials | None,
+async def _pages(http: aiohttp.ClientSession, url: str, creds: Credentials | None,
                  params: dict[str, str]) -> Any:
     cursor = ""
     path = urlsplit(url).path
@@ -72,7 +74,7 @@ async def _pages(http: aiohttp.ClientSession, url: str, creds: KalshiCredentials
     raise DiscoveryError(f"{url}: more than {_MAX_PAGES} pages; narrow the discovery filters")
 
 
-async def _get(http: aiohttp.ClientSession, url: str, path: str, creds: KalshiCredentials | None,
+async def _get(http: aiohttp.ClientSession, url: str, path: str, creds: Credentials | None,
                query: dict[str, str]) -> dict[str, Any]:
     backoff = Backoff(0.5, 30.0)
     for _ in range(_MAX_429):

@@ -1,0 +1,209 @@
+"""Kalshi behind the feed seam: endpoints, signed auth, the WebSocket v2 command protocol and its rules.
+
+The protocol rules the generic connector applies through :class:`KalshiSession`: commands carry increasing
+ids and each gets one reply (``subscribed``/``ok``/``unsubscribed``/``error``) with the same id; error 26
+(too many markets for one subscription) means "split it"; errors 10, 17 and 25 sent for a live sid mean the
+exchange dropped that subscription ("subscribe again"); ``seq`` counts per sid, and a gap on a book channel
+(``orderbook_delta``) means the book is wrong until a fresh snapshot, which a new subscription brings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from ssmd.bus.subjects import sanitize_token
+from ssmd.config.envvars import env_flag
+from ssmd.feed.base import (
+    UNPARSED,
+    Command,
+    Credentials,
+    Event,
+    Feed,
+    Gap,
+    Heartbeat,
+    Identity,
+    Kind,
+    Reply,
+    Route,
+    Session,
+)
+from ssmd.kalshi.auth import WS_PATH, credentials_from_env
+from ssmd.kalshi.commands import Commands
+from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify
+from ssmd.kalshi.identity import identity
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from ssmd.config.capture import DiscoveryConfig
+
+log = logging.getLogger(__name__)
+
+PROD_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
+DEMO_WS_URL = "wss://demo-api.kalshi.co/trade-api/ws/v2"
+LEGACY_HOSTS = frozenset({"trading-api.kalshi.com", "api.kalshi.com"})
+"""Hosts of the token-login era, absent from Kalshi's current docs (the deployment guide still names one)."""
+REST_PATH = "/trade-api/v2"
+
+TERMINAL_CODES = frozenset({10, 17, 25})
+"""Error codes after which Kalshi considers the subscription dead: subscribe again."""
+TOO_MANY_MARKETS = 26
+"""Too many markets for one subscription (the cap is unpublished): split the list and subscribe the halves."""
+
+DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2")
+"""The deployment guide's channels: global (every market, no list)."""
+MARKET_CHANNELS = frozenset({"orderbook_delta"})
+"""Channels Kalshi serves only for an explicit market list (no firehose)."""
+
+
+def use_demo(environ: Mapping[str, str]) -> bool:
+    """``KALSHI_USE_DEMO`` (default false); raises :class:`~ssmd.config.envvars.EnvVarError` on a typo."""
+    return env_flag(environ, "KALSHI_USE_DEMO")
+
+
+def rest_base(ws_url: str) -> str:
+    """``wss://host/trade-api/ws/v2`` -> ``https://host/trade-api/v2`` (same host, same signing)."""
+    parts = urlsplit(ws_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, REST_PATH, "", ""))
+
+
+class KalshiSession(Session):
+    """Command ids, reply matching and per-sid ``seq`` of one connection."""
+
+    __slots__ = ("_commands", "_last_seq")
+
+    def __init__(self) -> None:
+        self._commands = Commands()
+        self._last_seq: dict[int, int] = {}
+
+    def subscribe(self, channel: str, markets: Sequence[str] | None) -> Command:
+        cid, frame = self._commands.subscribe([channel], markets)
+        return Command(frame, cid)
+
+    def unsubscribe(self, channel: str, handle: int | None, markets: Sequence[str] | None) -> Command | None:
+        if handle is None:
+            return None
+        cid, frame = self._commands.unsubscribe([handle])
+        return Command(frame, cid)
+
+    def update(self, channel: str, handle: int | None, add: Sequence[str], remove: Sequence[str]) -> list[Command]:
+        if handle is None:
+            return []
+        out = []
+        for action, tickers in (("delete_markets", remove), ("add_markets", add)):
+            if tickers:
+                cid, frame = self._commands.update_subscription(handle, tickers, action)  # type: ignore[arg-type]
+                out.append(Command(frame, cid))
+        return out
+
+    def reply(self, route: Route, raw: bytes) -> Reply | None:
+        frame = route.detail
+        if not isinstance(frame, Frame):
+            return None
+        cid = frame.id or None  # id 0 means "no id"
+        if frame.sid is not None and frame.seq is not None:  # ok/unsubscribed advance their sid's seq
+            prev = self._last_seq.get(frame.sid)
+            if prev is not None and frame.seq > prev:
+                self._last_seq[frame.sid] = frame.seq
+        if frame.type == "error":
+            code, message = frame.error
+            return Reply(cid, False, frame.sid, code, message, too_many=code == TOO_MANY_MARKETS,
+                         dropped=frame.sid is not None and code in TERMINAL_CODES)
+        if frame.type == "subscribed":
+            return Reply(cid, True, frame.subscribed_sid)
+        return Reply(cid, True, frame.sid)
+
+    def gap(self, route: Route) -> Gap | None:
+        sid, seq = route.sid, route.seq
+        if sid is None or seq is None:
+            return None
+        last = self._last_seq
+        prev = last.get(sid)
+        last[sid] = seq
+        if prev is None or seq == prev + 1:
+            return None
+        return Gap(sid, prev + 1, seq)
+
+
+class KalshiFeed(Feed):
+    name = "kalshi"
+    ws_url = PROD_WS_URL
+    heartbeat = Heartbeat()
+    default_channels = DEFAULT_CHANNELS
+    market_channels = MARKET_CHANNELS
+    resnapshot_channels = MARKET_CHANNELS
+    max_markets_per_subscription = 200
+    """Kalshi's cap is unpublished (error 26); the original found 256 and kept 200 for headroom."""
+    max_markets_per_connection = 1000
+    credential_vars = ("KALSHI_API_KEY", "KALSHI_PRIVATE_KEY")
+    sim_command = ("sim", "kalshi")
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = dict(TYPE_TOKENS)
+
+    # -- endpoints and auth ------------------------------------------------------------------------------------
+
+    def endpoint(self, configured: str, environ: Mapping[str, str]) -> str:
+        """The demo host if ``KALSHI_USE_DEMO``, else the feed file's endpoint. A legacy host is used as
+        configured (an operator may know better) but logged as a warning."""
+        if use_demo(environ):
+            return DEMO_WS_URL
+        host = urlsplit(configured).hostname or ""
+        if host in LEGACY_HOSTS:
+            log.warning("feed endpoint host %s is a legacy Kalshi host; current hosts are %s (prod) and %s (demo)",
+                        host, PROD_WS_URL, DEMO_WS_URL, extra={"endpoint": configured})
+        return configured
+
+    def rest_url_for(self, ws_url: str) -> str:
+        return rest_base(ws_url)
+
+    def credentials(self, environ: Mapping[str, str]) -> Credentials | None:
+        return credentials_from_env(dict(environ))
+
+    def handshake_headers(self, credentials: Credentials | None, url: str) -> dict[str, str]:
+        return credentials.headers("GET", WS_PATH) if credentials is not None else {}
+
+    # -- one connection ----------------------------------------------------------------------------------------
+
+    def session(self) -> Session:
+        return KalshiSession()
+
+    def route(self, raw: bytes) -> Route:
+        frame = classify(raw)
+        ftype = frame.type
+        if not ftype:
+            return UNPARSED
+        if ftype in CONTROL_TYPES:
+            return Route(Kind.CONTROL, ftype, None, frame.sid, frame.seq, frame)
+        token = self._tokens.get(ftype)
+        if token is None:
+            token = self.type_token(ftype)
+        return Route(Kind.DATA, token, frame.ticker, frame.sid, frame.seq)
+
+    def type_token(self, frame_type: str) -> str:
+        token = self._tokens.get(frame_type)
+        if token is None:
+            token = sanitize_token(frame_type)
+            if len(self._tokens) < 10_000:  # unknown types are few; never let junk grow the table unbounded
+                self._tokens[frame_type] = token
+        return token
+
+    # -- discovery and meaning ---------------------------------------------------------------------------------
+
+    async def discover(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       query: DiscoveryConfig) -> list[str]:
+        from ssmd.kalshi.discovery import discover_markets
+
+        return await discover_markets(http, rest_url, credentials, query)
+
+    def events(self, payload: bytes, exact: bool = False) -> list[Event]:
+        from ssmd.kalshi.events import frame_events
+
+        return frame_events(payload, exact)
+
+    def identity(self, raw: bytes) -> Identity:
+        return identity(raw)
