@@ -74,6 +74,8 @@ class CaptureConfig(ConfigModel):
     subscribe_timeout: float = Field(default=10.0, gt=0)
     backoff_max: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    coverage_heartbeat: float = Field(default=10.0, gt=0)
+    """Seconds between coverage heartbeats (docs/coverage.md); the ledger counts an instance silent for two."""
 
     _market: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
