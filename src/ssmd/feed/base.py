@@ -247,6 +247,11 @@ class Feed(abc.ABC):
         """How to sign in to the simulator; ``None``: it accepts anyone (public feeds)."""
         return None
 
+    def default_discovery(self) -> DiscoveryConfig | None:
+        """How to find the markets of :attr:`market_channels` when the environment file names none
+        (``capture.markets``); ``None``: the file must say."""
+        return None
+
     # -- endpoints and auth ------------------------------------------------------------------------------------
 
     def endpoint(self, configured: str, environ: Mapping[str, str]) -> str:

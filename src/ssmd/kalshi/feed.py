@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from ssmd.bus.subjects import sanitize_token
+from ssmd.config.capture import DiscoveryConfig
 from ssmd.config.envvars import env_flag
 from ssmd.feed.base import (
     UNPARSED,
@@ -56,10 +57,15 @@ TERMINAL_CODES = frozenset({10, 17, 25})
 TOO_MANY_MARKETS = 26
 """Too many markets for one subscription (the cap is unpublished): split the list and subscribe the halves."""
 
-DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2")
-"""The deployment guide's channels: global (every market, no list)."""
+DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2", "orderbook_delta")
+"""The deployment guide's global channels (every market, no list) and the order book of every open market (issue
+#14: the guide lists ``{env}.{feed}.json.orderbook.{ticker}`` as a subject, so its files must capture books)."""
 MARKET_CHANNELS = frozenset({"orderbook_delta"})
 """Channels Kalshi serves only for an explicit market list (no firehose)."""
+DEFAULT_DISCOVERY = {"status": "open", "refresh": "1m", "max_markets": 100_000}
+"""The market list when the environment file gives none: every open market, re-read every minute (new markets are
+subscribed, settled ones unsubscribed). 100,000 is headroom over the ~30,000 open markets seen in 2026 and far
+below the 500,000 market subscriptions Kalshi allows per session (kalshi-protocol.md)."""
 
 
 def use_demo(environ: Mapping[str, str]) -> bool:
@@ -146,6 +152,9 @@ class KalshiFeed(Feed):
     environ_vars = (*credential_vars, "KALSHI_USE_DEMO")
     sim_command = ("sim", "kalshi")
     sim_ws_path = WS_PATH
+
+    def default_discovery(self) -> DiscoveryConfig:
+        return DiscoveryConfig(**DEFAULT_DISCOVERY)  # type: ignore[arg-type]
 
     def __init__(self) -> None:
         self._tokens: dict[str, str] = dict(TYPE_TOKENS)
