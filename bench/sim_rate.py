@@ -24,7 +24,7 @@ TARGET = 50_000
 
 
 def model_ceiling(markets: int, seconds: float = 1.0) -> float:
-    from ssmd.sim.markets import MarketModel
+    from ssmd.kalshi.sim.markets import MarketModel
 
     model = MarketModel(markets, 1, "current")
     n = 0

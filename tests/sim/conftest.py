@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from ssmd.kalshi.auth import KalshiCredentials, generate_key_pair, load_private_key, load_public_key
-from ssmd.sim.config import SimConfig
-from ssmd.sim.server import SimServer
+from ssmd.kalshi.sim.config import SimConfig
+from ssmd.kalshi.sim.server import SimServer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -142,8 +142,19 @@ def test_config_rejects_impossible_values() -> None:
     """SimConfig refuses zero markets, a negative rate, an unknown wire format and a non-positive speed."""
     import pytest
 
-    from ssmd.sim.config import SimConfig
+    from ssmd.kalshi.sim.config import SimConfig
 
     for bad in ({"markets": 0}, {"rate": -1.0}, {"wire": "json"}, {"speed": 0.0}, {"ping_interval": 0.0}):
         with pytest.raises(ValueError):
             SimConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_the_sim_group_lists_the_installed_simulators() -> None:
+    """``ssmd sim`` dispatches through one table; a feed whose package is not installed is left out, not an error."""
+    from ssmd.sim.cli import SIMULATORS, _installed
+
+    result = CliRunner().invoke(sim_group, ["--help"])
+    assert result.exit_code == 0
+    for name in SIMULATORS:
+        assert (f"  {name}" in result.output) == _installed(name)
+    assert "  kalshi" in result.output and "  keygen" in result.output

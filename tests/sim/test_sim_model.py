@@ -7,8 +7,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from ssmd.sim.markets import MarketModel
-from ssmd.sim.wire import dollars, fp
+from ssmd.kalshi.sim.markets import MarketModel
+from ssmd.kalshi.sim.wire import dollars, fp
 
 NOW = 1_764_072_000_123
 

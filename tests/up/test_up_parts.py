@@ -113,3 +113,22 @@ def test_bad_durations_are_usage_errors(tmp_path: Path, option: str, value: str)
     result = CliRunner().invoke(up, [option, value, "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2
     assert option in result.output
+
+
+def test_the_feed_decides_the_simulator_and_its_sign_in(tmp_path: Path) -> None:
+    """--feed kalshi: the feed's simulator command and path, its keygen, and the key the connector reads."""
+    plan = pipeline.build(pipeline.Options(data_dir=tmp_path, feed="kalshi"))
+    assert plan.sim is not None and plan.keygen is not None and plan.sim_ws_url is not None
+    assert plan.sim.argv[3:5] == ("sim", "kalshi") and plan.sim_ws_url.endswith("/trade-api/ws/v2")
+    assert plan.connector.argv[-1] == plan.sim_ws_url and "--no-auth" not in plan.connector.argv
+    assert plan.keys_dir is not None
+    plan.keys_dir.mkdir()
+    (plan.keys_dir / "kalshi-private.pem").write_text("PEM")
+    env = pipeline.with_demo_credentials(plan).connector.env
+    assert env == {"KALSHI_API_KEY": pipeline.DEMO_KEY_ID, "KALSHI_PRIVATE_KEY": "PEM"}
+
+
+def test_an_unknown_feed_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(up, ["--feed", "nope", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "--feed" in result.output and "kalshi" in result.output
+    assert not (tmp_path / "d").exists()

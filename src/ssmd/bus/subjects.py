@@ -1,9 +1,9 @@
 """Frame types as subject type tokens, as each feed maps them; the subject rule itself is :mod:`ssmd.naming`'s.
 
-The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi maps
-``orderbook_delta`` to ``orderbook`` and keys by ticker); :func:`ssmd.naming.sanitize_token` makes the key one
-token (Kalshi tickers contain dots: ``KXETHD-26FEB1217-T1819.99`` -> ``KXETHD-26FEB1217-T1819_99``), and no key is
-``_``. Users filter with e.g. ``prod.kalshi.json.trade.>``.
+The feed decides the type token and the market key of a frame (:meth:`ssmd.feed.base.Feed.route`; Kalshi
+maps both of its book frame types to ``orderbook`` and keys by ticker); :mod:`ssmd.naming` sanitises the key
+(``KXETHD-26FEB1217-T1819.99`` -> ``KXETHD-26FEB1217-T1819_99``). Users filter with e.g.
+``prod.kalshi.json.trade.>``.
 """
 
 from __future__ import annotations

@@ -80,7 +80,6 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     from ssmd.config.urls import redact_in, redact_url
     from ssmd.connector.endpoint import resolve_ws_url
     from ssmd.connector.service import Connector, Options, StartupError, TaskCrashed
-    from ssmd.feed.base import FeedAuthError
     from ssmd.feed.registry import feed_name_for, get_feed
     from ssmd.runtime.http import parse_addr
 
@@ -100,22 +99,18 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
         exchange = get_feed(feed_name_for(feed.feed_type, feed.name))
     except KeyError as exc:
         raise InputError(f"{feed_path}: name: {exc.args[0]} (or feed_type naming one)") from None
-    try:
-        capture = env.capture.for_feed(exchange)
+    try:  # checked at load for the feed the environment names; here for the one the feed file selects
+        env.capture.for_feed(exchange)
     except ValueError as exc:
         raise InputError(f"{env_path}: capture: {exc}") from None
-    del capture  # checked here for a clear message; the connector resolves it again
-    try:
-        credentials = None if no_auth else exchange.credentials(os.environ)
-    except FeedAuthError as exc:
-        raise InputError(str(exc)) from None
+    credentials = None if no_auth else exchange.credentials(os.environ)  # FeedAuthError is an InputError
     try:
         url = resolve_ws_url(exchange, feed, os.environ, ws_url)
     except LookupError as exc:
         raise InputError(f"{feed_path}: versions: {exc}") from None
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
-                                              partition=partition, instance=instance, rest_url=rest_url),
-                           exchange=exchange)
+                                              partition=partition, rest_url=rest_url, instance=instance),
+                            exchange=exchange)
     try:
         await connector_.start()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),

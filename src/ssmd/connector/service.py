@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import aiohttp
 from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
+from ssmd.config.instance import default_instance
 from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.partition import WHOLE, Partition
@@ -34,6 +36,8 @@ from ssmd.connector.plan import place_new_markets, plan_shards
 from ssmd.connector.publisher import AckHook
 from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription, describe
 from ssmd.connector.sinks import MemorySink, Sink
+from ssmd.coverage.events import TYPE as COVERAGE_TYPE
+from ssmd.coverage.recorder import CoverageRecorder
 from ssmd.feed.base import Credentials, DiscoveryError, Feed
 from ssmd.feed.registry import feed_name_for, get_feed
 from ssmd.runtime.backoff import Backoff
@@ -66,10 +70,10 @@ class Options:
     on_ack: AckHook | None = None
     partition: Partition = WHOLE
     """``--partition``/``SSMD_PARTITION``: the share of the market list this process captures."""
-    instance: str | None = None
-    """``--instance``/``SSMD_INSTANCE`` (validated by the CLI): stamped on every message; ``None``: the hostname."""
     rest_url: str | None = None
     """``--rest-url``: the discovery base, over the environment file's and the feed's."""
+    instance: str | None = None
+    """``--instance``/``SSMD_INSTANCE`` (validated by the CLI): stamped on every message; ``None``: the hostname."""
 
 
 class Connector:
@@ -91,12 +95,19 @@ class Connector:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._markets: list[str] = []
+        self.coverage: CoverageRecorder[None] = CoverageRecorder(
+            self._publish_coverage, env=env.name, feed=env.feed, instance=options.instance or default_instance(),
+            heartbeat_every_s=self.capture.coverage_heartbeat)
+        """What this instance captured when (docs/coverage.md), published through the sink with the frames; every
+        shard holds it as ``shard.coverage``."""
+        self._coverage_sent = 0
 
     # -- start-up --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.sink = await self._open_sink()
         await self.sink.start()
+        self._spawn(self.coverage.heartbeats(), "coverage-heartbeats")
         self._http = aiohttp.ClientSession()
         self.health = HealthServer(self.opts.health_addr, self.metrics.registry, self.health_body,
                                    self.not_ready_reason)
@@ -139,7 +150,6 @@ class Connector:
 
     async def _open_nats(self) -> Sink:
         from ssmd.bus.connect import NatsUnavailable, connect
-        from ssmd.config.instance import default_instance
         from ssmd.connector.publisher import JetStreamPublisher
 
         url = self.env.transport.url
@@ -161,7 +171,7 @@ class Connector:
             await self._nc.close()
             raise StartupError(str(exc)) from None
         return JetStreamPublisher(
-            self._nc, stream, self.metrics, instance=self.opts.instance or default_instance(),
+            self._nc, stream, self.metrics, instance=self.coverage.instance,
             max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
             on_ack=self.opts.on_ack,
@@ -170,10 +180,20 @@ class Connector:
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
-                      self.capture, self.metrics, self.run_id, subs, self._http)
+                      self.capture, self.metrics, self.run_id, subs, self._http, self.coverage)
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
+
+    def _publish_coverage(self, subject: str, payload: bytes) -> None:
+        """The recorder's publish function: the sink, like a frame (same stream, acks, buffer). The msg-id is unique
+        per event (``run`` is random per process), so a retried publish is stored once."""
+        if self.sink is None:
+            return
+        self._coverage_sent += 1
+        headers = {"Nats-Msg-Id": f"{self.coverage.run}:coverage:{self._coverage_sent}",
+                   "Ssmd-Received-Ns": str(time.time_ns())}
+        self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.perf_counter())
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""
@@ -303,6 +323,8 @@ class Connector:
         for shard in self.shards:
             await shard.close()
         await cancel_all(self._tasks)
+        if self.sink is not None and any(s.ever_connected for s in self.shards):
+            self.coverage.disconnected("shutdown")  # before the drain, so that it is flushed with the frames
         left = 0
         if self.sink is not None:
             left = await self.sink.drain(self.capture.shutdown_timeout)

@@ -14,6 +14,10 @@ Every frame is routed once (:meth:`Feed.route`). The feed's :class:`~ssmd.feed.b
 frames into :class:`~ssmd.feed.base.Reply` objects and sequence numbers into gaps; the policy is here: a reply
 that says ``too_many`` halves the market list and subscribes both halves; ``dropped`` subscribes again; a gap
 on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (a fresh snapshot).
+
+What the shard captures is told to its :attr:`Shard.coverage` recorder (``subscribed``/``unsubscribed`` per
+channel, ``disconnected``/``stalled`` with the cause, ``seq_gap``/``resnapshot`` per market): those events are
+rare, never per frame. Anything the shard recovers later (a REST backfill) is told to the same recorder.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
+from ssmd.coverage.events import ALL
+from ssmd.coverage.recorder import CoverageRecorder, wall_ms
 from ssmd.feed.base import UNPARSED, Command, Credentials, Feed, Gap, Kind, Reply, Route, Session
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
@@ -45,6 +51,8 @@ _SUBJECT_CACHE_MAX = 200_000
 _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
 _COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
+_STALL_REASONS = ("no frame from the server", "no pong", "no data from the server")
+"""How :meth:`Shard._read`, :meth:`Shard._ping` and :meth:`Shard._watch_silence` say the server fell silent."""
 """A command that got no reply or could not be sent: the connection no longer matches the plan."""
 
 
@@ -115,8 +123,14 @@ class Shard:
         run_id: str,
         subscriptions: list[Subscription],
         http: aiohttp.ClientSession,
+        coverage: CoverageRecorder[None] | None = None,
     ) -> None:
         self.index = index
+        self.coverage: CoverageRecorder[None] = coverage or CoverageRecorder(
+            _nowhere, env="_", feed=feed.name, instance="_")
+        """The connector's coverage recorder (one per process; events name this shard as ``conn``). Call it for
+        what this connection captures or recovers, e.g. ``shard.coverage.backfilled("trade", (start_ms, end_ms),
+        count, conn=shard.index)``; without a connector (unit tests) it publishes nowhere."""
         self.feed = feed
         self._route = feed.route
         self.url = url
@@ -163,6 +177,7 @@ class Shard:
             finally:
                 self._set_state(State.DOWN)
             conn, self._conn = self._conn, None
+            announced = any(sub.active for sub in self.subscriptions)  # told the ledger "subscribed"
             for sub in self.subscriptions:
                 sub.sid = None  # a sid names a subscription on one connection only
                 sub.active = False
@@ -171,6 +186,8 @@ class Shard:
                     backoff.reset()
                 if conn.live and self._down_since is None:
                     self._down_since = time.monotonic()
+                if announced and not stop.is_set():  # at shutdown the connector says it once for all shards
+                    self._lost(conn, reason)
                 await _abort(conn.ws)
             if stop.is_set():
                 break
@@ -185,6 +202,15 @@ class Shard:
         conn = self._conn
         if conn is not None:
             await _abort(conn.ws)
+
+    def _lost(self, conn: _Conn, reason: str) -> None:
+        """Tell the ledger this connection stopped capturing: a silent server is a stall that began at its last
+        frame (wall clock), anything else a disconnect now."""
+        if reason.startswith(_STALL_REASONS):
+            since = wall_ms() - int((time.monotonic() - conn.last_server_frame) * 1000)
+            self.coverage.stalled(reason, conn=self.index, since_ms=since)
+        else:
+            self.coverage.disconnected(reason, conn=self.index)
 
     def _set_state(self, state: State) -> None:
         self.state = state
@@ -287,6 +313,7 @@ class Shard:
             raise CommandFailed(reply)
         sid = reply.handle if reply is not None else None
         sub.active = True
+        self.coverage.subscribed(sub.channel, ALL if sub.markets is None else sub.markets, conn=self.index)
         if sid is not None:
             sub.sid = sid
             conn.by_sid[sid] = sub
@@ -422,6 +449,10 @@ class Shard:
         log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, gap.expected, gap.got,
                     extra={"shard": self.index, "conn": conn.conn_id, "missing": gap.got - gap.expected})
         if sub is not None and sub.channel in self.feed.resnapshot_channels:
+            # The sequence is per subscription: the frames lost may be of any of its markets.
+            cause = f"sid {sid}: expected seq {gap.expected}, got {gap.got}"
+            for market in sub.markets or ():
+                self.coverage.seq_gap(sub.channel, market, cause, conn=self.index)
             conn.by_sid.pop(sid, None)
             conn.spawn(self._resubscribe(conn, sub, sid, "a seq gap", "seq_gap"), f"shard-{self.index}-resubscribe")
 
@@ -437,6 +468,9 @@ class Shard:
                     await self._command(conn, command)
             await self._subscribe(conn, sub)
             self._metrics.resubscribes.labels(reason).inc()
+            if reason == "seq_gap":
+                for market in sub.markets or ():
+                    self.coverage.resnapshot(sub.channel, market, conn=self.index)
             log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
                      extra={"shard": self.index, "conn": conn.conn_id})
         except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
@@ -477,6 +511,8 @@ class Shard:
         markets = sub.markets if sub.markets is not None else []
         sub.markets = [m for m in markets if m not in set(remove)] + [m for m in add if m not in set(markets)]
         self._update_markets_gauge()
+        if remove:  # deliberately no longer wanted (settled): never a loss, whatever the connection does
+            self.coverage.unsubscribed(sub.channel, remove, conn=self.index)
         conn = self._conn
         if conn is None or not sub.active:
             return  # not subscribed on this connection (yet): its (re)subscribe uses the new list
@@ -490,6 +526,9 @@ class Shard:
                 self._metrics.subscribe_errors.labels(str(reply.code)).inc()
                 log.error("updating the %s subscription was refused: error %s: %s", sub.channel, reply.code,
                           reply.message, extra={"shard": self.index, "sid": sub.sid})
+                return
+        if add:
+            self.coverage.subscribed(sub.channel, add, conn=self.index)
 
     async def add_subscription(self, sub: Subscription) -> None:
         """Add to the plan; subscribe now if live (a connection still subscribing takes it from the list)."""
@@ -507,6 +546,10 @@ class Shard:
                   what, describe(exc),
                   extra={"shard": self.index, "conn": conn.conn_id})
         await _abort(conn.ws)
+
+
+def _nowhere(subject: str, payload: bytes) -> None:
+    """The publish function of a shard's recorder when no connector gave it one."""
 
 
 def describe(exc: BaseException) -> str:

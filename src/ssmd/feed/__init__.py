@@ -22,6 +22,7 @@ from ssmd.feed.base import (
     Reply,
     Route,
     Session,
+    SimAuth,
     TopOfBook,
     Trade,
 )
@@ -29,6 +30,7 @@ from ssmd.feed.registry import feed_name_for, feed_names, get_feed, is_feed
 
 __all__ = [
     "UNPARSED", "BookDelta", "BookSnapshot", "Command", "Credentials", "DiscoveryError", "Event", "Feed",
-    "FeedAuthError", "Gap", "Heartbeat", "Kind", "Lifecycle", "Reply", "Route", "Session", "TopOfBook", "Trade",
+    "FeedAuthError", "Gap", "Heartbeat", "Kind", "Lifecycle", "Reply", "Route", "Session", "SimAuth", "TopOfBook",
+    "Trade",
     "feed_name_for", "feed_names", "get_feed", "is_feed",
 ]

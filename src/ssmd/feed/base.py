@@ -22,9 +22,12 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
+
+from ssmd.errors import InputError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -222,8 +225,9 @@ class Credentials(Protocol):
     def headers(self, method: str, path: str) -> dict[str, str]: ...
 
 
-class FeedAuthError(Exception):
-    """Credentials that cannot be used. The message names the variable, never its value."""
+class FeedAuthError(InputError):
+    """Credentials that cannot be used (the operator must fix them: exit 2). The message names the variable,
+    never its value."""
 
 
 class Feed(abc.ABC):
@@ -244,8 +248,24 @@ class Feed(abc.ABC):
     """Defaults for ``capture.max_markets_per_*`` (the environment file may override them)."""
     credential_vars: tuple[str, ...] = ()
     """Environment variables :meth:`credentials` reads (named in errors; empty for public feeds)."""
+    environ_vars: tuple[str, ...] = ()
+    """Every environment variable the feed reads (credentials and switches): ``ssmd up`` scrubs them for a demo."""
     sim_command: tuple[str, ...]
-    """Arguments after ``ssmd`` that start this feed's simulator (``("sim", "kalshi")``) for ``ssmd up``."""
+    """Arguments after ``ssmd`` that start this feed's simulator (``("sim", "kalshi")``) for ``ssmd up`` and
+    tests. The simulator takes ``--port``, ``--sent-log``, ``--markets``, ``--rate`` and ``--seed``, prints one
+    line ``... listening on WS_URL`` once it listens, and serves ``/_sim/stats``, ``/_sim/pause``,
+    ``/_sim/resume`` and ``/_sim/fault`` on the same port."""
+    sim_ws_path: str
+    """The simulator's WebSocket path (``ws://127.0.0.1:PORT{sim_ws_path}``), which ``ssmd up`` dials."""
+
+    def sim_auth(self, keys_dir: Path, key_id: str) -> SimAuth | None:
+        """How to sign in to the simulator; ``None``: it accepts anyone (public feeds)."""
+        return None
+
+    def default_discovery(self) -> DiscoveryConfig | None:
+        """How to find the markets of :attr:`market_channels` when the environment file names none
+        (``capture.markets``); ``None``: the file must say."""
+        return None
 
     # -- endpoints and auth ------------------------------------------------------------------------------------
 
@@ -277,7 +297,7 @@ class Feed(abc.ABC):
 
     @abc.abstractmethod
     def type_token(self, frame_type: str) -> str:
-        """The subject type token of a wire frame type (``orderbook_delta`` -> ``orderbook``); archive filters
+        """The subject type token of a wire frame type (Kalshi's two book frame types -> ``orderbook``); archive filters
         accept either."""
 
     # -- discovery and meaning ---------------------------------------------------------------------------------
@@ -297,6 +317,18 @@ class Feed(abc.ABC):
         """How copies of ``raw`` from several connections are recognised (one decode). The default treats every
         frame as content: byte-identical frames from different connections are copies."""
         return Identity("other", key=raw)
+
+
+@dataclass(frozen=True, slots=True)
+class SimAuth:
+    """How ``ssmd up`` signs a connector in to a simulator that wants signed connections: run ``ssmd
+    *keygen`` (writes a key pair), start the simulator with ``sim_args`` added, and give the connector ``env``
+    plus each ``env_files`` variable set to that file's text."""
+
+    keygen: tuple[str, ...]
+    sim_args: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_files: Mapping[str, Path] = field(default_factory=dict)
 
 
 class DiscoveryError(Exception):

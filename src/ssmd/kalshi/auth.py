@@ -14,7 +14,6 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ssmd.errors import InputError
 from ssmd.feed.base import FeedAuthError
 
 WS_PATH = "/trade-api/ws/v2"
@@ -26,7 +25,7 @@ HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
-class AuthError(FeedAuthError, InputError):
+class AuthError(FeedAuthError):
     """Credentials that cannot be used. The message names the variable, never its value."""
 
 

@@ -10,11 +10,15 @@ exchange dropped that subscription ("subscribe again"); ``seq`` counts per sid, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from ssmd.bus.subjects import sanitize_token
+from ssmd.config.capture import DiscoveryConfig
 from ssmd.config.envvars import env_flag
 from ssmd.feed.base import (
     UNPARSED,
@@ -29,10 +33,11 @@ from ssmd.feed.base import (
     Reply,
     Route,
     Session,
+    SimAuth,
 )
 from ssmd.kalshi.auth import WS_PATH, credentials_from_env
 from ssmd.kalshi.commands import Commands
-from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify
+from ssmd.kalshi.frames import CONTROL_TYPES, TYPE_TOKENS, Frame, classify, decoder
 from ssmd.kalshi.identity import identity
 
 if TYPE_CHECKING:
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from ssmd.config.capture import DiscoveryConfig
 
 log = logging.getLogger(__name__)
+_decode = decoder.decode
 
 PROD_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
 DEMO_WS_URL = "wss://demo-api.kalshi.co/trade-api/ws/v2"
@@ -53,10 +59,15 @@ TERMINAL_CODES = frozenset({10, 17, 25})
 TOO_MANY_MARKETS = 26
 """Too many markets for one subscription (the cap is unpublished): split the list and subscribe the halves."""
 
-DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2")
-"""The deployment guide's channels: global (every market, no list)."""
+DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2", "orderbook_delta")
+"""The deployment guide's global channels (every market, no list) and the order book of every open market (issue
+#14: the guide lists ``{env}.{feed}.json.orderbook.{ticker}`` as a subject, so its files must capture books)."""
 MARKET_CHANNELS = frozenset({"orderbook_delta"})
 """Channels Kalshi serves only for an explicit market list (no firehose)."""
+DEFAULT_DISCOVERY = {"status": "open", "refresh": "1m", "max_markets": 100_000}
+"""The market list when the environment file gives none: every open market, re-read every minute (new markets are
+subscribed, settled ones unsubscribed). 100,000 is headroom over the ~30,000 open markets seen in 2026 and far
+below the 500,000 market subscriptions Kalshi allows per session (kalshi-protocol.md)."""
 
 
 def use_demo(environ: Mapping[str, str]) -> bool:
@@ -140,10 +151,16 @@ class KalshiFeed(Feed):
     """Kalshi's cap is unpublished (error 26); the original found 256 and kept 200 for headroom."""
     max_markets_per_connection = 1000
     credential_vars = ("KALSHI_API_KEY", "KALSHI_PRIVATE_KEY")
+    environ_vars = (*credential_vars, "KALSHI_USE_DEMO")
     sim_command = ("sim", "kalshi")
+    sim_ws_path = WS_PATH
+
+    def default_discovery(self) -> DiscoveryConfig:
+        return DiscoveryConfig(**DEFAULT_DISCOVERY)  # type: ignore[arg-type]
 
     def __init__(self) -> None:
         self._tokens: dict[str, str] = dict(TYPE_TOKENS)
+        self.route = self._router()  # type: ignore[method-assign,assignment]
 
     # -- endpoints and auth ------------------------------------------------------------------------------------
 
@@ -167,28 +184,57 @@ class KalshiFeed(Feed):
     def handshake_headers(self, credentials: Credentials | None, url: str) -> dict[str, str]:
         return credentials.headers("GET", WS_PATH) if credentials is not None else {}
 
+    def sim_auth(self, keys_dir: Path, key_id: str) -> SimAuth:
+        """``ssmd sim keygen`` writes the pair; the simulator knows the public half under ``key_id``."""
+        return SimAuth(
+            keygen=("sim", "keygen", "--out", str(keys_dir), "--api-key", key_id),
+            sim_args=("--key", f"{key_id}={keys_dir / 'kalshi-public.pem'}"),
+            env={"KALSHI_API_KEY": key_id},
+            env_files={"KALSHI_PRIVATE_KEY": keys_dir / "kalshi-private.pem"},
+        )
+
     # -- one connection ----------------------------------------------------------------------------------------
 
     def session(self) -> Session:
         return KalshiSession()
 
     def route(self, raw: bytes) -> Route:
-        frame = classify(raw)
-        ftype = frame.type
-        if not ftype:
-            return UNPARSED
-        if ftype in CONTROL_TYPES:
-            return Route(Kind.CONTROL, ftype, None, frame.sid, frame.seq, frame)
-        token = self._tokens.get(ftype)
-        if token is None:
-            token = self.type_token(ftype)
-        return Route(Kind.DATA, token, frame.ticker, frame.sid, frame.seq)
+        return self._router()(raw)
+
+    def _router(self) -> Callable[[bytes], Route]:
+        """``route`` as a closure over its tables: it runs once per frame, so every name it needs is a local
+        (``classify`` inlined; one dict lookup tells a control frame from a data frame and gives its token)."""
+        decode, tolerant, tokens, token_of = _decode, classify, self._tokens, self.type_token
+        controls = dict.fromkeys(CONTROL_TYPES, "")
+        unparsed, data, control, validation, decode_error = UNPARSED, Kind.DATA, Kind.CONTROL, \
+            msgspec.ValidationError, msgspec.DecodeError
+
+        def route(raw: bytes) -> Route:
+            try:
+                frame = decode(raw)
+            except validation:
+                frame = tolerant(raw)
+            except decode_error:
+                return unparsed
+            ftype = frame.type
+            if not ftype:
+                return unparsed
+            token = tokens.get(ftype)
+            if token is None:
+                if ftype in controls:
+                    return Route(control, ftype, None, frame.sid, frame.seq, frame)
+                token = token_of(ftype)
+            return Route(data, token, frame.ticker, frame.sid, frame.seq)
+
+        return route
 
     def type_token(self, frame_type: str) -> str:
         token = self._tokens.get(frame_type)
         if token is None:
             token = sanitize_token(frame_type)
-            if len(self._tokens) < 10_000:  # unknown types are few; never let junk grow the table unbounded
+            # unknown types are few (never let junk grow the table); a control type must stay out: the router
+            # reads "in the table" as "a data frame"
+            if len(self._tokens) < 10_000 and frame_type not in CONTROL_TYPES:
                 self._tokens[frame_type] = token
         return token
 

@@ -1,4 +1,3 @@
-"""``ssmd sim kalshi``: a Kalshi exchange stand-in (WebSocket v2 + market-discovery REST) for demos, tests and benches.
-
-Entry points: :class:`ssmd.sim.server.SimServer` in-process, ``ssmd sim kalshi`` as a process.
+"""Generic simulator plumbing: hand-built server WebSocket frames (:mod:`ssmd.sim.wsframe`) and the ``ssmd sim``
+command group (:mod:`ssmd.sim.cli`). Each exchange's stand-in lives in its feed's package (``ssmd.kalshi.sim``).
 """

@@ -4,18 +4,20 @@ and the simulator's sent-log as the oracle."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
 
 from ssmd import naming
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamSpec, ensure_stream
+from ssmd.coverage.events import TYPE as COVERAGE_TYPE
+from ssmd.coverage.events import is_coverage
 
 if TYPE_CHECKING:
     from ssmd.testing._processes import Sim
@@ -23,26 +25,28 @@ if TYPE_CHECKING:
 
 @dataclass
 class Setup:
-    """A NATS server, an environment named ``name`` (stream ``{NAME}_KALSHI``, subjects ``{name}.kalshi.>``),
-    its environment file and a work directory."""
+    """A NATS server, an environment named ``name`` for ``feed`` (stream ``{NAME}_{FEED}``, subjects
+    ``{name}.{feed}.>``), its environment file and a work directory."""
 
     nats: EmbeddedNats
     name: str
     env_path: Path
     workdir: Path
+    feed: str = "kalshi"
     stream: str = field(init=False)
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.stream = naming.stream_name(self.name, "kalshi")
-        self.prefix = naming.prefix(self.name, "kalshi")
+        self.stream = naming.stream_name(self.name, self.feed)
+        self.prefix = naming.prefix(self.name, self.feed)
 
 
 def write_env(path: Path, name: str, nats_url: str, capture: dict[str, Any] | None = None,
-              transport: str = "nats", storage_path: str | None = None) -> Path:
-    """An environment file: ``transport`` nats (at ``nats_url``), memory or file; ``capture`` settings as given."""
+              transport: str = "nats", storage_path: str | None = None, feed: str = "kalshi") -> Path:
+    """An environment file for ``feed``: ``transport`` nats (at ``nats_url``), memory or file; ``capture``
+    settings as given."""
     body: dict[str, Any] = {
-        "name": name, "feed": "kalshi",
+        "name": name, "feed": feed,
         "transport": {"type": transport, **({"url": nats_url} if transport == "nats" else {})},
         "storage": {"type": "local", "path": storage_path or str(path.parent / "data")},
     }
@@ -98,7 +102,7 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         deadline = time.monotonic() + within
         while True:
             sent = sim.sent()
-            stored = (await js.stream_info(setup.stream)).state.messages
+            stored = await _data_messages(js, setup)
             if (stored >= len(sent) and len(sim.sent()) == len(sent)) or time.monotonic() > deadline:
                 return sent
             await asyncio.sleep(0.1)
@@ -106,15 +110,29 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         await nc.close()
 
 
+async def _data_messages(js: Any, setup: Setup) -> int:
+    """Messages in the stream that are frames: the connector's coverage events (docs/coverage.md) are not."""
+    total = (await js.stream_info(setup.stream)).state.messages
+    info = await js.stream_info(setup.stream, subjects_filter=coverage_filter(setup.prefix))
+    return int(total - sum((info.state.subjects or {}).values()))
+
+
+def coverage_filter(prefix: str) -> str:
+    """Every coverage event of every instance under ``prefix``."""
+    return naming.subject(prefix, COVERAGE_TYPE, "*")
+
+
 async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordered: bool = True) -> list[Any]:
     """Pause the exchange, wait until the stream holds what was sent, then compare message by message:
     same bytes, same order (``ordered``: one connection; several interleave freely), each exactly once,
-    on the right subject. Returns the stream's messages."""
+    on the right subject. The connector's coverage events are left out (checked by their own tests). Returns the
+    stream's frames."""
     await sim.pause()
     sent = await _settled_sent(sim, setup, settle)
     assert sent, "the simulator sent nothing"
     await asyncio.sleep(0.5)  # a late duplicate would show up now
-    msgs = await stream_messages(setup.nats.url, setup.stream, naming.capture_filter(setup.prefix))
+    msgs = [m for m in await stream_messages(setup.nats.url, setup.stream, naming.capture_filter(setup.prefix))
+            if not is_coverage(m.data)]
     payloads = [m.data for m in msgs]
     missing = len(set(sent) - set(payloads))
     assert len(payloads) == len(sent), f"stream: {len(payloads)} messages, sent: {len(sent)} ({missing} missing)"
@@ -126,22 +144,14 @@ async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordere
         raise AssertionError(f"order differs from sent index {first}: (sent index, stream index, msg-id) {around}")
     assert Counter(payloads) == Counter(sent)
     for m in msgs:
-        assert m.subject == expected_subject(setup.prefix, m.data), (m.subject, m.data[:120])
+        assert m.subject == expected_subject(setup.prefix, m.data, setup.feed), (m.subject, m.data[:120])
     return msgs
 
 
-def expected_subject(prefix: str, raw: bytes) -> str:
-    """The subject rule written out independently of ssmd.bus.subjects (so a test can catch a mistake there)."""
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return f"{prefix}.json.unparsed._"
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return f"{prefix}.json.unparsed._"
-    kind = {"orderbook_snapshot": "orderbook", "orderbook_delta": "orderbook", "market_lifecycle_v2": "lifecycle",
-            "ticker_v2": "ticker"}.get(frame["type"], frame["type"])
-    msg: dict[str, Any] = frame["msg"] if isinstance(frame.get("msg"), dict) else {}
-    ticker = msg.get("market_ticker") or msg.get("event_ticker") or msg.get("series_ticker") or "_"
-    for ch in ".*> \t":
-        ticker = ticker.replace(ch, "_")
-    return f"{prefix}.json.{kind}.{ticker}"
+def expected_subject(prefix: str, raw: bytes, feed: str | None = None) -> str:
+    """The subject rule written out independently of ssmd.bus.subjects and the feed's router (so a test can
+    catch a mistake there): each feed's oracle is ``expected_subject`` in ``ssmd.<feed>.testing``. ``feed``
+    defaults to the last token of ``prefix`` (``prod.kalshi``)."""
+    module = importlib.import_module(f"ssmd.{feed or prefix.rsplit('.', 1)[-1]}.testing")
+    subject: str = module.expected_subject(prefix, raw)
+    return subject

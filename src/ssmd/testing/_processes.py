@@ -4,6 +4,7 @@ one-shot CLI runs. Each service gets free ports, keeps its log in a file (a full
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -23,15 +24,30 @@ from ssmd.testing._wait import DEFAULT_TIMEOUT_S, wait_until
 SSMD = (sys.executable, "-m", "ssmd")
 """How tests run the CLI: this interpreter, so the code under test is the code that runs."""
 
-_REDIRECTING = ("KALSHI_", "SSMD_", "NATS_")
-"""Settings in the test runner's environment that would silently point a child elsewhere."""
+_REDIRECTING = ("SSMD_", "NATS_")
+"""Settings in the test runner's environment that would silently point a child elsewhere (with every feed's
+own variables, :attr:`Feed.environ_vars`)."""
 
 _runs = itertools.count(1)
 
 
+@functools.cache
+def _feed_vars() -> frozenset[str]:
+    from ssmd.feed.registry import feed_names, get_feed
+
+    names: set[str] = set()
+    for name in feed_names():
+        try:
+            names.update(get_feed(name).environ_vars)
+        except KeyError:  # registered, not installed here
+            continue
+    return frozenset(names)
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment minus ssmd/Kalshi/NATS settings, logging at info, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_REDIRECTING)}
+    """This environment minus ssmd, NATS and feed settings, logging at info, plus ``extra``."""
+    feeds = _feed_vars()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_REDIRECTING) and k not in feeds}
     env["SSMD_LOG"] = "info"
     env.update(extra or {})
     return env
@@ -56,23 +72,28 @@ def _stop(proc: subprocess.Popen[Any], sig: int, timeout: float) -> int:
 
 
 class Sim:
-    """``ssmd sim kalshi`` in its own process; its ``--sent-log`` is the oracle of what the exchange sent."""
+    """A feed's simulator (``ssmd sim kalshi`` by default) in its own process; its ``--sent-log`` is the oracle
+    of what the exchange sent. ``url`` is the WebSocket URL it prints once it listens; ``http`` its base for
+    REST and the ``/_sim`` control endpoints."""
 
-    def __init__(self, workdir: Path, *args: str) -> None:
+    def __init__(self, workdir: Path, *args: str, feed: str = "kalshi") -> None:
+        from ssmd.feed.registry import get_feed
+
+        self.feed = feed
         self.port = free_port()
         self.sent_log = workdir / f"sent-{self.port}.log"
-        self.url = f"ws://127.0.0.1:{self.port}/trade-api/ws/v2"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"sim-{self.port}.err"
         with self.log_path.open("wb") as err:
-            self.proc = subprocess.Popen([*SSMD, "sim", "kalshi", "--port", str(self.port),
+            self.proc = subprocess.Popen([*SSMD, *get_feed(feed).sim_command, "--port", str(self.port),
                                           "--sent-log", str(self.sent_log), *args],
                                          stdout=subprocess.PIPE, stderr=err, env=child_env())
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()  # the simulator prints one line once it listens
+        line = self.proc.stdout.readline().decode()  # "... listening on ws://HOST:PORT/PATH" once it listens
         if "listening" not in line:
             self.stop()
             raise RuntimeError(f"simulator did not start: {line!r} {self.log_path.read_text(errors='replace')}")
+        self.url = line.split()[-1]
 
     async def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         async with aiohttp.ClientSession() as s, s.request(method, f"{self.http}{path}", json=body) as r:
@@ -198,14 +219,16 @@ class ConnectorProc(_Service):
     name = "connector"
 
     def __init__(self, workdir: Path, env_path: Path, ws_url: str | None, *extra: str, feed: Path | None = None,
-                 environ: dict[str, str] | None = None, no_auth: bool = True, launcher: Sequence[str] = SSMD) -> None:
-        """``launcher`` runs the CLI (default ``python -m ssmd``); a test may wrap it to inject a fault."""
+                 environ: dict[str, str] | None = None, no_auth: bool = True, launcher: Sequence[str] = SSMD,
+                 feed_name: str = "kalshi") -> None:
+        """``launcher`` runs the CLI (default ``python -m ssmd``); a test may wrap it to inject a fault. Without a
+        ``feed`` file, one for the registered feed ``feed_name`` is written."""
         from ssmd.up.pipeline import write_feed
 
         if feed is None:
-            feed = workdir / "kalshi-feed.yaml"
+            feed = workdir / f"{feed_name}-feed.yaml"
             if not feed.exists():
-                write_feed(feed)
+                write_feed(feed, feed_name)
         argv = ["connector", "--feed", str(feed), "--env", str(env_path), *extra]
         if ws_url:
             argv += ["--ws-url", ws_url]

@@ -17,10 +17,11 @@ import yaml
 from ssmd import naming
 from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
+from ssmd.feed.base import Feed
+from ssmd.feed.registry import get_feed
 from ssmd.up.spec import ChildSpec
 
-FEED = "kalshi"
-LIVE_ENDPOINT = "wss://api.elections.kalshi.com/trade-api/ws/v2"
+DEFAULT_FEED = "kalshi"
 DEMO_KEY_ID = "ssmd-demo"
 DEFAULT_SIGNALS = ("price_cross[threshold=0.5],spread_wide[max_cents=5],volume_spike,flow_imbalance,"
                    "market_status[on=[determined,settled]]")
@@ -36,6 +37,8 @@ _SCRUBBED = ("NATS_URL", "NATS_SUBJECTS", "SSMD_DATA_DIR", "SSMD_KALSHI_WS_URL",
 class Options:
     data_dir: Path
     live: bool = False
+    feed: str = DEFAULT_FEED
+    """``--feed``: which registered feed to run (its simulator, unless ``live``)."""
     rate: float = 200.0
     markets: int = 50
     rotation: str = "1m"
@@ -48,6 +51,7 @@ class Options:
 @dataclass(frozen=True)
 class Plan:
     data_dir: Path
+    feed: str
     env_name: str
     stream: str
     consumer: str
@@ -63,6 +67,10 @@ class Plan:
     keygen: ChildSpec | None
     sim: ChildSpec | None
     sim_url: str | None
+    """The simulator's HTTP base (its ``/_sim`` control endpoints)."""
+    sim_ws_url: str | None
+    sim_env_files: dict[str, Path]
+    """Connector variables set to a file's text once ``keygen`` has run (see :func:`with_demo_credentials`)."""
     connector: ChildSpec
     archiver: ChildSpec
     agent: ChildSpec
@@ -90,19 +98,21 @@ def _write_yaml(path: Path, data: object) -> Path:
     return path
 
 
-def write_feed(path: Path) -> Path:
-    """The Kalshi feed file: the live endpoint (a simulator is reached with the connector's ``--ws-url``)."""
+def write_feed(path: Path, feed: str = DEFAULT_FEED) -> Path:
+    """A feed file for ``feed``: its live endpoint (a simulator is reached with the connector's ``--ws-url``)."""
     return _write_yaml(path, {
-        "name": FEED, "feed_type": "websocket",
-        "versions": [{"version": "2", "endpoint": LIVE_ENDPOINT,
+        "name": feed, "feed_type": "websocket",
+        "versions": [{"version": "2", "endpoint": get_feed(feed).ws_url,
                       "protocol": {"transport": "websocket", "message": "json"}}],
     })
 
 
-def base_env(data_dir: Path, live: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every child inherits: the user's, minus settings that would redirect it."""
+def base_env(data_dir: Path, live: bool, environ: dict[str, str] | None = None,
+             feed: str = DEFAULT_FEED) -> dict[str, str]:
+    """The environment every child inherits: the user's, minus settings that would redirect it (for a demo,
+    also the feed's credentials and switches: the simulator gets its own)."""
     env = dict(os.environ if environ is None else environ)
-    scrub = _SCRUBBED if live else (*_SCRUBBED, "KALSHI_API_KEY", "KALSHI_PRIVATE_KEY", "KALSHI_USE_DEMO")
+    scrub = _SCRUBBED if live else (*_SCRUBBED, *get_feed(feed).environ_vars)
     for name in scrub:
         env.pop(name, None)
     env[MARKER_ENV] = str(data_dir)
@@ -115,24 +125,23 @@ def build(opts: Options) -> Plan:
     data = opts.data_dir.resolve()
     config_dir, logs, archive = data / "config", data / "logs", data / "archive"
     env_name = "live" if opts.live else "demo"
-    prefix = naming.prefix(env_name, FEED)
-    stream = naming.stream_name(env_name, FEED)
-    consumer = naming.archiver_durable(FEED)
+    name = opts.feed
+    feed = get_feed(name)
+    prefix = naming.prefix(env_name, name)
+    stream = naming.stream_name(env_name, name)
+    consumer = naming.archiver_durable(name)
 
     nats, nats_url = _nats(data, logs, opts.cluster)
     replicas = min(len(nats), 3)
-    feed_path = write_feed(config_dir / "feeds" / f"{FEED}.yaml")
+    feed_path = write_feed(config_dir / "feeds" / f"{name}.yaml", name)
     environment: dict[str, object] = {
-        "name": env_name, "feed": FEED, "schema": "trade:v1",
+        "name": env_name, "feed": name, "schema": "trade:v1",
         "transport": {"transport_type": "nats", "url": nats_url},
         "storage": {"storage_type": "local", "path": str(archive)},
     }
-    if not opts.live:
-        # The simulator is small enough to watch every book too (live keeps the guide's global channels).
-        environment["capture"] = {
-            "channels": ["ticker", "trade", "market_lifecycle_v2", "orderbook_delta"],
-            "markets": {"discover": {"status": "open", "refresh": "1m"}},
-        }
+    # The simulator is small enough to watch every book, re-discovered each minute; a laptop on the live exchange
+    # keeps to the global channels (every book of every open market is a deployment's job: docs/connector.md).
+    environment["capture"] = live_capture(feed) if opts.live else demo_capture(feed)
     env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
     archiver_path = _write_yaml(config_dir / "archiver.yaml", {
         "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": naming.frames_filter(prefix)},
@@ -147,21 +156,30 @@ def build(opts: Options) -> Plan:
     connector_args = ["connector", "--feed", str(feed_path), "--env", str(env_path),
                       "--health-addr", f"127.0.0.1:{connector_port}"]
     keygen = sim = None
-    sim_url = sent_log = keys = None
+    sim_url = sim_ws_url = sent_log = keys = None
+    env_files: dict[str, Path] = {}
+    connector_env: dict[str, str] = {}
     if not opts.live:
         keys = data / "keys"
-        keygen = ChildSpec("keygen", ssmd_command("sim", "keygen", "--out", str(keys), "--api-key", DEMO_KEY_ID))
         sim_port = free_port()
         sim_url = f"http://127.0.0.1:{sim_port}"
+        sim_ws_url = f"ws://127.0.0.1:{sim_port}{feed.sim_ws_path}"
         sent_log = data / "sim-sent.jsonl"
-        sim_args = ["sim", "kalshi", "--port", str(sim_port), "--key", f"{DEMO_KEY_ID}={keys / 'kalshi-public.pem'}",
-                    "--markets", str(opts.markets), "--rate", str(opts.rate), "--sent-log", str(sent_log)]
+        sim_args = [*feed.sim_command, "--port", str(sim_port), "--markets", str(opts.markets),
+                    "--rate", str(opts.rate), "--sent-log", str(sent_log)]
+        auth = feed.sim_auth(keys, DEMO_KEY_ID)
+        if auth is not None:
+            keygen = ChildSpec("keygen", ssmd_command(*auth.keygen))
+            sim_args += auth.sim_args
+            connector_env, env_files = dict(auth.env), dict(auth.env_files)
+        else:
+            connector_args.append("--no-auth")
         if opts.seed is not None:
             sim_args += ["--seed", str(opts.seed)]
         sim = ChildSpec("simulator", ssmd_command(*sim_args), health_url=f"{sim_url}/_sim/stats",
                         log_path=logs / "simulator.log")
-        connector_args += ["--ws-url", f"ws://127.0.0.1:{sim_port}/trade-api/ws/v2"]
-    connector = ChildSpec("connector", ssmd_command(*connector_args),
+        connector_args += ["--ws-url", sim_ws_url]
+    connector = ChildSpec("connector", ssmd_command(*connector_args), env=connector_env,
                           health_url=f"http://127.0.0.1:{connector_port}/health", log_path=logs / "connector.log")
     archiver = ChildSpec("archiver", ssmd_command("archiver", "--config", str(archiver_path),
                                            "--health-addr", f"127.0.0.1:{archiver_port}"),
@@ -171,10 +189,11 @@ def build(opts: Options) -> Plan:
                            "PORT": str(agent_port), "SSMD_SIGNALS": opts.signals},
                       health_url=f"http://127.0.0.1:{agent_port}/health", log_path=logs / "agent.log")
     return Plan(
-        data_dir=data, env_name=env_name, stream=stream, consumer=consumer, subject_prefix=prefix,
+        data_dir=data, feed=name, env_name=env_name, stream=stream, consumer=consumer, subject_prefix=prefix,
         archive_root=archive, config_dir=config_dir, nats=nats, nats_url=nats_url, replicas=replicas,
         stream_ensure=ensure,
-        keygen=keygen, sim=sim, sim_url=sim_url, connector=connector, archiver=archiver, agent=agent,
+        keygen=keygen, sim=sim, sim_url=sim_url, sim_ws_url=sim_ws_url, sim_env_files=env_files,
+        connector=connector, archiver=archiver, agent=agent,
         sent_log=sent_log, rotation=opts.rotation, keys_dir=keys,
     )
 
@@ -196,12 +215,24 @@ def _nats(data: Path, logs: Path, cluster: int | None) -> tuple[tuple[ChildSpec,
     return specs, nodes.url
 
 
+def demo_capture(feed: Feed) -> dict[str, object]:
+    """A demo captures every channel of the small simulated exchange: the defaults plus every book."""
+    channels = [*feed.default_channels, *sorted(set(feed.market_channels) - set(feed.default_channels))]
+    capture: dict[str, object] = {"channels": channels}
+    if feed.market_channels:
+        capture["markets"] = {"discover": {"refresh": "1m"}}
+    return capture
+
+
+def live_capture(feed: Feed) -> dict[str, object]:
+    """``ssmd up --live`` narrows the feed's defaults to its global channels (no market list to discover)."""
+    return {"channels": [c for c in feed.default_channels if c not in feed.market_channels]}
+
+
 def with_demo_credentials(plan: Plan) -> Plan:
-    """The connector signs in to the simulator with the key pair ``ssmd sim keygen`` just wrote."""
-    assert plan.keys_dir is not None
-    pem = (plan.keys_dir / "kalshi-private.pem").read_text()
-    connector = replace(plan.connector, env={"KALSHI_API_KEY": DEMO_KEY_ID, "KALSHI_PRIVATE_KEY": pem})
-    return replace(plan, connector=connector)
+    """The connector signs in to the simulator with the key pair the feed's keygen just wrote."""
+    env = {**plan.connector.env, **{name: path.read_text() for name, path in plan.sim_env_files.items()}}
+    return replace(plan, connector=replace(plan.connector, env=env))
 
 
 def metrics_url(spec: ChildSpec) -> str | None:

@@ -39,19 +39,18 @@ def where(plan: Plan) -> list[str]:
     """The "what runs where" block printed before the first status line."""
     rel = plan.data_dir
     lines = [
-        f"ssmd up ({'LIVE Kalshi' if plan.sim is None else 'simulated Kalshi'}): everything under {rel}",
+        f"ssmd up ({'LIVE' if plan.sim is None else 'simulated'} {plan.feed}): everything under {rel}",
         f"  nats-server  {plan.nats_url}  JetStream store {plan.nats_dir}"
         + (f"  ({len(plan.nats)}-node cluster, every write fsynced)" if len(plan.nats) > 1 else ""),
         f"  stream       {plan.stream} on {naming.capture_filter(plan.subject_prefix)}  (frames on "
-        f"{naming.subject(plan.subject_prefix, '{type}', '{ticker}')}), {plan.replicas} replica(s)",
+        f"{naming.subject(plan.subject_prefix, '{type}', '{market}')}), {plan.replicas} replica(s)",
     ]
     if plan.sim is not None:
-        lines.append(f"  simulator    {plan.sim_url.replace('http', 'ws')}/trade-api/ws/v2  "  # type: ignore[union-attr]
-                     f"stats {plan.sim_url}/_sim/stats  sent-log {plan.sent_log}")
+        lines.append(f"  simulator    {plan.sim_ws_url}  stats {plan.sim_url}/_sim/stats  sent-log {plan.sent_log}")
     lines += [
         f"  connector    {pipeline.metrics_url(plan.connector)}",
         f"  archiver     {pipeline.metrics_url(plan.archiver)}  files {plan.archive_root}/"
-        f"{pipeline.FEED}/YYYY-MM-DD/HHMM.jsonl.gz (rotation {plan.rotation})",
+        f"{plan.feed}/YYYY-MM-DD/HHMM.jsonl.gz (rotation {plan.rotation})",
         f"  agent        {pipeline.metrics_url(plan.agent)}  fires on {naming.fires_filter(plan.env_name)}",
         f"  configs      {plan.config_dir}   logs {rel / 'logs'}",
         "Ctrl-C stops everything cleanly.",
@@ -63,7 +62,7 @@ async def run(opts: Options, settings: RunSettings, out: Out, stop: asyncio.Even
     plan = pipeline.build(opts)
     if plan.sent_log is not None:
         plan.sent_log.unlink(missing_ok=True)  # the oracle for this run only
-    env = pipeline.base_env(plan.data_dir, opts.live)
+    env = pipeline.base_env(plan.data_dir, opts.live, feed=opts.feed)
     earlier = _archived_records(plan)  # a re-run adds to the same archive
     async with Supervisor(env, out) as sup, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
         try:
@@ -93,7 +92,7 @@ async def _start(sup: Supervisor, plan: Plan, out: Out) -> Plan:
     if plan.keygen is not None:
         code, text = await sup.run_once(plan.keygen)
         if code != 0:
-            raise StartError(f"ssmd sim keygen failed ({code}): {text.strip()}")
+            raise StartError(f"ssmd {' '.join(plan.keygen.argv[3:5])} failed ({code}): {text.strip()}")
         plan = pipeline.with_demo_credentials(plan)
     for spec in plan.services[len(plan.nats):]:
         child = await sup.start(spec)

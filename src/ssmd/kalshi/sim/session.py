@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ssmd.sim.markets import LIFECYCLE, ORDERBOOK, TICKER, TRADE, Event
+from ssmd.kalshi.sim.markets import LIFECYCLE, ORDERBOOK, TICKER, TRADE, Event
 from ssmd.sim.wsframe import PING, frame
 
 DATA_CHANNELS = frozenset({TICKER, TRADE, ORDERBOOK, LIFECYCLE})

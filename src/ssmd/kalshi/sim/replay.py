@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ssmd.kalshi.frames import frame_time_ms
-from ssmd.sim.markets import LIFECYCLE, ORDERBOOK, TICKER, TRADE, Event
+from ssmd.kalshi.sim.markets import LIFECYCLE, ORDERBOOK, TICKER, TRADE, Event
 
 if TYPE_CHECKING:
     from ssmd.archive import ArchiveFrame, ArchiveReader
-    from ssmd.sim.server import SimServer
+    from ssmd.kalshi.sim.server import SimServer
 
 CHANNEL_OF = {
     "ticker": TICKER, "ticker_v2": TICKER, "trade": TRADE, "orderbook_snapshot": ORDERBOOK,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ssmd.kalshi.auth import HEADER_KEY
-from ssmd.sim.handshake import RateLimiter, Rejected, check_signature
-from ssmd.sim.markets import SERIES, EventInfo, Market
-from ssmd.sim.wire import dollars, fp
+from ssmd.kalshi.sim.handshake import RateLimiter, Rejected, check_signature
+from ssmd.kalshi.sim.markets import SERIES, EventInfo, Market
+from ssmd.kalshi.sim.wire import dollars, fp
 
 if TYPE_CHECKING:
-    from ssmd.sim.server import SimServer
+    from ssmd.kalshi.sim.server import SimServer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ssmd.sim.session import TERMINAL_ERRORS
+from ssmd.kalshi.sim.session import TERMINAL_ERRORS
 
 if TYPE_CHECKING:
-    from ssmd.sim.server import SimServer
+    from ssmd.kalshi.sim.server import SimServer
 
 FAULTS = ("disconnect", "stall", "seq_gap", "malformed", "reject_auth", "error")
 MALFORMED = (b"this is not JSON {", b'{"sid":1,"msg":{"note":"frame without a type"}}')

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ssmd.sim.config import Wire
-from ssmd.sim.orderbook import SimBook
-from ssmd.sim.wire import Renderer, dollars
+from ssmd.kalshi.sim.config import Wire
+from ssmd.kalshi.sim.orderbook import SimBook
+from ssmd.kalshi.sim.wire import Renderer, dollars
 
 # channel names as clients subscribe to them
 ORDERBOOK = "orderbook_delta"

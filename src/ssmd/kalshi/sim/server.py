@@ -17,11 +17,11 @@ from typing import IO, Any
 from aiohttp import WSMsgType, web
 
 from ssmd.kalshi.auth import REST_PREFIX, WS_PATH
+from ssmd.kalshi.sim.config import SimConfig
+from ssmd.kalshi.sim.handshake import Rejected, check_signature
+from ssmd.kalshi.sim.markets import Event, MarketModel
+from ssmd.kalshi.sim.session import Session
 from ssmd.runtime.tasks import cancel_all
-from ssmd.sim.config import SimConfig
-from ssmd.sim.handshake import Rejected, check_signature
-from ssmd.sim.markets import Event, MarketModel
-from ssmd.sim.session import Session
 from ssmd.sim.wsframe import PONG, frame
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ class SimServer:
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        from ssmd.sim.control import control_routes
-        from ssmd.sim.rest import rest_routes
+        from ssmd.kalshi.sim.control import control_routes
+        from ssmd.kalshi.sim.rest import rest_routes
 
         app = web.Application()
         app.router.add_get(WS_PATH, self._on_ws)
@@ -73,7 +73,7 @@ class SimServer:
     async def start(self) -> None:
         replaying = None
         if self.config.replay is not None:
-            from ssmd.sim.replay import open_archive
+            from ssmd.kalshi.sim.replay import open_archive
 
             replaying = open_archive(self.config.replay)  # a path that is not an archive fails before listening
         if self.config.sent_log is not None:
@@ -87,7 +87,7 @@ class SimServer:
         if addresses:
             self.port = int(addresses[0][1])
         if replaying is not None:
-            from ssmd.sim.replay import replay
+            from ssmd.kalshi.sim.replay import replay
 
             self._tasks.append(asyncio.create_task(replay(self, replaying, self.config.speed)))
         else:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ssmd.sim.config import Wire
+from ssmd.kalshi.sim.config import Wire
 
 
 def dollars(cents: int) -> str:
@@ -98,7 +98,7 @@ class Renderer:
         return orjson.dumps(msg)
 
     def ticker(self, m: Any, ts_ms: int) -> bytes:
-        """``m`` is a :class:`ssmd.sim.markets.Market` (typed loosely to keep this module import-free)."""
+        """``m`` is a :class:`ssmd.kalshi.sim.markets.Market` (typed loosely to keep this module import-free)."""
         yb, ybs, ya, yas = m.book.top()
         msg: dict[str, Any] = {"market_ticker": m.ticker, "market_id": m.market_id}
         if self.old:
