@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ import aiohttp
 
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.partition import WHOLE, Partition
@@ -80,6 +82,8 @@ class Connector:
         self.capture = env.capture.for_feed(self.exchange)
         self.metrics = metrics or ConnectorMetrics()
         self.run_id = secrets.token_hex(4)
+        self.instance = socket.gethostname()
+        """Who stamps the backfilled frames (``ssmd_backfill.instance``)."""
         self.shards: list[Shard] = []
         self.sink: Sink | None = None
         self.health: HealthServer | None = None
@@ -165,10 +169,22 @@ class Connector:
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
-                      self.capture, self.metrics, self.run_id, subs, self._http)
+                      self.capture, self.metrics, self.run_id, subs, self._http, self._backfiller(index, subs))
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
+
+    def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:
+        """A shard that carries one of the feed's backfillable channels refetches what it misses (None: nothing
+        to backfill). The coverage recorder, once the connector has one, is passed as ``recorder=``."""
+        if not any(s.channel in self.exchange.backfill_channels for s in subs):
+            return None
+        assert self.sink is not None and self._http is not None
+        discover = self.capture.markets.discover
+        rest = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url,
+                                discover.rest_url if discover is not None else None)
+        return Backfiller(self.exchange, self._http, rest, self.opts.credentials, self.sink,
+                          self.env.subject_prefix, self.metrics, self.instance, index)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""

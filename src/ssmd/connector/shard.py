@@ -13,7 +13,9 @@ rejected handshake before the first successful connection stops the process (bad
 Every frame is routed once (:meth:`Feed.route`). The feed's :class:`~ssmd.feed.base.Session` turns control
 frames into :class:`~ssmd.feed.base.Reply` objects and sequence numbers into gaps; the policy is here: a reply
 that says ``too_many`` halves the market list and subscribes both halves; ``dropped`` subscribes again; a gap
-on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (a fresh snapshot).
+on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (a fresh snapshot). What a
+lost subscription of one of the feed's ``backfill_channels`` missed is fetched again once it is live
+(:mod:`ssmd.connector.backfill`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import aiohttp
 
 from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
+from ssmd.connector.backfill import Backfiller, wall_ms
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
 from ssmd.feed.base import UNPARSED, Command, Credentials, Feed, Gap, Kind, Reply, Route, Session
@@ -92,6 +95,8 @@ class _Conn:
     last_data: float = field(default_factory=time.monotonic)
     got_data: bool = False
     live: bool = False
+    live_at_ms: int = 0
+    """Wall-clock ms when the connection became subscribed (the earliest a loss on it can start)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """Resubscriptions in flight on this connection (held so they are not collected; cancelled with it)."""
 
@@ -115,8 +120,10 @@ class Shard:
         run_id: str,
         subscriptions: list[Subscription],
         http: aiohttp.ClientSession,
+        backfiller: Backfiller | None = None,
     ) -> None:
         self.index = index
+        self.backfiller = backfiller
         self.feed = feed
         self._route = feed.route
         self.url = url
@@ -171,6 +178,8 @@ class Shard:
                     backoff.reset()
                 if conn.live and self._down_since is None:
                     self._down_since = time.monotonic()
+                if conn.live and self.backfiller is not None:
+                    self.backfiller.lost([s.channel for s in self.subscriptions], self._last_data_ms(conn))
                 await _abort(conn.ws)
             if stop.is_set():
                 break
@@ -185,6 +194,22 @@ class Shard:
         conn = self._conn
         if conn is not None:
             await _abort(conn.ws)
+
+    @staticmethod
+    def _last_data_ms(conn: _Conn) -> int:
+        """When ``conn`` last delivered data (wall clock), not before it was subscribed: where a loss began."""
+        last = wall_ms() - int((time.monotonic() - conn.last_data) * 1000)
+        return max(last, conn.live_at_ms)
+
+    def _backfill(self, conn: _Conn, subs: list[Subscription]) -> None:
+        """Fetch what each pending backfillable subscription missed, on this connection (cancelled with it)."""
+        backfiller = self.backfiller
+        if backfiller is None:
+            return
+        for sub in subs:
+            if sub.active and sub.channel in backfiller.pending:
+                conn.spawn(backfiller.recover(sub.channel, sub.markets, conn.conn_id),
+                           f"shard-{self.index}-backfill-{sub.channel}")
 
     def _set_state(self, state: State) -> None:
         self.state = state
@@ -248,6 +273,8 @@ class Shard:
             i += await self._subscribe_or_split(conn, self.subscriptions[i])
         self._set_state(State.LIVE)
         conn.live = True
+        conn.live_at_ms = wall_ms()
+        self._backfill(conn, self.subscriptions)
         if self._down_since is not None:
             log.warning("shard %d capturing again; capture was interrupted for %.2fs", self.index,
                         time.monotonic() - self._down_since, extra={"shard": self.index, "conn": conn.conn_id})
@@ -437,6 +464,7 @@ class Shard:
                     await self._command(conn, command)
             await self._subscribe(conn, sub)
             self._metrics.resubscribes.labels(reason).inc()
+            self._backfill(conn, [sub])
             log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
                      extra={"shard": self.index, "conn": conn.conn_id})
         except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
@@ -462,6 +490,8 @@ class Shard:
             if reply.dropped and sid is not None:
                 sub = conn.by_sid.pop(sid, None)
                 if sub is not None:
+                    if self.backfiller is not None:
+                        self.backfiller.lost([sub.channel], self._last_data_ms(conn))
                     conn.spawn(self._resubscribe(conn, sub, sid, f"error {code}", f"error_{code}", dead=True),
                                f"shard-{self.index}-resubscribe")
             return
