@@ -93,11 +93,11 @@ class Backfiller:
             if self.pending.get(channel) == lost_at:
                 del self.pending[channel]  # a loss recorded meanwhile (an earlier one cannot be) stays pending
             count = len(result.frames)
+            self._metrics.backfills.labels(channel, "complete" if result.complete else "partial").inc()
             if result.complete:
                 log.warning("backfilled %d %s frames over REST for the outage [%d, %d] ms", count, channel,
                             *window, extra={"shard": self._shard, "conn": conn})
             else:
-                self._metrics.backfill_incomplete.inc()
                 log.error("PARTIAL backfill of %s: %d frames; %s; covered [%d, %d] ms of [%d, %d] ms", channel,
                           count, result.detail, *result.covered_ms, *window,
                           extra={"shard": self._shard, "conn": conn})

@@ -40,9 +40,9 @@ class ConnectorMetrics:
                                   registry=r)
         self.backfill_failures = Counter("ssmd_connector_backfill_failures",
                                          "Backfill fetches that failed (retried with back-off)", registry=r)
-        self.backfill_incomplete = Counter("ssmd_connector_backfill_incomplete", "Backfills that stopped at their "
-                                           "bound (pages or trades): the oldest part of the outage stays a gap",
-                                           registry=r)
+        self.backfills = Counter("ssmd_connector_backfills", "Backfills done, by channel and result: complete, or "
+                                 "partial (stopped at its bound: the oldest part of the outage stays a gap)",
+                                 ["channel", "result"], registry=r)
         self.retries = Counter("ssmd_connector_publish_retries", "Publishes re-sent with the same Nats-Msg-Id",
                                registry=r)
         self.duplicates = Counter("ssmd_connector_publish_duplicates",
