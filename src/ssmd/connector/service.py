@@ -29,6 +29,7 @@ from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.config.instance import default_instance
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.partition import WHOLE, Partition
@@ -87,6 +88,8 @@ class Connector:
         self.capture = env.capture.for_feed(self.exchange)
         self.metrics = metrics or ConnectorMetrics()
         self.run_id = secrets.token_hex(4)
+        self.instance = options.instance or default_instance()
+        """This instance's name: stamped on its messages, its coverage events and its backfilled frames."""
         self.shards: list[Shard] = []
         self.sink: Sink | None = None
         self.health: HealthServer | None = None
@@ -96,7 +99,7 @@ class Connector:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._markets: list[str] = []
         self.coverage: CoverageRecorder[None] = CoverageRecorder(
-            self._publish_coverage, env=env.name, feed=env.feed, instance=options.instance or default_instance(),
+            self._publish_coverage, env=env.name, feed=env.feed, instance=self.instance,
             heartbeat_every_s=self.capture.coverage_heartbeat)
         """What this instance captured when (docs/coverage.md), published through the sink with the frames; every
         shard holds it as ``shard.coverage``."""
@@ -180,7 +183,8 @@ class Connector:
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
-                      self.capture, self.metrics, self.run_id, subs, self._http, self.coverage)
+                      self.capture, self.metrics, self.run_id, subs, self._http,
+                      coverage=self.coverage, backfiller=self._backfiller(index, subs))
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
@@ -194,6 +198,19 @@ class Connector:
         headers = {"Nats-Msg-Id": f"{self.coverage.run}:coverage:{self._coverage_sent}",
                    "Ssmd-Received-Ns": str(time.time_ns())}
         self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.perf_counter())
+
+    def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:
+        """A shard that carries one of the feed's backfillable channels refetches what it misses (None: nothing
+        to backfill). What it recovers is told to the coverage ledger."""
+        if not any(s.channel in self.exchange.backfill_channels for s in subs):
+            return None
+        assert self.sink is not None and self._http is not None
+        discover = self.capture.markets.discover
+        rest = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url,
+                                discover.rest_url if discover is not None else None)
+        return Backfiller(self.exchange, self._http, rest, self.opts.credentials, self.sink,
+                          self.env.subject_prefix, self.metrics, self.instance, index,
+                          recorder=self.coverage)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""

@@ -18,6 +18,8 @@ on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (
 What the shard captures is told to its :attr:`Shard.coverage` recorder (``subscribed``/``unsubscribed`` per
 channel, ``disconnected``/``stalled`` with the cause, ``seq_gap``/``resnapshot`` per market): those events are
 rare, never per frame. Anything the shard recovers later (a REST backfill) is told to the same recorder.
+What a lost subscription of one of the feed's ``backfill_channels`` missed is fetched again once it is live
+(:mod:`ssmd.connector.backfill`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import aiohttp
 
 from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
+from ssmd.connector.backfill import Backfiller, wall_ms
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
 from ssmd.coverage.events import ALL
@@ -100,6 +103,8 @@ class _Conn:
     last_data: float = field(default_factory=time.monotonic)
     got_data: bool = False
     live: bool = False
+    live_at_ms: int = 0
+    """Wall-clock ms when the connection became subscribed (the earliest a loss on it can start)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """Resubscriptions in flight on this connection (held so they are not collected; cancelled with it)."""
 
@@ -124,8 +129,10 @@ class Shard:
         subscriptions: list[Subscription],
         http: aiohttp.ClientSession,
         coverage: CoverageRecorder[None] | None = None,
+        backfiller: Backfiller | None = None,
     ) -> None:
         self.index = index
+        self.backfiller = backfiller
         self.coverage: CoverageRecorder[None] = coverage or CoverageRecorder(
             _nowhere, env="_", feed=feed.name, instance="_")
         """The connector's coverage recorder (one per process; events name this shard as ``conn``). Call it for
@@ -188,6 +195,8 @@ class Shard:
                     self._down_since = time.monotonic()
                 if announced and not stop.is_set():  # at shutdown the connector says it once for all shards
                     self._lost(conn, reason)
+                if conn.live and self.backfiller is not None:
+                    self.backfiller.lost([s.channel for s in self.subscriptions], self._last_data_ms(conn))
                 await _abort(conn.ws)
             if stop.is_set():
                 break
@@ -211,6 +220,22 @@ class Shard:
             self.coverage.stalled(reason, conn=self.index, since_ms=since)
         else:
             self.coverage.disconnected(reason, conn=self.index)
+
+    @staticmethod
+    def _last_data_ms(conn: _Conn) -> int:
+        """When ``conn`` last delivered data (wall clock), not before it was subscribed: where a loss began."""
+        last = wall_ms() - int((time.monotonic() - conn.last_data) * 1000)
+        return max(last, conn.live_at_ms)
+
+    def _backfill(self, conn: _Conn, subs: list[Subscription]) -> None:
+        """Fetch what each pending backfillable subscription missed, on this connection (cancelled with it)."""
+        backfiller = self.backfiller
+        if backfiller is None:
+            return
+        for sub in subs:
+            if sub.active and sub.channel in backfiller.pending:
+                conn.spawn(backfiller.recover(sub.channel, sub.markets, conn.conn_id),
+                           f"shard-{self.index}-backfill-{sub.channel}")
 
     def _set_state(self, state: State) -> None:
         self.state = state
@@ -274,6 +299,8 @@ class Shard:
             i += await self._subscribe_or_split(conn, self.subscriptions[i])
         self._set_state(State.LIVE)
         conn.live = True
+        conn.live_at_ms = wall_ms()
+        self._backfill(conn, self.subscriptions)
         if self._down_since is not None:
             log.warning("shard %d capturing again; capture was interrupted for %.2fs", self.index,
                         time.monotonic() - self._down_since, extra={"shard": self.index, "conn": conn.conn_id})
@@ -471,6 +498,7 @@ class Shard:
             if reason == "seq_gap":
                 for market in sub.markets or ():
                     self.coverage.resnapshot(sub.channel, market, conn=self.index)
+            self._backfill(conn, [sub])
             log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
                      extra={"shard": self.index, "conn": conn.conn_id})
         except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
@@ -496,6 +524,8 @@ class Shard:
             if reply.dropped and sid is not None:
                 sub = conn.by_sid.pop(sid, None)
                 if sub is not None:
+                    if self.backfiller is not None:
+                        self.backfiller.lost([sub.channel], self._last_data_ms(conn))
                     conn.spawn(self._resubscribe(conn, sub, sid, f"error {code}", f"error_{code}", dead=True),
                                f"shard-{self.index}-resubscribe")
             return

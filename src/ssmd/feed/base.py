@@ -246,6 +246,8 @@ class Feed(abc.ABC):
     max_markets_per_subscription: int
     max_markets_per_connection: int
     """Defaults for ``capture.max_markets_per_*`` (the environment file may override them)."""
+    backfill_channels: frozenset[str] = frozenset()
+    """Channels whose missed frames :meth:`backfill` can fetch again over REST (Kalshi: ``trade``)."""
     credential_vars: tuple[str, ...] = ()
     """Environment variables :meth:`credentials` reads (named in errors; empty for public feeds)."""
     environ_vars: tuple[str, ...] = ()
@@ -309,6 +311,14 @@ class Feed(abc.ABC):
         duplicates, at most ``query.max_markets``). Raises :class:`DiscoveryError` when the answer is unusable;
         network errors propagate (the connector retries both)."""
 
+    async def backfill(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       channel: str, window_ms: tuple[int, int], markets: Sequence[str] | None,
+                       instance: str) -> Backfill:
+        """Frames of ``channel`` the exchange made in ``window_ms`` (epoch ms, margins included), fetched over
+        REST and shaped like WebSocket frames, each marked as backfilled by ``instance``. Only called for
+        :attr:`backfill_channels`; network errors propagate (the connector retries)."""
+        return Backfill([], window_ms)
+
     @abc.abstractmethod
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
         """The typed events one archived or streamed frame carries (none for control or unknown frames)."""
@@ -329,6 +339,19 @@ class SimAuth:
     sim_args: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     env_files: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What :meth:`Feed.backfill` fetched: ``frames`` are ``(key, frame)`` pairs, ``key`` the frame's natural id
+    (Kalshi's ``trade_id``) from which the connector derives its ``Nats-Msg-Id``. ``covered_ms`` is the part of
+    the window fully covered: all of it, or (``complete`` False, the fetch's bound was reached) the newest part,
+    ``detail`` saying why it stopped."""
+
+    frames: list[tuple[str, bytes]]
+    covered_ms: tuple[int, int]
+    complete: bool = True
+    detail: str = ""
 
 
 class DiscoveryError(Exception):

@@ -22,6 +22,7 @@ from ssmd.config.capture import DiscoveryConfig
 from ssmd.config.envvars import env_flag
 from ssmd.feed.base import (
     UNPARSED,
+    Backfill,
     Command,
     Credentials,
     Event,
@@ -147,6 +148,7 @@ class KalshiFeed(Feed):
     default_channels = DEFAULT_CHANNELS
     market_channels = MARKET_CHANNELS
     resnapshot_channels = MARKET_CHANNELS
+    backfill_channels = frozenset({"trade"})
     max_markets_per_subscription = 200
     """Kalshi's cap is unpublished (error 26); the original found 256 and kept 200 for headroom."""
     max_markets_per_connection = 1000
@@ -245,6 +247,13 @@ class KalshiFeed(Feed):
         from ssmd.kalshi.discovery import discover_markets
 
         return await discover_markets(http, rest_url, credentials, query)
+
+    async def backfill(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       channel: str, window_ms: tuple[int, int], markets: Sequence[str] | None,
+                       instance: str) -> Backfill:
+        from ssmd.kalshi.backfill import fetch_trades
+
+        return await fetch_trades(http, rest_url, credentials, window_ms, instance=instance, markets=markets)
 
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
         from ssmd.kalshi.events import frame_events
