@@ -37,7 +37,7 @@ import aiohttp
 
 from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
-from ssmd.connector.backfill import Backfiller, wall_ms
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
 from ssmd.coverage.events import ALL
