@@ -33,6 +33,7 @@ from ssmd.archive_format.members import Origin
 from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.ledger import CoverageReport
+from ssmd.feed.base import is_backfilled
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
@@ -216,15 +217,18 @@ def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: 
                 origin: Origin | None = None) -> None:
     """Duplicate checks for one frame, within each instance's copy: the same trade or frame from two instances is
     redundancy (docs/redundancy.md), from one instance it is a duplicate. Trades are compared per instance (a
-    reconnect or a REST backfill must not deliver a trade twice), sequenced frames per connection (their sid and
-    seq are)."""
+    reconnect must not deliver a trade twice, nor a REST backfill; a backfilled copy of a trade the WebSocket
+    delivered too is the backfill's margin, not a duplicate), sequenced frames per connection (their sid and seq
+    are)."""
     head = decode_head(raw)
     if origin is not None and origin == (None, None):
         origin = None
     if head.type == "trade":
         trade_id = head.trade_id
         if trade_id:
-            key = hash(trade_id) if origin is None else hash((origin[0], trade_id))
+            # A backfill overlaps the live copy by design (its margin): redundancy, checked apart from it.
+            copy = (trade_id, is_backfilled(raw))
+            key = hash(copy) if origin is None else hash((origin[0], copy))
             if key in seen.trade_ids:
                 result.add("duplicate_trade", f"{where}:{number}", f"trade_id {trade_id} seen before")
             seen.trade_ids.add(key)

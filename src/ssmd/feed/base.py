@@ -354,5 +354,17 @@ class Backfill:
     detail: str = ""
 
 
+BACKFILL_MARKER = "ssmd_backfill"
+"""The top-level key a feed adds to a frame it fetched again over REST (``{"source", "endpoint", "instance"}``):
+the frame keeps the WebSocket's shape, and readers can tell it from a live copy."""
+
+_BACKFILL_NEEDLE = f'"{BACKFILL_MARKER}":'.encode()
+
+
+def is_backfilled(raw: bytes) -> bool:
+    """A frame a backfill fetched (a byte search: call it only for frames that can be backfilled, e.g. trades)."""
+    return _BACKFILL_NEEDLE in raw
+
+
 class DiscoveryError(Exception):
     """The exchange answered, but not with a market list (HTTP error, not JSON, wrong shape): retry later."""

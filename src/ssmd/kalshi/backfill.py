@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ssmd.feed.base import Backfill, Credentials
+from ssmd.feed.base import BACKFILL_MARKER, Backfill, Credentials
 from ssmd.kalshi.rest import RestError, get_json, pages
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def ws_frame(trade: dict[str, Any], instance: str, endpoint: str) -> bytes | Non
            "no_price_dollars": trade.get("no_price_dollars"), "count_fp": trade.get("count_fp"),
            "taker_side": trade.get("taker_side"), "ts": ts_ms // 1000, "ts_ms": ts_ms}
     return orjson.dumps({"type": "trade", "msg": msg,
-                         "ssmd_backfill": {"source": "rest", "endpoint": endpoint, "instance": instance}})
+                         BACKFILL_MARKER: {"source": "rest", "endpoint": endpoint, "instance": instance}})
 
 
 async def historical_cutoff_ms(http: aiohttp.ClientSession, rest_base: str, creds: Credentials | None) -> int:
