@@ -69,12 +69,18 @@ def _archiver_config(tmp_path: Path, nats_url: str, stream: str, env: str) -> Pa
     return path
 
 
+CHANNELS = 4
+"""ticker, trade, market_lifecycle_v2, orderbook_delta: one sid each per connection (6 markets fit one list)."""
+
+
 async def _connections(sim: Sim, n: int) -> None:
+    """Until ``n`` connections hold every channel: before an outage of one instance, the other must be fully
+    subscribed, or the test would make a gap of its own."""
     async def reached() -> bool:
         stats = await sim.stats()
-        return bool(stats["connections"] >= n and stats["subscriptions"] >= n)
+        return bool(stats["connections"] >= n and stats["subscriptions"] >= n * CHANNELS)
 
-    await wait_until(reached, 60, f"{n} connections subscribed at the simulator")
+    await wait_until(reached, 60, f"{n} connections subscribed to {CHANNELS} channels at the simulator")
 
 
 async def _flow(sim: Sim, frames: int) -> None:
@@ -134,8 +140,8 @@ async def test_two_instances_staggered_outages_and_one_both_down_window(
     try:
         await sim.pause()  # the trades of the simulator's first moments were made before anyone was asked to listen
         before = set(await trade_tape(sim))
+        a, b = connector("conn-a", "key-a"), connector("conn-b", "key-b")  # the three start at once
         await archiver.wait_ready()
-        a, b = connector("conn-a", "key-a"), connector("conn-b", "key-b")
         await a.wait_ready()
         await b.wait_ready()
         await _connections(sim, 2)
@@ -191,11 +197,11 @@ async def test_one_instance_with_the_guides_files_and_its_own_outage(own_nats: E
     try:
         await sim.pause()
         before = set(await trade_tape(sim))
-        await archiver.wait_ready()
         conn = ConnectorProc(tmp_path, GUIDE / "environments" / "prod-nats.yaml", sim.url,
                              feed=GUIDE / "feeds" / "kalshi.yaml", no_auth=False,
                              environ={"NATS_URL": own_nats.url, "KALSHI_API_KEY": "key-1",
                                       "KALSHI_PRIVATE_KEY": private["key-1"]})
+        await archiver.wait_ready()
         await conn.wait_ready()
         await _connections(sim, 1)
         await sim.resume()
