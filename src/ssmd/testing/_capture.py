@@ -119,7 +119,7 @@ async def _data_messages(js: Any, setup: Setup) -> int:
 
 def coverage_filter(prefix: str) -> str:
     """Every coverage event of every instance under ``prefix``."""
-    return naming.subject(prefix, COVERAGE_TYPE, "*")
+    return f"{prefix}.{naming.JSON}.{COVERAGE_TYPE}.*"
 
 
 async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordered: bool = True) -> list[Any]:
