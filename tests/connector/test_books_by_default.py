@@ -18,8 +18,7 @@ import pytest
 from ssmd import naming
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.coverage.events import CoverageEvent, decode
-from ssmd.testing import ArchiverProc, ConnectorProc, Setup, Sim, make_stream, wait_until, write_env
-from ssmd.testing._capture import coverage_filter
+from ssmd.testing import ArchiverProc, ConnectorProc, Setup, Sim, coverage_filter, make_stream, wait_until, write_env
 
 GUIDE = Path(__file__).resolve().parents[2] / "examples" / "deployment-guide"
 BOOK = "orderbook_delta"

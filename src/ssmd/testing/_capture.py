@@ -102,7 +102,7 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         deadline = time.monotonic() + within
         while True:
             sent = sim.sent()
-            stored = await _data_messages(js, setup)
+            stored = await stream_frames(js, setup.stream, setup.prefix)
             if (stored >= len(sent) and len(sim.sent()) == len(sent)) or time.monotonic() > deadline:
                 return sent
             await asyncio.sleep(0.1)
@@ -110,10 +110,10 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         await nc.close()
 
 
-async def _data_messages(js: Any, setup: Setup) -> int:
-    """Messages in the stream that are frames: the connector's coverage events (docs/coverage.md) are not."""
-    total = (await js.stream_info(setup.stream)).state.messages
-    info = await js.stream_info(setup.stream, subjects_filter=coverage_filter(setup.prefix))
+async def stream_frames(js: Any, stream: str, prefix: str) -> int:
+    """Messages in ``stream`` that are frames: the connectors' coverage events (docs/coverage.md) are not."""
+    total = (await js.stream_info(stream)).state.messages
+    info = await js.stream_info(stream, subjects_filter=coverage_filter(prefix))
     return int(total - sum((info.state.subjects or {}).values()))
 
 
