@@ -104,6 +104,10 @@ class Connector:
         """What this instance captured when (docs/coverage.md), published through the sink with the frames; every
         shard holds it as ``shard.coverage``."""
         self._coverage_sent = 0
+        self._announced: dict[str, tuple[bool, float]] = {}
+        """Markets lifecycle frames opened (True) or finished (False), and when (monotonic): applied at once, and
+        over any discovery answer older than them."""
+        self._market_news = asyncio.Event()
 
     # -- start-up --------------------------------------------------------------------------------------
 
@@ -182,9 +186,11 @@ class Connector:
 
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
+        follow = self.capture.market_channels and self.capture.markets.discover is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
                       self.capture, self.metrics, self.run_id, subs, self._http,
-                      coverage=self.coverage, backfiller=self._backfiller(index, subs))
+                      coverage=self.coverage, backfiller=self._backfiller(index, subs),
+                      on_market_change=self._market_changed if follow else None)
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
@@ -248,29 +254,55 @@ class Connector:
         base = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url, cfg.rest_url)
         return await self.exchange.discover(self._http, base, self.opts.credentials, cfg)
 
+    def _market_changed(self, market: str, opened: bool) -> None:
+        """A lifecycle frame opened or finished ``market``: the refresh loop applies it now, without REST."""
+        self._announced[market] = (opened, time.monotonic())
+        self._market_news.set()
+
+    def _with_announced(self, markets: list[str], since: float | None = None) -> list[str]:
+        """``markets`` corrected by what lifecycle frames announced (after ``since``: a discovery that began then
+        already knows the older ones, which are forgotten)."""
+        out = dict.fromkeys(markets)
+        if since is not None:
+            self._announced = {m: v for m, v in self._announced.items() if v[1] >= since}
+        for market, (opened, _at) in self._announced.items():
+            if opened:
+                out[market] = None
+            else:
+                out.pop(market, None)
+        return list(out)
+
     async def _refresh_loop(self, retry_first: bool = False) -> None:
         """Re-discover every ``refresh``; after a failure keep the current list and retry sooner, with back-off
-        (from 1 s up to ``refresh``). Never ends: every failure the exchange can cause is retried."""
+        (from 1 s up to ``refresh``). In between, markets that lifecycle frames open or finish are subscribed or
+        unsubscribed at once. Never ends: every failure the exchange can cause is retried."""
         cfg = self.capture.markets.discover
         assert cfg is not None
         refresh = float(cfg.refresh_s)
         retry = Backoff(min(_DISCOVERY_RETRY_MIN, refresh), refresh)
-        delay = retry.next_delay() if retry_first else refresh
+        deadline = time.monotonic() + (retry.next_delay() if retry_first else refresh)
         while True:
-            await asyncio.sleep(delay)
+            self._market_news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._market_news.wait(), max(deadline - time.monotonic(), 0.0))
+            if time.monotonic() < deadline:  # news from a lifecycle frame
+                await self.apply_markets(self._with_announced(self._markets))
+                continue
+            began = time.monotonic()
             try:
                 found = await self._discover()
-                await self.apply_markets([*self.capture.markets.tickers, *found])
+                await self.apply_markets(self._with_announced([*self.capture.markets.tickers, *found], began))
             except _DISCOVERY_FAILURES as exc:
                 self.metrics.discovery_failures.inc()
                 delay = retry.next_delay()
+                deadline = time.monotonic() + delay
                 log.warning("market discovery failed, keeping the current list; retrying in %.1fs: %s", delay,
                             describe(exc))
                 continue
             if retry.failures:
                 log.info("market discovery works again", extra={"markets": len(self._markets)})
             retry.reset()
-            delay = refresh
+            deadline = time.monotonic() + refresh
 
     async def apply_markets(self, wanted: list[str]) -> None:
         """Subscribe markets that appeared, unsubscribe those that are gone (settled), in place. Only this

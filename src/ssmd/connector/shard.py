@@ -29,7 +29,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,6 +130,7 @@ class Shard:
         http: aiohttp.ClientSession,
         coverage: CoverageRecorder[None] | None = None,
         backfiller: Backfiller | None = None,
+        on_market_change: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.index = index
         self.backfiller = backfiller
@@ -162,6 +163,8 @@ class Shard:
         self._state_gauge = metrics.shard_state.labels(str(index))
         self._markets_gauge = metrics.shard_markets.labels(str(index))
         self._update_markets_gauge()
+        self._on_market_change = on_market_change
+        """Told ``(market, opened)`` when a lifecycle frame opens or finishes a market (the connector's discovery)."""
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -402,6 +405,7 @@ class Shard:
         subjects = self._subjects
         route_of = self._route
         session = conn.session
+        lifecycle = self.feed.lifecycle_token if self._on_market_change is not None else None
         while True:
             remaining = conn.last_server_frame + dead_after - time.monotonic()
             try:
@@ -445,6 +449,8 @@ class Shard:
                     else:
                         headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
                     metrics.count_received(token)
+                    if token == lifecycle:
+                        self._market_changed(raw)
                     conn.got_data = True
                     conn.last_data = now
                     submit(subj, raw, headers, token, t0)
@@ -467,6 +473,11 @@ class Shard:
                 return f"websocket error: {ws.exception()!r}"
             else:  # CLOSE, CLOSING, CLOSED
                 return f"closed by the server (code {ws.close_code})"
+
+    def _market_changed(self, raw: bytes) -> None:
+        change = self.feed.market_change(raw)
+        if change is not None and self._on_market_change is not None:
+            self._on_market_change(*change)
 
     def _on_gap(self, conn: _Conn, gap: Gap) -> None:
         sid = gap.sid

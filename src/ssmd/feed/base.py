@@ -264,6 +264,16 @@ class Feed(abc.ABC):
         """How to sign in to the simulator; ``None``: it accepts anyone (public feeds)."""
         return None
 
+    lifecycle_token: str | None = None
+    """Type token of the frames that announce markets opening and finishing (:meth:`market_change` reads them);
+    ``None``: market lists change at discovery refreshes only."""
+
+    def market_change(self, payload: bytes) -> tuple[str, bool] | None:
+        """``(market, True)`` when a :attr:`lifecycle_token` frame says the market opened for trading,
+        ``(market, False)`` when it is finished (determined, settled); ``None`` for anything else. Called for
+        lifecycle frames only (rare), off the per-frame routing."""
+        return None
+
     def default_discovery(self) -> DiscoveryConfig | None:
         """How to find the markets of :attr:`market_channels` when the environment file names none
         (``capture.markets``); ``None``: the file must say."""

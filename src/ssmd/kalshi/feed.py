@@ -71,6 +71,25 @@ subscribed, settled ones unsubscribed). 100,000 is headroom over the ~30,000 ope
 below the 500,000 market subscriptions Kalshi allows per session (kalshi-protocol.md)."""
 
 
+OPENS = {"activated": True, "determined": False, "settled": False}
+"""``market_lifecycle_v2`` event types that open a market for trading (its book exists) or finish it. ``created``
+is not one: the market is not open yet (subscribing books of unopened markets is how the original's watchdog
+tripped); a plain close is left to the discovery refresh (status ``open`` no longer lists it)."""
+
+
+class _LifecycleMsg(msgspec.Struct):
+    market_ticker: str | None = None
+    event_type: str | None = None
+
+
+class _LifecycleFrame(msgspec.Struct):
+    type: str | None = None
+    msg: _LifecycleMsg | None = None
+
+
+_lifecycle_decoder = msgspec.json.Decoder(_LifecycleFrame)
+
+
 def use_demo(environ: Mapping[str, str]) -> bool:
     """``KALSHI_USE_DEMO`` (default false); raises :class:`~ssmd.config.envvars.EnvVarError` on a typo."""
     return env_flag(environ, "KALSHI_USE_DEMO")
@@ -156,6 +175,19 @@ class KalshiFeed(Feed):
     environ_vars = (*credential_vars, "KALSHI_USE_DEMO")
     sim_command = ("sim", "kalshi")
     sim_ws_path = WS_PATH
+
+    lifecycle_token = "lifecycle"
+
+    def market_change(self, payload: bytes) -> tuple[str, bool] | None:
+        try:
+            frame = _lifecycle_decoder.decode(payload)
+        except msgspec.DecodeError:
+            return None
+        msg = frame.msg
+        if frame.type != "market_lifecycle_v2" or msg is None or not msg.market_ticker:
+            return None
+        opened = OPENS.get(msg.event_type or "")
+        return None if opened is None else (msg.market_ticker, opened)
 
     def default_discovery(self) -> DiscoveryConfig:
         return DiscoveryConfig(**DEFAULT_DISCOVERY)  # type: ignore[arg-type]

@@ -10,7 +10,8 @@ Importing this package needs no pytest; the fixtures (``nats_server``, ``own_nat
   :func:`run_ssmd`
 - the agent's fires: :data:`SIGNALS`, :func:`read_fires`, :func:`fire_keys` (live against a backtest)
 - capture: :class:`Setup`, :func:`write_env`, :func:`make_stream`, :func:`stream_messages`,
-  :func:`drain_and_compare`, :func:`is_backfill`, :func:`expected_subject`
+  :func:`drain_and_compare`, :func:`is_backfill`, :func:`expected_subject`; :func:`stream_frames` and
+  :func:`coverage_filter` tell the exchange's frames from the connectors' coverage events
 - archives: :func:`write_day`, :func:`write_archive`, :func:`envelope_line`, :func:`gz`, :func:`gunzip`,
   :func:`read_samples`, :func:`read_archive`, :func:`archived_lines`, :func:`sent_lines`,
   :func:`assert_archived_as_sent`
@@ -30,10 +31,12 @@ from ssmd.testing._archives import (
 )
 from ssmd.testing._capture import (
     Setup,
+    coverage_filter,
     drain_and_compare,
     expected_subject,
     is_backfill,
     make_stream,
+    stream_frames,
     stream_messages,
     write_env,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "Sim",
     "archived_lines",
     "assert_archived_as_sent",
+    "coverage_filter",
     "drain_and_compare",
     "envelope_line",
     "expected_subject",
@@ -65,6 +69,7 @@ __all__ = [
     "read_samples",
     "run_ssmd",
     "sent_lines",
+    "stream_frames",
     "stream_messages",
     "tmpfs",
     "wait_until",

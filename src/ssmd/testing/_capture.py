@@ -102,7 +102,7 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         deadline = time.monotonic() + within
         while True:
             sent = sim.sent()
-            stored = await _data_messages(js, setup)
+            stored = await stream_frames(js, setup.stream, setup.prefix)
             if stored >= len(sent) and len(sim.sent()) == len(sent):  # backfilled frames do not count
                 live = [m for m in await stream_messages(setup.nats.url, setup.stream,
                                                          naming.capture_filter(setup.prefix))
@@ -115,16 +115,16 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
         await nc.close()
 
 
-async def _data_messages(js: Any, setup: Setup) -> int:
-    """Messages in the stream that are frames: the connector's coverage events (docs/coverage.md) are not."""
-    total = (await js.stream_info(setup.stream)).state.messages
-    info = await js.stream_info(setup.stream, subjects_filter=coverage_filter(setup.prefix))
+async def stream_frames(js: Any, stream: str, prefix: str) -> int:
+    """Messages in ``stream`` that are frames: the connectors' coverage events (docs/coverage.md) are not."""
+    total = (await js.stream_info(stream)).state.messages
+    info = await js.stream_info(stream, subjects_filter=coverage_filter(prefix))
     return int(total - sum((info.state.subjects or {}).values()))
 
 
 def coverage_filter(prefix: str) -> str:
     """Every coverage event of every instance under ``prefix``."""
-    return naming.subject(prefix, COVERAGE_TYPE, "*")
+    return f"{prefix}.{naming.JSON}.{COVERAGE_TYPE}.*"
 
 
 def is_backfill(msg: Any) -> bool:
