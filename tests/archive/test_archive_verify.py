@@ -81,6 +81,26 @@ def test_duplicate_trade_id_across_days_is_caught(tmp_path: Path) -> None:
     assert "trade_id A" in report.days[1].problems[0].detail
 
 
+def _backfilled(trade_id: str) -> bytes:
+    """The REST backfill's copy of a trade (:func:`ssmd.kalshi.backfill`'s shape: no sid/seq, an origin marker)."""
+    frame = orjson.loads(trade(trade_id, T0))
+    del frame["sid"], frame["seq"]
+    frame["ssmd_backfill"] = {"source": "rest", "endpoint": "/markets/trades", "instance": "conn-a"}
+    return orjson.dumps(frame)
+
+
+def test_a_backfilled_copy_of_a_live_trade_is_not_a_duplicate_but_two_backfilled_copies_are(tmp_path: Path) -> None:
+    """The backfill fetches its outage window plus a margin, so it may deliver a trade the WebSocket delivered
+    too (by design: the merged view keys trades on trade_id). That overlap is redundancy, not a problem; the same
+    trade backfilled twice, or sent twice on the WebSocket, still is a duplicate_trade."""
+    write_day(tmp_path, "2026-02-12", [("1200.jsonl.gz", [trade("A", T0, seq=1), _backfilled("A"), _backfilled("B"),
+                                                           trade("B", T0, seq=2)])])
+    assert _kinds(tmp_path).get("problems_duplicate_trade", 0) == 0
+    write_day(tmp_path, "2026-02-13", [("1200.jsonl.gz", [_backfilled("C"), _backfilled("C"),
+                                                           trade("D", T0, seq=3), trade("D", T0, seq=4)])])
+    assert _kinds(tmp_path)["problems_duplicate_trade"] == 2
+
+
 def test_identical_sequenced_frame_is_a_duplicate_but_a_reused_seq_is_not(tmp_path: Path) -> None:
     """Same sid+seq with identical content is a duplicate_frame; same sid+seq with other content (new connection)
     is normal."""

@@ -26,6 +26,7 @@ from ssmd.testing import (
     fire_keys,
     read_fires,
     run_ssmd,
+    stream_frames,
     write_env,
 )
 
@@ -87,7 +88,7 @@ async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_clus
 
         async def stored() -> int:
             state = (await js.stream_info(stream)).state
-            return state.last_seq if state.messages >= total else 0
+            return state.last_seq if await stream_frames(js, stream, prefix) >= total else 0
 
         last = await until(stored, 60, f"{total} frames in the stream")
         await arch.wait_metric("ssmd_archiver_last_archived_seq", last, 60)

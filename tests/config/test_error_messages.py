@@ -102,7 +102,7 @@ BROKEN: list[tuple[str, str, str, str]] = [
     ("environment", ENV + "capture:\n  markets:\n    discover: {refresh: 0m}\n", "capture.markets.discover.refresh",
      "positive"),
     ("environment", ENV + "schedule:\n  auto_roll: maybe\n", "schedule.auto_roll", "expected true or false"),
-    ("environment", ENV + "capture:\n  channels: [orderbook_delta]\n", "capture", "needs markets"),
+    ("environment", ENV + "capture:\n  markets: {tickers: ['']}\n", "capture.markets.tickers", "must not be blank"),
     ("feed", FEED.replace("name: kalshi\n", ""), "name", "required"),
     ("feed", FEED.replace("feed_type: websocket", "feed_type: carrier-pigeon"), "feed_type", "websocket"),
     ("feed", FEED.replace("wss://", "https://"), "versions[0]", "wss://"),

@@ -192,6 +192,11 @@ def _export_file(task: _Task) -> FileResult:
     return result
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
 def _merged(frames: pa.RecordBatch, nats_seq: pa.Array | None, dropped: tuple[int, ...], offset: int,
             result: FileResult) -> tuple[pa.RecordBatch, pa.Array | None]:
     """The batch without the lines the merged view leaves out (a batch's rows are the file's lines from
@@ -206,11 +211,6 @@ def _merged(frames: pa.RecordBatch, nats_seq: pa.Array | None, dropped: tuple[in
     mask = pa.array(keep, pa.bool_())
     result.merged_out += hi - lo
     return frames.filter(mask), nats_seq.filter(mask) if nats_seq is not None else None
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = False
 
 
 @contextlib.contextmanager

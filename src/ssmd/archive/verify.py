@@ -36,7 +36,7 @@ from ssmd.config.duration import parse_duration
 from ssmd.coverage.collect import EventCollector
 from ssmd.coverage.events import MARKER
 from ssmd.coverage.ledger import CoverageReport
-from ssmd.feed.base import FrameInfo
+from ssmd.feed.base import FrameInfo, is_backfilled
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
@@ -227,13 +227,16 @@ def _check_line(head: FrameInfo, raw: bytes, seen: _Seen, result: DayResult, whe
                 origin: Origin | None = None) -> None:
     """Duplicate checks for one frame, within each instance's copy: the same event or frame from two instances is
     redundancy (docs/redundancy.md), from one instance it is a duplicate. Events the exchange names (a trade id)
-    are compared per instance (a reconnect or a REST backfill must not deliver a trade twice), sequenced frames
-    per connection (their sid and seq are)."""
+    are compared per instance (a reconnect must not deliver a trade twice, nor a REST backfill; a backfilled copy
+    of a trade the WebSocket delivered too is the backfill's margin, not a duplicate), sequenced frames per
+    connection (their sid and seq are)."""
     if origin is not None and origin == (None, None):
         origin = None
     dedup_key = head.dedup_key
     if dedup_key:
-        key = hash(dedup_key) if origin is None else hash((origin[0], dedup_key))
+        # A backfill overlaps the live copy by design (its margin): redundancy, checked apart from it.
+        copy = (dedup_key, is_backfilled(raw))
+        key = hash(copy) if origin is None else hash((origin[0], copy))
         if key in seen.trade_ids:
             result.add("duplicate_trade", f"{where}:{number}", f"{head.type}_id {dedup_key} seen before")
         seen.trade_ids.add(key)

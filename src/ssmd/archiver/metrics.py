@@ -32,5 +32,10 @@ class ArchiverMetrics:
                                registry=registry)
         self.last_ack = Gauge(f"{p}last_ack_timestamp_seconds", "Unix time of the last acknowledgement",
                               registry=registry)
+        self.uncovered = Counter(
+            "ssmd_coverage_uncovered_seconds",
+            "Seconds in which no connector instance was subscribed to the channel (the coverage ledger's gaps, "
+            "from every instance's coverage events; docs/coverage.md)",
+            ["feed", "channel"], registry=registry)
         self.last_seq = Gauge(f"{p}last_archived_seq", "Stream sequence of the last archived message",
                               registry=registry)

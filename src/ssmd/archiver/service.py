@@ -38,6 +38,8 @@ from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, CONNECTION, DROPPED_BE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
+from ssmd.coverage.events import MARKER as COVERAGE_MARKER
+from ssmd.coverage.live import LiveCoverage
 from ssmd.feed.registry import feed_or_default
 from ssmd.runtime.backoff import Backoff
 
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 _RETRY_MIN_S = 0.2
 _RETRY_MAX_S = 5.0
 _BOUND_WAIT_S = 5.0
+_COVERAGE_EVERY_S = 1.0
+"""How often the uncovered-seconds counter catches up with the live ledger."""
 
 
 class Archiver:
@@ -85,6 +89,9 @@ class Archiver:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._sub: Subscription | None = None
+        self.coverage = LiveCoverage()
+        """Every instance's coverage events as they are archived: ``ssmd_coverage_uncovered_seconds_total``."""
+        self._uncovered_ms: dict[tuple[str, str], int] = {}
         self.not_ready: str | None = "starting"
         self.started = asyncio.Event()
 
@@ -127,13 +134,29 @@ class Archiver:
                                  disconnected_cb=on_disconnect)
         self._js = self._nc.jetstream()
         waker = asyncio.create_task(self._wake_on(stop))
+        counter = asyncio.create_task(self._count_uncovered())
         try:
             await self._start()
             self.started.set()
             await self._loop(stop)
         finally:
             waker.cancel()
+            counter.cancel()
             await self._shutdown()
+
+    async def _count_uncovered(self) -> None:
+        """Bring ``ssmd_coverage_uncovered_seconds_total`` up to the live ledger's totals, every second."""
+        while True:
+            await asyncio.sleep(_COVERAGE_EVERY_S)
+            self.update_uncovered()
+
+    def update_uncovered(self, now_ms: int | None = None) -> None:
+        for (feed, channel), total in self.coverage.uncovered_ms(now_ms).items():
+            grown = total - self._uncovered_ms.get((feed, channel), 0)
+            child = self.metrics.uncovered.labels(feed, channel)  # created at 0 for a covered channel
+            if grown > 0:
+                child.inc(grown / 1000)
+                self._uncovered_ms[(feed, channel)] = total
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -236,8 +259,11 @@ class Archiver:
             if DROPPED_BEFORE in headers:
                 self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
             origin = self._origin(headers.get(INSTANCE), headers.get(CONNECTION))
+        data = msg.data
+        if data.startswith(COVERAGE_MARKER):  # rare: a connector's coverage event (archived like a frame)
+            self.coverage.offer(data)
         records = self._records
-        records.append(Record(msg.data, sseq, msg.subject, ts, origin))
+        records.append(Record(data, sseq, msg.subject, ts, origin))
         self._replies.append(reply)
         self._pending = pending
         if len(records) == 1 or len(records) >= self._max_batch:

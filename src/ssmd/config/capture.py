@@ -4,12 +4,13 @@ it tries to stay connected.
 Which channels exist, which need a market list and the per-connection limits are the feed's knowledge
 (:class:`~ssmd.feed.base.Feed`); :meth:`CaptureConfig.for_feed` fills in the feed's defaults and checks the
 file against them, and :class:`~ssmd.config.environment.EnvironmentConfig` does so at load time for the feed it
-names. For Kalshi the defaults are the deployment guide's (global ``ticker``, ``trade``,
-``market_lifecycle_v2``), so the guide's files need no ``capture:`` section at all. Example::
+names. Without a ``capture:`` section a feed captures its ``default_channels`` for the markets of its
+``default_discovery()`` (Kalshi: global ``ticker``, ``trade``, ``market_lifecycle_v2`` and ``orderbook_delta`` for
+every open market, re-discovered every minute), so the guide's files need no ``capture:`` section at all. Example::
 
     capture:
-      channels: [ticker, trade]        # default: the feed's (Kalshi: ticker, trade, market_lifecycle_v2)
-      markets:                         # for the feed's market-list channels (Kalshi's order book)
+      channels: [ticker, trade]        # default: the feed's (Kalshi: the guide's three + orderbook_delta)
+      markets:                         # for the feed's market-list channels (Kalshi's order book); default: the feed's
         tickers: [KXBTCD-26FEB1217-T67749.99]
         discover: {status: open, series_ticker: [KXBTCD], refresh: 5m}
       max_markets_per_subscription: 200
@@ -74,6 +75,8 @@ class CaptureConfig(ConfigModel):
     subscribe_timeout: float = Field(default=10.0, gt=0)
     backoff_max: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    coverage_heartbeat: float = Field(default=10.0, gt=0)
+    """Seconds between coverage heartbeats (docs/coverage.md); the ledger counts an instance silent for two."""
 
     _market: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
@@ -93,12 +96,17 @@ class CaptureConfig(ConfigModel):
         :class:`ValueError` when a market-list channel has no markets to subscribe."""
         channels = self.channels or feed.default_channels
         wants = [c for c in channels if c in feed.market_channels]
-        if wants and not self.markets.tickers and self.markets.discover is None:
-            raise ValueError(
-                f"channel {wants[0]} needs markets: set capture.markets.tickers or capture.markets.discover"
-            )
+        markets = self.markets
+        if wants and not markets.tickers and markets.discover is None:
+            discover = feed.default_discovery()
+            if discover is None:
+                raise ValueError(
+                    f"channel {wants[0]} needs markets: set capture.markets.tickers or capture.markets.discover"
+                )
+            markets = markets.model_copy(update={"discover": discover})
         resolved = self.model_copy(update={
             "channels": channels,
+            "markets": markets,
             "max_markets_per_subscription": self.max_markets_per_subscription or feed.max_markets_per_subscription,
             "max_markets_per_connection": self.max_markets_per_connection or feed.max_markets_per_connection,
         })

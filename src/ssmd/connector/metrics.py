@@ -36,6 +36,14 @@ class ConnectorMetrics:
         self.discovery_failures = Counter("ssmd_connector_discovery_failures",
                                           "Market discoveries that failed (retried with back-off)", registry=r)
         self.seq_gaps = Counter("ssmd_connector_seq_gaps", "Jumps in a sid's seq", ["channel"], registry=r)
+        self.backfilled = Counter("ssmd_connector_backfilled_frames", "Frames fetched again over REST after an "
+                                  "outage (trades) and published with a backfill:{trade_id} Nats-Msg-Id", ["channel"],
+                                  registry=r)
+        self.backfill_failures = Counter("ssmd_connector_backfill_failures",
+                                         "Backfill fetches that failed (retried with back-off)", registry=r)
+        self.backfills = Counter("ssmd_connector_backfills", "Backfills done, by channel and result: complete, or "
+                                 "partial (stopped at its bound: the oldest part of the outage stays a gap)",
+                                 ["channel", "result"], registry=r)
         self.retries = Counter("ssmd_connector_publish_retries", "Publishes re-sent with the same Nats-Msg-Id",
                                registry=r)
         self.duplicates = Counter("ssmd_connector_publish_duplicates",

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ import aiohttp
 from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
+from ssmd.config.instance import default_instance
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.partition import WHOLE, Partition
@@ -34,6 +37,8 @@ from ssmd.connector.plan import place_new_markets, plan_shards
 from ssmd.connector.publisher import AckHook
 from ssmd.connector.shard import HandshakeRejected, Shard, State, Subscription, describe
 from ssmd.connector.sinks import MemorySink, Sink
+from ssmd.coverage.events import TYPE as COVERAGE_TYPE
+from ssmd.coverage.recorder import CoverageRecorder
 from ssmd.feed.base import Credentials, DiscoveryError, Feed
 from ssmd.feed.registry import feed_name_for, get_feed
 from ssmd.runtime.backoff import Backoff
@@ -83,6 +88,8 @@ class Connector:
         self.capture = env.capture.for_feed(self.exchange)
         self.metrics = metrics or ConnectorMetrics()
         self.run_id = secrets.token_hex(4)
+        self.instance = options.instance or default_instance()
+        """This instance's name: stamped on its messages, its coverage events and its backfilled frames."""
         self.shards: list[Shard] = []
         self.sink: Sink | None = None
         self.health: HealthServer | None = None
@@ -91,12 +98,23 @@ class Connector:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._markets: list[str] = []
+        self.coverage: CoverageRecorder[None] = CoverageRecorder(
+            self._publish_coverage, env=env.name, feed=env.feed, instance=self.instance,
+            heartbeat_every_s=self.capture.coverage_heartbeat)
+        """What this instance captured when (docs/coverage.md), published through the sink with the frames; every
+        shard holds it as ``shard.coverage``."""
+        self._coverage_sent = 0
+        self._announced: dict[str, tuple[bool, float]] = {}
+        """Markets lifecycle frames opened (True) or finished (False), and when (monotonic): applied at once, and
+        over any discovery answer older than them."""
+        self._market_news = asyncio.Event()
 
     # -- start-up --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.sink = await self._open_sink()
         await self.sink.start()
+        self._spawn(self.coverage.heartbeats(), "coverage-heartbeats")
         self._http = aiohttp.ClientSession()
         self.health = HealthServer(self.opts.health_addr, self.metrics.registry, self.health_body,
                                    self.not_ready_reason)
@@ -139,7 +157,6 @@ class Connector:
 
     async def _open_nats(self) -> Sink:
         from ssmd.bus.connect import NatsUnavailable, connect
-        from ssmd.config.instance import default_instance
         from ssmd.connector.publisher import JetStreamPublisher
 
         url = self.env.transport.url
@@ -161,7 +178,7 @@ class Connector:
             await self._nc.close()
             raise StartupError(str(exc)) from None
         return JetStreamPublisher(
-            self._nc, stream, self.metrics, instance=self.opts.instance or default_instance(),
+            self._nc, stream, self.metrics, instance=self.coverage.instance,
             max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
             on_ack=self.opts.on_ack,
@@ -169,11 +186,37 @@ class Connector:
 
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
+        follow = self.capture.market_channels and self.capture.markets.discover is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
-                      self.capture, self.metrics, self.run_id, subs, self._http)
+                      self.capture, self.metrics, self.run_id, subs, self._http,
+                      coverage=self.coverage, backfiller=self._backfiller(index, subs),
+                      on_market_change=self._market_changed if follow else None)
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
+
+    def _publish_coverage(self, subject: str, payload: bytes) -> None:
+        """The recorder's publish function: the sink, like a frame (same stream, acks, buffer). The msg-id is unique
+        per event (``run`` is random per process), so a retried publish is stored once."""
+        if self.sink is None:
+            return
+        self._coverage_sent += 1
+        headers = {"Nats-Msg-Id": f"{self.coverage.run}:coverage:{self._coverage_sent}",
+                   "Ssmd-Received-Ns": str(time.time_ns())}
+        self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.perf_counter())
+
+    def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:
+        """A shard that carries one of the feed's backfillable channels refetches what it misses (None: nothing
+        to backfill). What it recovers is told to the coverage ledger."""
+        if not any(s.channel in self.exchange.backfill_channels for s in subs):
+            return None
+        assert self.sink is not None and self._http is not None
+        discover = self.capture.markets.discover
+        rest = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url,
+                                discover.rest_url if discover is not None else None)
+        return Backfiller(self.exchange, self._http, rest, self.opts.credentials, self.sink,
+                          self.env.subject_prefix, self.metrics, self.instance, index,
+                          recorder=self.coverage)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""
@@ -211,29 +254,55 @@ class Connector:
         base = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url, cfg.rest_url)
         return await self.exchange.discover(self._http, base, self.opts.credentials, cfg)
 
+    def _market_changed(self, market: str, opened: bool) -> None:
+        """A lifecycle frame opened or finished ``market``: the refresh loop applies it now, without REST."""
+        self._announced[market] = (opened, time.monotonic())
+        self._market_news.set()
+
+    def _with_announced(self, markets: list[str], since: float | None = None) -> list[str]:
+        """``markets`` corrected by what lifecycle frames announced (after ``since``: a discovery that began then
+        already knows the older ones, which are forgotten)."""
+        out = dict.fromkeys(markets)
+        if since is not None:
+            self._announced = {m: v for m, v in self._announced.items() if v[1] >= since}
+        for market, (opened, _at) in self._announced.items():
+            if opened:
+                out[market] = None
+            else:
+                out.pop(market, None)
+        return list(out)
+
     async def _refresh_loop(self, retry_first: bool = False) -> None:
         """Re-discover every ``refresh``; after a failure keep the current list and retry sooner, with back-off
-        (from 1 s up to ``refresh``). Never ends: every failure the exchange can cause is retried."""
+        (from 1 s up to ``refresh``). In between, markets that lifecycle frames open or finish are subscribed or
+        unsubscribed at once. Never ends: every failure the exchange can cause is retried."""
         cfg = self.capture.markets.discover
         assert cfg is not None
         refresh = float(cfg.refresh_s)
         retry = Backoff(min(_DISCOVERY_RETRY_MIN, refresh), refresh)
-        delay = retry.next_delay() if retry_first else refresh
+        deadline = time.monotonic() + (retry.next_delay() if retry_first else refresh)
         while True:
-            await asyncio.sleep(delay)
+            self._market_news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._market_news.wait(), max(deadline - time.monotonic(), 0.0))
+            if time.monotonic() < deadline:  # news from a lifecycle frame
+                await self.apply_markets(self._with_announced(self._markets))
+                continue
+            began = time.monotonic()
             try:
                 found = await self._discover()
-                await self.apply_markets([*self.capture.markets.tickers, *found])
+                await self.apply_markets(self._with_announced([*self.capture.markets.tickers, *found], began))
             except _DISCOVERY_FAILURES as exc:
                 self.metrics.discovery_failures.inc()
                 delay = retry.next_delay()
+                deadline = time.monotonic() + delay
                 log.warning("market discovery failed, keeping the current list; retrying in %.1fs: %s", delay,
                             describe(exc))
                 continue
             if retry.failures:
                 log.info("market discovery works again", extra={"markets": len(self._markets)})
             retry.reset()
-            delay = refresh
+            deadline = time.monotonic() + refresh
 
     async def apply_markets(self, wanted: list[str]) -> None:
         """Subscribe markets that appeared, unsubscribe those that are gone (settled), in place. Only this
@@ -303,6 +372,8 @@ class Connector:
         for shard in self.shards:
             await shard.close()
         await cancel_all(self._tasks)
+        if self.sink is not None and any(s.ever_connected for s in self.shards):
+            self.coverage.disconnected("shutdown")  # before the drain, so that it is flushed with the frames
         left = 0
         if self.sink is not None:
             left = await self.sink.drain(self.capture.shutdown_timeout)

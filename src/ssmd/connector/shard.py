@@ -14,6 +14,12 @@ Every frame is routed once (:meth:`Feed.route`). The feed's :class:`~ssmd.feed.b
 frames into :class:`~ssmd.feed.base.Reply` objects and sequence numbers into gaps; the policy is here: a reply
 that says ``too_many`` halves the market list and subscribes both halves; ``dropped`` subscribes again; a gap
 on one of the feed's ``resnapshot_channels`` unsubscribes and subscribes again (a fresh snapshot).
+
+What the shard captures is told to its :attr:`Shard.coverage` recorder (``subscribed``/``unsubscribed`` per
+channel, ``disconnected``/``stalled`` with the cause, ``seq_gap``/``resnapshot`` per market): those events are
+rare, never per frame. Anything the shard recovers later (a REST backfill) is told to the same recorder.
+What a lost subscription of one of the feed's ``backfill_channels`` missed is fetched again once it is live
+(:mod:`ssmd.connector.backfill`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,8 +37,11 @@ import aiohttp
 
 from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
+from ssmd.coverage.events import ALL
+from ssmd.coverage.recorder import CoverageRecorder, wall_ms
 from ssmd.feed.base import UNPARSED, Command, Credentials, Feed, Gap, Kind, Reply, Route, Session
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
@@ -45,6 +54,8 @@ _SUBJECT_CACHE_MAX = 200_000
 _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
 _COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
+_STALL_REASONS = ("no frame from the server", "no pong", "no data from the server")
+"""How :meth:`Shard._read`, :meth:`Shard._ping` and :meth:`Shard._watch_silence` say the server fell silent."""
 """A command that got no reply or could not be sent: the connection no longer matches the plan."""
 
 
@@ -92,6 +103,8 @@ class _Conn:
     last_data: float = field(default_factory=time.monotonic)
     got_data: bool = False
     live: bool = False
+    live_at_ms: int = 0
+    """Wall-clock ms when the connection became subscribed (the earliest a loss on it can start)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """Resubscriptions in flight on this connection (held so they are not collected; cancelled with it)."""
 
@@ -115,8 +128,17 @@ class Shard:
         run_id: str,
         subscriptions: list[Subscription],
         http: aiohttp.ClientSession,
+        coverage: CoverageRecorder[None] | None = None,
+        backfiller: Backfiller | None = None,
+        on_market_change: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.index = index
+        self.backfiller = backfiller
+        self.coverage: CoverageRecorder[None] = coverage or CoverageRecorder(
+            _nowhere, env="_", feed=feed.name, instance="_")
+        """The connector's coverage recorder (one per process; events name this shard as ``conn``). Call it for
+        what this connection captures or recovers, e.g. ``shard.coverage.backfilled("trade", (start_ms, end_ms),
+        count, conn=shard.index)``; without a connector (unit tests) it publishes nowhere."""
         self.feed = feed
         self._route = feed.route
         self.url = url
@@ -141,6 +163,8 @@ class Shard:
         self._state_gauge = metrics.shard_state.labels(str(index))
         self._markets_gauge = metrics.shard_markets.labels(str(index))
         self._update_markets_gauge()
+        self._on_market_change = on_market_change
+        """Told ``(market, opened)`` when a lifecycle frame opens or finishes a market (the connector's discovery)."""
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -163,6 +187,7 @@ class Shard:
             finally:
                 self._set_state(State.DOWN)
             conn, self._conn = self._conn, None
+            announced = any(sub.active for sub in self.subscriptions)  # told the ledger "subscribed"
             for sub in self.subscriptions:
                 sub.sid = None  # a sid names a subscription on one connection only
                 sub.active = False
@@ -171,6 +196,10 @@ class Shard:
                     backoff.reset()
                 if conn.live and self._down_since is None:
                     self._down_since = time.monotonic()
+                if announced and not stop.is_set():  # at shutdown the connector says it once for all shards
+                    self._lost(conn, reason)
+                if conn.live and self.backfiller is not None:
+                    self.backfiller.lost([s.channel for s in self.subscriptions], self._last_data_ms(conn))
                 await _abort(conn.ws)
             if stop.is_set():
                 break
@@ -185,6 +214,31 @@ class Shard:
         conn = self._conn
         if conn is not None:
             await _abort(conn.ws)
+
+    def _lost(self, conn: _Conn, reason: str) -> None:
+        """Tell the ledger this connection stopped capturing: a silent server is a stall that began at its last
+        frame (wall clock), anything else a disconnect now."""
+        if reason.startswith(_STALL_REASONS):
+            since = wall_ms() - int((time.monotonic() - conn.last_server_frame) * 1000)
+            self.coverage.stalled(reason, conn=self.index, since_ms=since)
+        else:
+            self.coverage.disconnected(reason, conn=self.index)
+
+    @staticmethod
+    def _last_data_ms(conn: _Conn) -> int:
+        """When ``conn`` last delivered data (wall clock), not before it was subscribed: where a loss began."""
+        last = wall_ms() - int((time.monotonic() - conn.last_data) * 1000)
+        return max(last, conn.live_at_ms)
+
+    def _backfill(self, conn: _Conn, subs: list[Subscription]) -> None:
+        """Fetch what each pending backfillable subscription missed, on this connection (cancelled with it)."""
+        backfiller = self.backfiller
+        if backfiller is None:
+            return
+        for sub in subs:
+            if sub.active and sub.channel in backfiller.pending:
+                conn.spawn(backfiller.recover(sub.channel, sub.markets, conn.conn_id),
+                           f"shard-{self.index}-backfill-{sub.channel}")
 
     def _set_state(self, state: State) -> None:
         self.state = state
@@ -248,6 +302,8 @@ class Shard:
             i += await self._subscribe_or_split(conn, self.subscriptions[i])
         self._set_state(State.LIVE)
         conn.live = True
+        conn.live_at_ms = wall_ms()
+        self._backfill(conn, self.subscriptions)
         if self._down_since is not None:
             log.warning("shard %d capturing again; capture was interrupted for %.2fs", self.index,
                         time.monotonic() - self._down_since, extra={"shard": self.index, "conn": conn.conn_id})
@@ -287,6 +343,7 @@ class Shard:
             raise CommandFailed(reply)
         sid = reply.handle if reply is not None else None
         sub.active = True
+        self.coverage.subscribed(sub.channel, ALL if sub.markets is None else sub.markets, conn=self.index)
         if sid is not None:
             sub.sid = sid
             conn.by_sid[sid] = sub
@@ -348,6 +405,7 @@ class Shard:
         subjects = self._subjects
         route_of = self._route
         session = conn.session
+        lifecycle = self.feed.lifecycle_token if self._on_market_change is not None else None
         while True:
             remaining = conn.last_server_frame + dead_after - time.monotonic()
             try:
@@ -391,6 +449,8 @@ class Shard:
                     else:
                         headers["Nats-Msg-Id"] = f"{conn_id}:{conn.frames}"
                     metrics.count_received(token)
+                    if token == lifecycle:
+                        self._market_changed(raw)
                     conn.got_data = True
                     conn.last_data = now
                     submit(subj, raw, headers, token, t0)
@@ -414,6 +474,11 @@ class Shard:
             else:  # CLOSE, CLOSING, CLOSED
                 return f"closed by the server (code {ws.close_code})"
 
+    def _market_changed(self, raw: bytes) -> None:
+        change = self.feed.market_change(raw)
+        if change is not None and self._on_market_change is not None:
+            self._on_market_change(*change)
+
     def _on_gap(self, conn: _Conn, gap: Gap) -> None:
         sid = gap.sid
         sub = conn.by_sid.get(sid)
@@ -422,6 +487,10 @@ class Shard:
         log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, gap.expected, gap.got,
                     extra={"shard": self.index, "conn": conn.conn_id, "missing": gap.got - gap.expected})
         if sub is not None and sub.channel in self.feed.resnapshot_channels:
+            # The sequence is per subscription: the frames lost may be of any of its markets.
+            cause = f"sid {sid}: expected seq {gap.expected}, got {gap.got}"
+            for market in sub.markets or ():
+                self.coverage.seq_gap(sub.channel, market, cause, conn=self.index)
             conn.by_sid.pop(sid, None)
             conn.spawn(self._resubscribe(conn, sub, sid, "a seq gap", "seq_gap"), f"shard-{self.index}-resubscribe")
 
@@ -437,6 +506,10 @@ class Shard:
                     await self._command(conn, command)
             await self._subscribe(conn, sub)
             self._metrics.resubscribes.labels(reason).inc()
+            if reason == "seq_gap":
+                for market in sub.markets or ():
+                    self.coverage.resnapshot(sub.channel, market, conn=self.index)
+            self._backfill(conn, [sub])
             log.info("resubscribed %s after %s (sid %s -> %s)", sub.channel, why, old, sub.sid,
                      extra={"shard": self.index, "conn": conn.conn_id})
         except (CommandFailed, TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
@@ -462,6 +535,8 @@ class Shard:
             if reply.dropped and sid is not None:
                 sub = conn.by_sid.pop(sid, None)
                 if sub is not None:
+                    if self.backfiller is not None:
+                        self.backfiller.lost([sub.channel], self._last_data_ms(conn))
                     conn.spawn(self._resubscribe(conn, sub, sid, f"error {code}", f"error_{code}", dead=True),
                                f"shard-{self.index}-resubscribe")
             return
@@ -477,6 +552,8 @@ class Shard:
         markets = sub.markets if sub.markets is not None else []
         sub.markets = [m for m in markets if m not in set(remove)] + [m for m in add if m not in set(markets)]
         self._update_markets_gauge()
+        if remove:  # deliberately no longer wanted (settled): never a loss, whatever the connection does
+            self.coverage.unsubscribed(sub.channel, remove, conn=self.index)
         conn = self._conn
         if conn is None or not sub.active:
             return  # not subscribed on this connection (yet): its (re)subscribe uses the new list
@@ -490,6 +567,9 @@ class Shard:
                 self._metrics.subscribe_errors.labels(str(reply.code)).inc()
                 log.error("updating the %s subscription was refused: error %s: %s", sub.channel, reply.code,
                           reply.message, extra={"shard": self.index, "sid": sub.sid})
+                return
+        if add:
+            self.coverage.subscribed(sub.channel, add, conn=self.index)
 
     async def add_subscription(self, sub: Subscription) -> None:
         """Add to the plan; subscribe now if live (a connection still subscribing takes it from the list)."""
@@ -507,6 +587,10 @@ class Shard:
                   what, describe(exc),
                   extra={"shard": self.index, "conn": conn.conn_id})
         await _abort(conn.ws)
+
+
+def _nowhere(subject: str, payload: bytes) -> None:
+    """The publish function of a shard's recorder when no connector gave it one."""
 
 
 def describe(exc: BaseException) -> str:

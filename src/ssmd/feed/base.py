@@ -297,7 +297,8 @@ class Credentials(Protocol):
 
 
 class FeedAuthError(InputError):
-    """Credentials that cannot be used. The message names the variable, never its value."""
+    """Credentials that cannot be used (the operator must fix them: exit 2). The message names the variable,
+    never its value."""
 
 
 class Feed(abc.ABC):
@@ -316,6 +317,8 @@ class Feed(abc.ABC):
     max_markets_per_subscription: int
     max_markets_per_connection: int
     """Defaults for ``capture.max_markets_per_*`` (the environment file may override them)."""
+    backfill_channels: frozenset[str] = frozenset()
+    """Channels whose missed frames :meth:`backfill` can fetch again over REST (Kalshi: ``trade``)."""
     credential_vars: tuple[str, ...] = ()
     """Environment variables :meth:`credentials` reads (named in errors; empty for public feeds)."""
     environ_vars: tuple[str, ...] = ()
@@ -330,6 +333,21 @@ class Feed(abc.ABC):
 
     def sim_auth(self, keys_dir: Path, key_id: str) -> SimAuth | None:
         """How to sign in to the simulator; ``None``: it accepts anyone (public feeds)."""
+        return None
+
+    lifecycle_token: str | None = None
+    """Type token of the frames that announce markets opening and finishing (:meth:`market_change` reads them);
+    ``None``: market lists change at discovery refreshes only."""
+
+    def market_change(self, payload: bytes) -> tuple[str, bool] | None:
+        """``(market, True)`` when a :attr:`lifecycle_token` frame says the market opened for trading,
+        ``(market, False)`` when it is finished (determined, settled); ``None`` for anything else. Called for
+        lifecycle frames only (rare), off the per-frame routing."""
+        return None
+
+    def default_discovery(self) -> DiscoveryConfig | None:
+        """How to find the markets of :attr:`market_channels` when the environment file names none
+        (``capture.markets``); ``None``: the file must say."""
         return None
 
     # -- endpoints and auth ------------------------------------------------------------------------------------
@@ -374,6 +392,14 @@ class Feed(abc.ABC):
         duplicates, at most ``query.max_markets``). Raises :class:`DiscoveryError` when the answer is unusable;
         network errors propagate (the connector retries both)."""
 
+    async def backfill(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       channel: str, window_ms: tuple[int, int], markets: Sequence[str] | None,
+                       instance: str) -> Backfill:
+        """Frames of ``channel`` the exchange made in ``window_ms`` (epoch ms, margins included), fetched over
+        REST and shaped like WebSocket frames, each marked as backfilled by ``instance``. Only called for
+        :attr:`backfill_channels`; network errors propagate (the connector retries)."""
+        return Backfill([], window_ms)
+
     @abc.abstractmethod
     def events(self, payload: bytes, exact: bool = False) -> list[Event]:
         """The typed events one archived or streamed frame carries (none for control or unknown frames).
@@ -412,6 +438,31 @@ class SimAuth:
     sim_args: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     env_files: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What :meth:`Feed.backfill` fetched: ``frames`` are ``(key, frame)`` pairs, ``key`` the frame's natural id
+    (Kalshi's ``trade_id``) from which the connector derives its ``Nats-Msg-Id``. ``covered_ms`` is the part of
+    the window fully covered: all of it, or (``complete`` False, the fetch's bound was reached) the newest part,
+    ``detail`` saying why it stopped."""
+
+    frames: list[tuple[str, bytes]]
+    covered_ms: tuple[int, int]
+    complete: bool = True
+    detail: str = ""
+
+
+BACKFILL_MARKER = "ssmd_backfill"
+"""The top-level key a feed adds to a frame it fetched again over REST (``{"source", "endpoint", "instance"}``):
+the frame keeps the WebSocket's shape, and readers can tell it from a live copy."""
+
+_BACKFILL_NEEDLE = f'"{BACKFILL_MARKER}":'.encode()
+
+
+def is_backfilled(raw: bytes) -> bool:
+    """A frame a backfill fetched (a byte search: call it only for frames that can be backfilled, e.g. trades)."""
+    return _BACKFILL_NEEDLE in raw
 
 
 class DiscoveryError(Exception):

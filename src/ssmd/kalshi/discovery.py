@@ -1,21 +1,19 @@
 """Kalshi market discovery: ``GET /markets`` with filters and cursor paging (the connector's refresh loop calls
 it through :meth:`ssmd.kalshi.feed.KalshiFeed.discover`).
 
-Requests are signed (harmless for public data, required by some hosts) and back off exponentially on HTTP 429
-(Kalshi sends no ``Retry-After``). One filter value per request, as Kalshi wants (``status`` is single-valued).
+The signed GET, its 429 back-off and the cursor pager live in :mod:`ssmd.kalshi.rest`. One filter value per
+request, as Kalshi wants (``status`` is single-valued).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from ssmd.feed.base import Credentials, DiscoveryError
-from ssmd.runtime.backoff import Backoff
+from ssmd.kalshi.rest import pages
 
 if TYPE_CHECKING:
     from ssmd.config.capture import DiscoveryConfig
@@ -24,7 +22,6 @@ log = logging.getLogger(__name__)
 
 _PAGE = 1000
 _MAX_PAGES = 1000
-_MAX_429 = 8
 
 
 __all__ = ["DiscoveryError", "discover_markets"]
@@ -45,54 +42,17 @@ async def discover_markets(
         params = {"limit": str(page_size), **extra}
         if cfg.status:
             params["status"] = cfg.status
-        async for market in _pages(http, f"{rest_base.rstrip('/')}/markets", creds, params):
-            ticker = market.get("ticker")
-            if isinstance(ticker, str) and ticker:
-                seen[ticker] = None
-            if len(seen) >= cfg.max_markets:
-                log.warning("discovery stopped at max_markets=%d", cfg.max_markets)
-                return list(seen)
+        url = f"{rest_base.rstrip('/')}/markets"
+        n = 0
+        async for page in pages(http, url, creds, params, "markets"):
+            n += 1
+            if n > _MAX_PAGES:
+                raise DiscoveryError(f"{url}: more than {_MAX_PAGES} pages; narrow the discovery filters")
+            for market in page:
+                ticker = market.get("ticker")
+                if isinstance(ticker, str) and ticker:
+                    seen[ticker] = None
+                if len(seen) >= cfg.max_markets:
+                    log.warning("discovery stopped at max_markets=%d", cfg.max_markets)
+                    return list(seen)
     return list(seen)
-
-
-async def _pages(http: aiohttp.ClientSession, url: str, creds: Credentials | None,
-                 params: dict[str, str]) -> Any:
-    cursor = ""
-    path = urlsplit(url).path
-    for _ in range(_MAX_PAGES):
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        body = await _get(http, url, path, creds, query)
-        markets = body.get("markets") or []
-        cursor = body.get("cursor") or ""
-        if not isinstance(markets, list) or not isinstance(cursor, str):
-            raise DiscoveryError(f"GET {path}: expected a list under 'markets' and a string 'cursor'")
-        for market in markets:
-            if isinstance(market, dict):
-                yield market
-        if not cursor or not markets:
-            return
-    raise DiscoveryError(f"{url}: more than {_MAX_PAGES} pages; narrow the discovery filters")
-
-
-async def _get(http: aiohttp.ClientSession, url: str, path: str, creds: Credentials | None,
-               query: dict[str, str]) -> dict[str, Any]:
-    backoff = Backoff(0.5, 30.0)
-    for _ in range(_MAX_429):
-        headers = creds.headers("GET", path) if creds else {}
-        async with http.get(url, params=query, headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as resp:
-            if resp.status == 429:
-                wait = backoff.next_delay()
-                log.warning("GET %s: 429 too many requests, retrying in %.2fs", path, wait)
-                await asyncio.sleep(wait)
-                continue
-            if resp.status != 200:
-                text = (await resp.text(errors="replace"))[:200]
-                raise DiscoveryError(f"GET {path} returned HTTP {resp.status}: {text}")
-            try:
-                body = await resp.json(content_type=None)
-            except ValueError:  # not JSON (a proxy's error page, a truncated body)
-                raise DiscoveryError(f"GET {path}: the response is not JSON") from None
-            if not isinstance(body, dict):
-                raise DiscoveryError(f"GET {path}: expected a JSON object")
-            return body
-    raise DiscoveryError(f"GET {path}: still 429 after {_MAX_429} attempts")

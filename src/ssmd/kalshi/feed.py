@@ -18,9 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from ssmd.bus.subjects import sanitize_token
+from ssmd.config.capture import DiscoveryConfig
 from ssmd.config.envvars import env_flag
 from ssmd.feed.base import (
     UNPARSED,
+    Backfill,
     Command,
     Credentials,
     Feed,
@@ -58,10 +60,34 @@ TERMINAL_CODES = frozenset({10, 17, 25})
 TOO_MANY_MARKETS = 26
 """Too many markets for one subscription (the cap is unpublished): split the list and subscribe the halves."""
 
-DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2")
-"""The deployment guide's channels: global (every market, no list)."""
+DEFAULT_CHANNELS = ("ticker", "trade", "market_lifecycle_v2", "orderbook_delta")
+"""The deployment guide's global channels (every market, no list) and the order book of every open market (issue
+#14: the guide lists ``{env}.{feed}.json.orderbook.{ticker}`` as a subject, so its files must capture books)."""
 MARKET_CHANNELS = frozenset({"orderbook_delta"})
 """Channels Kalshi serves only for an explicit market list (no firehose)."""
+DEFAULT_DISCOVERY = {"status": "open", "refresh": "1m", "max_markets": 100_000}
+"""The market list when the environment file gives none: every open market, re-read every minute (new markets are
+subscribed, settled ones unsubscribed). 100,000 is headroom over the ~30,000 open markets seen in 2026 and far
+below the 500,000 market subscriptions Kalshi allows per session (kalshi-protocol.md)."""
+
+
+OPENS = {"activated": True, "determined": False, "settled": False}
+"""``market_lifecycle_v2`` event types that open a market for trading (its book exists) or finish it. ``created``
+is not one: the market is not open yet (subscribing books of unopened markets is how the original's watchdog
+tripped); a plain close is left to the discovery refresh (status ``open`` no longer lists it)."""
+
+
+class _LifecycleMsg(msgspec.Struct):
+    market_ticker: str | None = None
+    event_type: str | None = None
+
+
+class _LifecycleFrame(msgspec.Struct):
+    type: str | None = None
+    msg: _LifecycleMsg | None = None
+
+
+_lifecycle_decoder = msgspec.json.Decoder(_LifecycleFrame)
 
 
 def use_demo(environ: Mapping[str, str]) -> bool:
@@ -152,6 +178,7 @@ class KalshiFeed(Feed):
     default_channels = DEFAULT_CHANNELS
     market_channels = MARKET_CHANNELS
     resnapshot_channels = MARKET_CHANNELS
+    backfill_channels = frozenset({"trade"})
     max_markets_per_subscription = 200
     """Kalshi's cap is unpublished (error 26); the original found 256 and kept 200 for headroom."""
     max_markets_per_connection = 1000
@@ -159,6 +186,22 @@ class KalshiFeed(Feed):
     environ_vars = (*credential_vars, "KALSHI_USE_DEMO")
     sim_command = ("sim", "kalshi")
     sim_ws_path = WS_PATH
+
+    lifecycle_token = "lifecycle"
+
+    def market_change(self, payload: bytes) -> tuple[str, bool] | None:
+        try:
+            frame = _lifecycle_decoder.decode(payload)
+        except msgspec.DecodeError:
+            return None
+        msg = frame.msg
+        if frame.type != "market_lifecycle_v2" or msg is None or not msg.market_ticker:
+            return None
+        opened = OPENS.get(msg.event_type or "")
+        return None if opened is None else (msg.market_ticker, opened)
+
+    def default_discovery(self) -> DiscoveryConfig:
+        return DiscoveryConfig(**DEFAULT_DISCOVERY)  # type: ignore[arg-type]
 
     def __init__(self) -> None:
         self._tokens: dict[str, str] = dict(TYPE_TOKENS)
@@ -247,6 +290,13 @@ class KalshiFeed(Feed):
         from ssmd.kalshi.discovery import discover_markets
 
         return await discover_markets(http, rest_url, credentials, query)
+
+    async def backfill(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
+                       channel: str, window_ms: tuple[int, int], markets: Sequence[str] | None,
+                       instance: str) -> Backfill:
+        from ssmd.kalshi.backfill import fetch_trades
+
+        return await fetch_trades(http, rest_url, credentials, window_ms, instance=instance, markets=markets)
 
     events = staticmethod(frame_events)  # no wrapper call on the agent's hot path
 

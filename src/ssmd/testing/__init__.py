@@ -10,7 +10,8 @@ Importing this package needs no pytest; the fixtures (``nats_server``, ``own_nat
   :func:`run_ssmd`
 - the agent's fires: :data:`SIGNALS`, :func:`read_fires`, :func:`fire_keys` (live against a backtest)
 - capture: :class:`Setup`, :func:`write_env`, :func:`make_stream`, :func:`stream_messages`,
-  :func:`drain_and_compare`, :func:`expected_subject`
+  :func:`drain_and_compare`, :func:`is_backfill`, :func:`expected_subject`; :func:`stream_frames` and
+  :func:`coverage_filter` tell the exchange's frames from the connectors' coverage events
 - archives: :func:`write_day`, :func:`write_archive`, :func:`envelope_line`, :func:`gz`, :func:`gunzip`,
   :func:`read_samples`, :func:`read_archive`, :func:`archived_lines`, :func:`sent_lines`,
   :func:`assert_archived_as_sent`
@@ -28,7 +29,17 @@ from ssmd.testing._archives import (
     write_archive,
     write_day,
 )
-from ssmd.testing._capture import Setup, drain_and_compare, expected_subject, make_stream, stream_messages, write_env
+from ssmd.testing._capture import (
+    Setup,
+    coverage_filter,
+    drain_and_compare,
+    expected_subject,
+    is_backfill,
+    make_stream,
+    stream_frames,
+    stream_messages,
+    write_env,
+)
 from ssmd.testing._disk import fill_disk, tmpfs
 from ssmd.testing._fires import SIGNALS, fire_keys, read_fires
 from ssmd.testing._processes import UNREACHABLE_NATS_ENV, AgentProc, ArchiverProc, ConnectorProc, Sim, run_ssmd
@@ -44,6 +55,7 @@ __all__ = [
     "Sim",
     "archived_lines",
     "assert_archived_as_sent",
+    "coverage_filter",
     "drain_and_compare",
     "envelope_line",
     "expected_subject",
@@ -51,12 +63,14 @@ __all__ = [
     "fire_keys",
     "gunzip",
     "gz",
+    "is_backfill",
     "make_stream",
     "read_archive",
     "read_fires",
     "read_samples",
     "run_ssmd",
     "sent_lines",
+    "stream_frames",
     "stream_messages",
     "tmpfs",
     "wait_until",

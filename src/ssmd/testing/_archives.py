@@ -19,6 +19,7 @@ from ssmd.archive_format.members import compressor, encode_member
 from ssmd.archive_format.problems import Problems
 from ssmd.archive_format.stats import FileStats
 from ssmd.bus.subjects import subject_for, unparsed_subject
+from ssmd.coverage.events import is_coverage
 
 _DEFLATE = compressor("isal", 3)
 
@@ -109,10 +110,11 @@ def read_archive(feed_dir: Path) -> list[bytes]:
 
 
 def archived_lines(root: Path) -> Counter[bytes]:
-    """Every line of every closed archive file under ``root``, counted (order across files and feeds aside)."""
+    """Every frame line of every closed archive file under ``root``, counted (order across files and feeds aside).
+    The connectors' coverage events are left out: they are not the exchange's (see :mod:`ssmd.coverage.source`)."""
     lines: Counter[bytes] = Counter()
     for path in sorted(root.rglob("*.jsonl.gz")):
-        lines.update(gunzip(path).splitlines())
+        lines.update(line for line in gunzip(path).splitlines() if not is_coverage(line))
     return lines
 
 

@@ -139,9 +139,9 @@ def build(opts: Options) -> Plan:
         "transport": {"transport_type": "nats", "url": nats_url},
         "storage": {"storage_type": "local", "path": str(archive)},
     }
-    if not opts.live:
-        # The simulator is small enough to watch every book too (live keeps the guide's global channels).
-        environment["capture"] = demo_capture(feed)
+    # The simulator is small enough to watch every book, re-discovered each minute; a laptop on the live exchange
+    # keeps to the global channels (every book of every open market is a deployment's job: docs/connector.md).
+    environment["capture"] = live_capture(feed) if opts.live else demo_capture(feed)
     env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
     archiver_path = _write_yaml(config_dir / "archiver.yaml", {
         "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": naming.frames_filter(prefix)},
@@ -222,6 +222,11 @@ def demo_capture(feed: Feed) -> dict[str, object]:
     if feed.market_channels:
         capture["markets"] = {"discover": {"refresh": "1m"}}
     return capture
+
+
+def live_capture(feed: Feed) -> dict[str, object]:
+    """``ssmd up --live`` narrows the feed's defaults to its global channels (no market list to discover)."""
+    return {"channels": [c for c in feed.default_channels if c not in feed.market_channels]}
 
 
 def with_demo_credentials(plan: Plan) -> Plan:

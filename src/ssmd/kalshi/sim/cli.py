@@ -61,11 +61,13 @@ def _parse_speed(value: str) -> float | None:
 @click.option("--duration", type=click.FloatRange(0, min_open=True), default=None, help="Exit 0 after SECONDS.")
 @click.option("--lifecycle-interval", default=5.0, show_default=True, type=click.FloatRange(0),
               help="Seconds between market lifecycle steps at --rate (0 = none).")
+@click.option("--historical-after", type=click.FloatRange(0), default=None,
+              help="Trades older than SECONDS move to /historical/trades (default: none do).")
 def kalshi(
     host: str, port: int, no_auth: bool, keys: tuple[str, ...], markets: int, rate: float, seed: int | None,
     wire: str, sent_log: Path | None, max_markets_per_sub: int, max_connections_per_key: int,
     ping_interval: float, rest_rate_limit: float, replay: Path | None, speed: str, duration: float | None,
-    lifecycle_interval: float,
+    lifecycle_interval: float, historical_after: float | None,
 ) -> None:
     """Run a simulated Kalshi exchange (WebSocket v2, REST v2, /_sim control endpoints)."""
     if not no_auth and not keys:
@@ -75,7 +77,7 @@ def kalshi(
         rate=rate, seed=seed, wire=wire, sent_log=sent_log,  # type: ignore[arg-type]
         max_markets_per_sub=max_markets_per_sub, max_connections_per_key=max_connections_per_key,
         ping_interval=ping_interval, rest_rate_limit=rest_rate_limit, replay=replay, speed=_parse_speed(speed),
-        duration=duration, lifecycle_interval=lifecycle_interval,
+        duration=duration, lifecycle_interval=lifecycle_interval, historical_after=historical_after,
     )
     from ssmd.archive import ArchiveError
 

@@ -40,6 +40,9 @@ class SimConfig:
     """Largest accepted difference between a signature's timestamp and the simulator's clock."""
     buffer_limit: int = 64 * 1024 * 1024
     """Bytes queued on one socket before its data subscriptions die with error 25, as on Kalshi."""
+    historical_after: float | None = None
+    """Trades older than this many seconds are served only by ``/historical/trades`` (``/historical/cutoff``
+    says where); ``None``: every trade is recent."""
     lifecycle_interval: float = 5.0
     """Seconds (at ``rate``) between lifecycle steps (close, determine, settle, create, activate); 0 = none."""
 
@@ -57,6 +60,8 @@ class SimConfig:
             raise ValueError("rate must not be negative")
         if self.wire not in WIRES:
             raise ValueError(f"wire must be one of {', '.join(WIRES)}")
+        if self.historical_after is not None and self.historical_after < 0:
+            raise ValueError("historical_after must not be negative")
         if self.ping_interval <= 0:
             raise ValueError("ping_interval must be positive")
         if self.speed is not None and self.speed <= 0:

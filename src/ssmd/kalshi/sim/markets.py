@@ -26,6 +26,21 @@ TICKER = "ticker"
 LIFECYCLE = "market_lifecycle_v2"
 
 
+class TradeRecord(NamedTuple):
+    """One trade the model made, kept for ``GET /markets/trades`` (the same ``trade_id`` as on the WebSocket)."""
+
+    ts_ms: int
+    trade_id: str
+    ticker: str
+    yes_price: int
+    size: int
+    taker: str
+
+
+TAPE_MAX = 500_000
+"""Trades the model keeps for REST (older ones are forgotten, oldest first)."""
+
+
 class Event(NamedTuple):
     """One data frame before a session gives it a sid/seq: ``body`` is the ``msg`` JSON."""
 
@@ -109,6 +124,10 @@ class MarketModel:
         """Every n-th step advances a lifecycle instead of a book (0 = never): counted in steps, not seconds,
         so a seeded run stays deterministic."""
         self._steps = 0
+        self.trades: list[TradeRecord] = []
+        """Every trade made, oldest first (at most :data:`TAPE_MAX`): the REST trade tape."""
+        self.trades_forgotten = 0
+        """Trades dropped from the front of :attr:`trades`; ``trades_forgotten + i`` numbers a trade for good."""
         self.markets: dict[str, Market] = {}
         self.events: dict[str, EventInfo] = {}
         self.active: list[Market] = []
@@ -256,10 +275,20 @@ class MarketModel:
         m.volume += count
         m.dollar_volume += count * yes_price
         m.open_interest = m.open_interest + count if self._random() < 0.6 else max(0, m.open_interest - count)
-        body = self.render.trade(self._uuid(), m.ticker, yes_price, count, taker, now_ms)
+        trade_id = self._uuid()
+        body = self.render.trade(trade_id, m.ticker, yes_price, count, taker, now_ms)
         out.append(Event(TRADE, "trade", m.ticker, body))
+        self._record(TradeRecord(now_ms, trade_id, m.ticker, yes_price, count, taker))
         out.append(self.ticker_event(m, now_ms))
         return out
+
+    def _record(self, trade: TradeRecord) -> None:
+        tape = self.trades
+        tape.append(trade)
+        if len(tape) > TAPE_MAX:
+            drop = len(tape) - TAPE_MAX // 2  # amortised: trim rarely, by half
+            del tape[:drop]
+            self.trades_forgotten += drop
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def _lifecycle(self, now_ms: int) -> list[Event]:

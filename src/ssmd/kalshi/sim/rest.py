@@ -4,12 +4,19 @@
 ``legacy`` and ``dual`` add the integer fields the published SDK's models still require. Signed requests are
 verified; unsigned ones are allowed, since Kalshi serves public market data without auth. Over
 ``--rest-rate-limit`` a client gets 429 ``{"error": "too many requests"}``.
+
+``/markets/trades`` serves the model's trade tape (the trades it made, whether or not anyone was subscribed, with
+the WebSocket's ``trade_id``s), newest first like Kalshi; trades older than ``--historical-after`` seconds are
+only under ``/historical/trades``, and ``/historical/cutoff`` says where that boundary is. Cursors name a
+position in the tape, so trades made while a client pages do not shift its pages.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +24,7 @@ from aiohttp import web
 
 from ssmd.kalshi.auth import HEADER_KEY
 from ssmd.kalshi.sim.handshake import RateLimiter, Rejected, check_signature
-from ssmd.kalshi.sim.markets import SERIES, EventInfo, Market
+from ssmd.kalshi.sim.markets import SERIES, EventInfo, Market, TradeRecord
 from ssmd.kalshi.sim.wire import dollars, fp
 
 if TYPE_CHECKING:
@@ -45,6 +52,11 @@ def _event_status(markets: list[Market]) -> str:
 
 def _iso(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_ms(ms: int) -> str:
+    """RFC 3339 with milliseconds, as Kalshi writes ``created_time``."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -244,6 +256,71 @@ class Rest:
             "fee_type": "quadratic", "fee_multiplier": 1, "additional_prohibitions": [],
         }})
 
+    def trade(self, t: TradeRecord) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trade_id": t.trade_id, "ticker": t.ticker, "yes_price_dollars": dollars(t.yes_price),
+            "no_price_dollars": dollars(100 - t.yes_price), "taker_side": t.taker, "created_time": _iso_ms(t.ts_ms),
+        }
+        if self.new:
+            out["count_fp"] = fp(t.size)
+        if self.old:
+            out.update({"count": t.size // 100, "yes_price": t.yes_price, "no_price": 100 - t.yes_price,
+                        "price": t.yes_price / 100})
+        return out
+
+    def cutoff_ms(self) -> int:
+        """Trades before this are historical (0: none are)."""
+        after = self.server.config.historical_after
+        return 0 if after is None else int((time.time() - after) * 1000)
+
+    async def get_trades(self, request: web.Request) -> web.Response:
+        return self._trades(request, historical=False)
+
+    async def get_historical_trades(self, request: web.Request) -> web.Response:
+        return self._trades(request, historical=True)
+
+    def _trades(self, request: web.Request, historical: bool) -> web.Response:
+        q = request.query
+        try:
+            limit = int(q.get("limit", "100"))
+            min_ts = int(q["min_ts"]) if q.get("min_ts") else None
+            max_ts = int(q["max_ts"]) if q.get("max_ts") else None
+            cursor = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else None
+        except ValueError:
+            return _error(400, "invalid_parameters", "limit, min_ts and max_ts must be integers; cursor must "
+                                                     "come from a previous response")
+        if not 1 <= limit <= 1000:
+            return _error(400, "invalid_parameters", "limit must be between 1 and 1000")
+        model = self.server.model
+        tape = model.trades if model else []
+        base = model.trades_forgotten if model else 0
+        ticker = q.get("ticker") or None
+        cut = self.cutoff_ms()
+        lo_ms = 0 if min_ts is None else min_ts * 1000
+        hi_ms = 1 << 62 if max_ts is None else max_ts * 1000 + 1000  # max_ts is inclusive, in whole seconds
+        if historical:
+            hi_ms = min(hi_ms, cut)
+        else:
+            lo_ms = max(lo_ms, cut)
+        lo = bisect.bisect_left(tape, lo_ms, key=lambda t: t.ts_ms)
+        hi = bisect.bisect_left(tape, hi_ms, key=lambda t: t.ts_ms)
+        if cursor is not None:
+            hi = min(hi, cursor - base)
+        page: list[TradeRecord] = []
+        i = hi - 1
+        while i >= lo and len(page) < limit:  # newest first
+            t = tape[i]
+            if ticker is None or t.ticker == ticker:
+                page.append(t)
+            i -= 1
+        more = i >= lo and len(page) == limit
+        nxt = base64.urlsafe_b64encode(str(base + i + 1).encode()).decode() if more else ""
+        return web.json_response({"trades": [self.trade(t) for t in page], "cursor": nxt})
+
+    async def get_historical_cutoff(self, request: web.Request) -> web.Response:
+        cut = _iso_ms(self.cutoff_ms())
+        return web.json_response({"trades_created_ts": cut, "market_settled_ts": cut, "orders_updated_ts": cut})
+
     async def get_exchange_status(self, request: web.Request) -> web.Response:
         return web.json_response({"exchange_active": True, "trading_active": True,
                                   "exchange_estimated_resume_time": None})
@@ -254,6 +331,9 @@ def rest_routes(server: SimServer, prefix: str) -> list[web.RouteDef]:
     g = rest.guard
     return [
         web.get(f"{prefix}/markets", g(rest.get_markets)),
+        web.get(f"{prefix}/markets/trades", g(rest.get_trades)),  # before /markets/{ticker}, which would match
+        web.get(f"{prefix}/historical/trades", g(rest.get_historical_trades)),
+        web.get(f"{prefix}/historical/cutoff", g(rest.get_historical_cutoff)),
         web.get(f"{prefix}/markets/{{ticker}}", g(rest.get_market)),
         web.get(f"{prefix}/markets/{{ticker}}/orderbook", g(rest.get_orderbook)),
         web.get(f"{prefix}/events", g(rest.get_events)),
