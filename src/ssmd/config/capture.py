@@ -5,11 +5,11 @@ Which channels exist, which need a market list and the per-connection limits are
 (:class:`~ssmd.feed.base.Feed`); :meth:`CaptureConfig.for_feed` fills in the feed's defaults and checks the
 file against them, and :class:`~ssmd.config.environment.EnvironmentConfig` does so at load time for the feed it
 names. Without a ``capture:`` section a feed captures its ``default_channels`` for the markets of its
-``default_discovery()`` (Kalshi: global ``ticker``, ``trade``, ``market_lifecycle_v2`` and ``orderbook_delta`` for
-every open market, re-discovered every minute), so the guide's files need no ``capture:`` section at all. Example::
+``default_discovery()`` (Kalshi: its three global channels plus its order book for every open market,
+re-discovered every minute: docs/kalshi.md), so the guide's files need no ``capture:`` section at all. Example::
 
     capture:
-      channels: [ticker, trade]        # default: the feed's (Kalshi: the guide's three + orderbook_delta)
+      channels: [ticker, trade]        # default: the feed's (Kalshi: the guide's three + its order book)
       markets:                         # for the feed's market-list channels (Kalshi's order book); default: the feed's
         tickers: [KXBTCD-26FEB1217-T67749.99]
         discover: {status: open, series_ticker: [KXBTCD], refresh: 5m}
