@@ -135,7 +135,7 @@ async def test_frames_delivered_again_are_acked_not_reevaluated(nats_server: Emb
         await publish_frames(js, env, [trade(M, 0.55, 1, "yes", T0), trade(M, 0.61, 1, "yes", T0 + 1000)])
         runtime = Runtime(LiveConfig(nats_url=nats_server.url, subjects=(f"{env}.kalshi.json.>",)),
                           load_signals(["price_cross[threshold=0.6]"]))
-        await runtime._ensure_fires_stream(js)
+        await runtime._open_publisher(nc, await runtime._ensure_fires_stream(js))
         stop = asyncio.Event()
         for durable in ("first", "again"):  # the second consumer delivers the same stream seqs once more
             await js.add_consumer(stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL))

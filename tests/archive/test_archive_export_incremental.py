@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner, Result
 
 from ssmd.archive.cli import archive_group
-from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.archive_format.writer import ArchiveWriter, Record
+from ssmd.kalshi import frames as kalshi_frames
 
 T1207 = dt.datetime(2026, 11, 25, 12, 7, tzinfo=dt.UTC).timestamp()
 
@@ -64,7 +65,7 @@ def _contents(out: Path) -> dict[str, list[dict[str, Any]]]:
 async def test_incremental_export_across_two_rotations_equals_one_shot(tmp_path: Path) -> None:
     arc = tmp_path / "arc"
     clock = Clock(T1207)
-    writer = ArchiveWriter(arc, "kalshi", 900, "15m", clock=clock)
+    writer = ArchiveWriter(arc, "kalshi", 900, "15m", clock=clock, facts=kalshi_frames)
     nats, book_seq = itertools.count(1), itertools.count(1)
     runs: dict[str, list[dict[str, Any]]] = {"full": [], "grid": []}
     flags = {"full": [], "grid": ["--book-interval", "1s"]}

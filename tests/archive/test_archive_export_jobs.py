@@ -10,7 +10,10 @@ import orjson
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
+from ssmd.archive._bulk import read_batches
 from ssmd.archive.cli import archive_group
+from ssmd.archive.problems import ArchiveError
+from ssmd.kalshi.export import TABLES
 from ssmd.testing import write_day
 
 T0 = 1_770_897_600
@@ -35,8 +38,8 @@ def _contents(out: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_jobs_give_the_same_export_as_one_process(tmp_path: Path) -> None:
-    """Three archive files decoded by two worker processes: every part file equals the one-process export, and
-    book_top continues across files (it is built in file order by the parent)."""
+    """Three archive files decoded by two worker threads: every part file equals the one-thread export, and
+    book_top continues across files (it is built in file order by the calling thread)."""
     files = [(f"12{15 * k:02d}.jsonl.gz", _frames(1000 * k, 60)) for k in range(3)]
     write_day(tmp_path / "arc", "2026-02-12", files)
     runner = CliRunner()
@@ -110,3 +113,51 @@ def test_filters_choose_frames_and_book_rows_but_not_the_book(tmp_path: Path) ->
     # M1000's frames jump from seq 11 to 1001 on the same sid: a gap for the whole sid, counted once
     assert orjson.loads(window.stdout)["book_gaps"] == 1
     assert [b["book_valid"] for b in book] == [True, True, True]
+
+
+def _batches(path: Path, prefetch: bool) -> tuple[list[Any], str | None]:
+    """The batches read before the end or the error, and the error's text."""
+    got: list[Any] = []
+    try:
+        for batch in read_batches(path, "jsonl", TABLES.msg_fields, TABLES.json_fields, batch_rows=2048,
+                                  prefetch=prefetch):
+            got.append(batch.frames)
+    except ArchiveError as exc:
+        return got, str(exc)
+    return got, None
+
+
+def test_prefetched_reading_gives_the_same_batches_and_the_same_damage(tmp_path: Path) -> None:
+    """--jobs decodes the next batch on a thread: same batches in the same order, and a damaged file still raises
+    its error (naming the file) after the batches decoded before the damage."""
+    frames = _frames(0, 3000)
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", frames)])
+    path = tmp_path / "arc" / "kalshi" / "2026-02-12" / "1200.jsonl.gz"
+    plain, plain_error = _batches(path, prefetch=False)
+    ahead, ahead_error = _batches(path, prefetch=True)
+    assert plain_error is None and ahead_error is None
+    assert len(plain) >= 2 and [b.to_pylist() for b in ahead] == [b.to_pylist() for b in plain]
+    assert sum(b.num_rows for b in ahead) == len(frames)
+    damaged = tmp_path / "damaged.jsonl.gz"
+    damaged.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    plain, plain_error = _batches(damaged, prefetch=False)
+    ahead, ahead_error = _batches(damaged, prefetch=True)
+    assert plain_error is not None and str(damaged) in plain_error
+    assert ahead_error == plain_error
+    assert [b.to_pylist() for b in ahead] == [b.to_pylist() for b in plain]
+
+
+
+def test_a_file_that_cannot_be_read_with_jobs_leaves_nothing(tmp_path: Path) -> None:
+    """--jobs 2 with a listed file that cannot be read (a directory in its place): the problem named, exit code 1,
+    and neither OUT nor its staging directory is left behind."""
+    files = [(f"12{15 * k:02d}.jsonl.gz", _frames(1000 * k, 200)) for k in range(4)]
+    write_day(tmp_path / "arc", "2026-02-12", files)
+    broken = tmp_path / "arc" / "kalshi" / "2026-02-12" / "1215.jsonl.gz"
+    broken.unlink()
+    broken.mkdir()
+    result = CliRunner().invoke(archive_group, ["export", str(tmp_path / "arc"), "--to", "parquet",
+                                                str(tmp_path / "out"), "--jobs", "2"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "kalshi/2026-02-12/1215.jsonl.gz: missing_file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arc"]

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 import ssmd.archive
-from ssmd.archive._lines import FileLines
 from ssmd.archive.cli import archive_group
 from ssmd.archive.problems import MAX_DETAILS, ArchiveProblems, Problem, Problems
 from ssmd.archive.verify import verify
+from ssmd.archive_format.lines import FileLines
 from ssmd.testing import gz, write_day
 
 DAY = "2026-02-12"

@@ -200,3 +200,19 @@ async def test_replay_publishes_what_is_readable_and_names_the_rest(
     assert accepted.returncode == 0, accepted.stderr
     got = await _stream_messages(nats_server.url, unique_name.upper() + "_KALSHI")
     assert [raw for _, raw in got] == samples[:9] * 2
+
+
+async def test_a_frame_over_max_payload_is_a_named_failure_and_the_rest_is_published(
+    tmp_path: Path, samples: list[bytes], nats_server: EmbeddedNats, unique_name: str
+) -> None:
+    """NATS closes a connection that sends more than max_payload: the frame is counted as failed with the reason,
+    never sent, and the frames around it are published on the same connection."""
+    big = b'{"type":"trade","sid":1,"msg":{"market_ticker":"BIG","pad":"' + b"x" * 1_100_000 + b'"}}'
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", [*samples[:3], big, *samples[3:6]])])
+    env = env_file(tmp_path, unique_name, nats_server.url)
+    proc = await asyncio.to_thread(replay, str(tmp_path / "arc"), "--env", str(env))
+    assert proc.returncode == 1, proc.stderr
+    summary = orjson.loads(proc.stdout)
+    assert (summary["published"], summary["failed"]) == (6, 1)
+    assert "max_payload" in summary["first_error"]
+    assert "Traceback" not in proc.stderr

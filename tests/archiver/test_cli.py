@@ -9,8 +9,9 @@ from pathlib import Path
 
 from archiver_helpers import StreamEnv, frame
 
-from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
+from ssmd.kalshi import frames as kalshi_frames
 from ssmd.testing import ArchiverProc, fill_disk, read_archive, run_ssmd
 
 
@@ -99,10 +100,10 @@ async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, 
     take for a file being written. With space back, the next start finishes the recovery."""
     now = time.time()
     day = tiny_fs / "kalshi" / dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
-    first = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now)
+    first = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames)
     await first.write_batch([Record(frame(i), i, "s", 0) for i in range(1, 11)])
     await first.close()
-    crashed = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now)
+    crashed = ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames)
     await crashed.write_batch([Record(frame(i), i, "s", 0) for i in range(11, 21)])  # never closed: a crash
     before = (day / "manifest.json").read_bytes()
     fill_disk(tiny_fs / "filler")
@@ -115,5 +116,5 @@ async def test_start_on_a_full_disk_keeps_the_previous_manifest(tmp_path: Path, 
     verify = await asyncio.to_thread(run_ssmd, "archive", "verify", tiny_fs)
     assert "being written" not in verify.stdout, verify.stdout
     (tiny_fs / "filler").unlink()
-    assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now).open() == 20
+    assert await ArchiveWriter(tiny_fs, "kalshi", 86400, "1d", clock=lambda: now, facts=kalshi_frames).open() == 20
     assert read_archive(tiny_fs / "kalshi") == [frame(i) for i in range(1, 21)]

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from ssmd.archiver._members import compressor, encode_member, scan_members
+from ssmd.archive_format.members import compressor, encode_member, scan_members
 
 
 @pytest.mark.parametrize("codec", ["isal", "zlib"])

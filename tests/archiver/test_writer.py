@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from archiver_helpers import frame
 
-from ssmd.archiver.writer import ArchiveWriter, Record, window
+from ssmd.archive_format.writer import ArchiveWriter, Record, window
+from ssmd.kalshi import frames as kalshi_frames
 from ssmd.testing import fill_disk, gunzip
 
 T1207 = dt.datetime(2026, 11, 25, 12, 7, tzinfo=dt.UTC).timestamp()
@@ -39,7 +40,7 @@ def manifest(root: Path, day: str = "2026-11-25") -> dict:  # type: ignore[type-
 
 
 def make(root: Path, clock: Clock, interval: int = 900, fmt: str = "jsonl") -> ArchiveWriter:
-    return ArchiveWriter(root, "kalshi", interval, "15m", fmt, clock=clock)  # type: ignore[arg-type]
+    return ArchiveWriter(root, "kalshi", interval, "15m", fmt, clock=clock, facts=kalshi_frames)  # type: ignore[arg-type]
 
 
 async def test_lines_are_payloads_byte_for_byte(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ async def test_rotation_happens_without_new_messages(tmp_path: Path) -> None:
 async def test_date_change_closes_the_day(tmp_path: Path) -> None:
     """A 1d file opened at 23:59 closes at midnight; the next day's data goes to the next day's folder."""
     clock = Clock(dt.datetime(2026, 11, 25, 23, 59, tzinfo=dt.UTC).timestamp())
-    w = ArchiveWriter(tmp_path, "kalshi", 86400, "1d", clock=clock)
+    w = ArchiveWriter(tmp_path, "kalshi", 86400, "1d", clock=clock, facts=kalshi_frames)
     await w.write_batch(records(1, 2))
     clock.now += 120
     await w.write_batch(records(3, 4))
@@ -227,7 +228,7 @@ async def test_recovery_after_crash_between_link_and_unlink(tmp_path: Path) -> N
 
 async def test_disk_full_raises_and_leaves_no_partial_batch(tiny_fs: Path) -> None:
     """ENOSPC: write_batch raises, the file keeps only whole batches, and the same batch succeeds later."""
-    w = ArchiveWriter(tiny_fs, "kalshi", 900, "15m", clock=Clock(T1207), level=0)
+    w = ArchiveWriter(tiny_fs, "kalshi", 900, "15m", clock=Clock(T1207), level=0, facts=kalshi_frames)
     await w.write_batch(records(1, 10))
     filler = tiny_fs / "filler"
     fill_disk(filler)

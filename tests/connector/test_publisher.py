@@ -113,3 +113,28 @@ async def test_frames_are_stored_in_submit_order(nats_server: EmbeddedNats, uniq
     finally:
         await pub.stop()
         await nc.close()
+
+
+async def test_frame_bigger_than_max_payload_is_a_reported_drop_not_a_stall(nats_server: EmbeddedNats,
+                                                                          unique_name: str) -> None:
+    """NATS would close the connection on a message over its max_payload: such a frame is dropped, counted and
+    logged, the next frame carries Ssmd-Dropped-Before, and publishing goes on."""
+    nc = await nats.connect(nats_server.url)
+    stream = await _stream(nc, unique_name)
+    metrics = ConnectorMetrics()
+    pub = JetStreamPublisher(nc, stream, metrics, instance="t1")
+    await pub.start()
+    try:
+        subject = f"{unique_name}.kalshi.json.orderbook.A"
+        pub.submit(subject, b"x" * (nc.max_payload + 1), {"Nats-Msg-Id": "big"}, "orderbook", time.perf_counter())
+        pub.submit(subject, b"{}", {"Nats-Msg-Id": "after"}, "orderbook", time.perf_counter())
+        assert await pub.drain(20) == 0
+        assert (pub.dropped, metrics.dropped._value.get()) == (1, 1)
+        sub = await nc.jetstream().subscribe(f"{unique_name}.kalshi.>", ordered_consumer=True, stream=stream)
+        msg = await sub.next_msg(5)
+        assert msg.data == b"{}" and msg.headers is not None
+        assert (msg.headers["Ssmd-Dropped-Before"], msg.headers["Ssmd-Instance"]) == ("1", "t1")
+        assert nc.is_connected and nc.stats["reconnects"] == 0
+    finally:
+        await pub.stop()
+        await nc.close()

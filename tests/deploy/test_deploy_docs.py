@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from _metrics import NATS_EXPORTER_METRICS, ssmd_metric_names
+from _metrics import ANNOUNCED_METRICS, NATS_EXPORTER_METRICS, ssmd_metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "deployment.md").read_text()
@@ -13,7 +13,7 @@ DOC = (ROOT / "docs" / "deployment.md").read_text()
 
 def _defined_metrics() -> set[str]:
     """Metric names the services register, with and without the suffixes Prometheus adds when exposing them."""
-    names = set(ssmd_metric_names())
+    names = set(ssmd_metric_names() | ANNOUNCED_METRICS)
     return names | {re.sub(r"_(total|bucket|count|sum|created)$", "", n) for n in names}
 
 

@@ -52,9 +52,21 @@ def test_dashboard_shows_what_operators_need() -> None:
             "ssmd_archiver_missing_messages_total", "ssmd_connector_connected", "nats_stream_total_messages",
             "nats_stream_last_seq", "nats_server_max_storage"} <= used
     per_instance = [e for e in _exprs(PANELS) if "frames_received_total" in e or "frames_published_total" in e]
-    assert per_instance and all("by (instance)" in e for e in per_instance)
+    assert per_instance and all("by (instance)" in e or "by (pod" in e for e in per_instance)
     titles = " ".join(p["title"].lower() for p in PANELS)
     assert "seconds uncovered" in titles and "replica" in titles and "lag" in titles
+
+
+def test_dashboard_shows_coverage_and_each_connector_instance() -> None:
+    """Redundancy: a panel for the ledger's seconds with no instance subscribed (per feed and channel), and panels
+    per connector pod (the label Prometheus adds; it names the Deployment, ssmd-connector-a-... / -b-...)."""
+    uncovered = [p for p in PANELS if any("ssmd_coverage_uncovered_seconds_total" in e for e in _exprs([p]))]
+    assert uncovered, "no panel shows ssmd_coverage_uncovered_seconds_total"
+    assert any("no instance subscribed" in p["title"].lower() for p in uncovered)
+    assert all("by (feed, channel)" in e for e in _exprs(uncovered))
+    per_pod = {name for e in _exprs(PANELS) if "by (pod" in e for name in referenced_metrics(e)}
+    assert {"ssmd_connector_connected", "ssmd_connector_frames_received_total",
+            "ssmd_connector_reconnects_total"} <= per_pod
 
 
 def test_dashboard_is_well_formed() -> None:
@@ -78,6 +90,16 @@ def test_every_alert_metric_exists() -> None:
     alerts = {r["alert"]: r for g in RULES["spec"]["groups"] for r in g["rules"]}
     assert 'is_stream_leader="true"' in alerts["NatsStreamQuorumLost"]["expr"]
     assert alerts["NatsStreamQuorumLost"]["labels"]["severity"] == "page"
+
+
+def test_alert_on_seconds_with_no_instance_subscribed() -> None:
+    """A page when the coverage ledger counts uncovered seconds (a gap in the merged data), and a ticket when one of
+    the redundant pair has been down for a while."""
+    alerts = {r["alert"]: r for g in RULES["spec"]["groups"] for r in g["rules"]}
+    rule = alerts["SsmdNoInstanceSubscribed"]
+    assert rule["expr"] == "sum by (feed, channel) (increase(ssmd_coverage_uncovered_seconds_total[5m])) > 0"
+    assert rule["labels"]["severity"] == "page"
+    assert 'pod=~"ssmd-connector-[ab]-.+"' in alerts["SsmdRedundancyLost"]["expr"]
 
 
 def test_alerts_in_the_docs_are_the_shipped_rules() -> None:

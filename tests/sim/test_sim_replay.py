@@ -14,8 +14,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.bus.embedded import free_port
+from ssmd.kalshi import frames as kalshi_frames
 from ssmd.testing import wait_until
 
 T0 = 1_764_072_000_000
@@ -117,7 +118,7 @@ async def _archive_of_restarts(root: Path, payloads: list[bytes]) -> list[str]:
     """The real archiver writer, ``format: envelope``, closing its file after every payload within one 15-minute
     window, as an archiver restarted that often would: the files are named 1200, 1200_1, ... 1200_10."""
     window = dt.datetime(2026, 11, 25, 12, 5, tzinfo=dt.UTC).timestamp()
-    writer = ArchiveWriter(root, "kalshi", 900, "15m", fmt="envelope", clock=lambda: window)
+    writer = ArchiveWriter(root, "kalshi", 900, "15m", fmt="envelope", clock=lambda: window, facts=kalshi_frames)
     for seq, payload in enumerate(payloads, 1):
         await writer.write_batch([Record(payload, seq, f"prod.kalshi.json.trade.{seq}", seq * 1000)])
         await writer.close()

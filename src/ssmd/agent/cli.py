@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
-from ssmd.agent.loader import SignalLoadError, load_signals, split_specs
+from ssmd import naming
+from ssmd.agent.loader import load_signals, split_specs
+from ssmd.errors import EXIT_FAILURE, InputError
+from ssmd.runtime.process import checked, fail, run_service
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,7 @@ SIGNALS_HELP = ("signal specs, comma-separated or repeated: built-in name[key=va
 
 def _signals(values: tuple[str, ...]) -> list[Any]:
     specs = [s for value in values for s in split_specs(value)]
-    try:
-        return load_signals(specs)
-    except SignalLoadError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    return checked(lambda: load_signals(specs))
 
 
 @click.group("agent", invoke_without_command=True)
@@ -48,7 +46,7 @@ def agent_group(ctx: click.Context) -> None:
               " (env SSMD_SIGNALS)")
 @click.option("--stream", envvar="SSMD_STREAM", default=None, help="stream to consume (default: the one capturing "
               "the subjects)")
-@click.option("--durable", envvar="SSMD_AGENT_DURABLE", default="ssmd-agent", show_default=True,
+@click.option("--durable", envvar="SSMD_AGENT_DURABLE", default=naming.AGENT_DURABLE, show_default=True,
               help="durable consumer name")
 @click.option("--port", envvar="PORT", default=8080, type=int, show_default=True, help="/health /ready /metrics port "
               "(env PORT)")
@@ -62,53 +60,42 @@ def run(nats_url: str, subjects: str | None, signal_specs: tuple[str, ...], stre
 
     With no signals selected it only serves /health, /ready and /metrics (and says so once in the log).
     """
-    from ssmd.agent.live import AgentSetupError, LiveConfig, Runtime
-    from ssmd.bus.connect import NatsUnavailable
+    from ssmd.agent.live import LiveConfig, Runtime, serve_idle
     from ssmd.runtime.logging import setup_logging
-    from ssmd.runtime.shutdown import shutdown_event
 
     setup_logging()
+    health_addr = f"{host}:{port}"
     if not [spec for value in signal_specs for spec in split_specs(value)]:
-        _run_idle(f"{host}:{port}")
-        return
+        run_service(lambda stop: _bad_input_as_exit_2(serve_idle(health_addr, stop), (ValueError,)))
+    filters = checked(lambda: _filters(subjects))
+    signals = _signals(signal_specs)
+
+    def configure() -> LiveConfig:
+        try:
+            return LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
+                              health_addr=health_addr, fires_stream=fires_stream, deliver=deliver)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    config = checked(configure)
+    run_service(lambda stop: _bad_input_as_exit_2(Runtime(config, signals).run(stop), ()))
+
+
+def _filters(subjects: str | None) -> tuple[str, ...]:
     filters = tuple(s.strip() for s in (subjects or "").split(",") if s.strip())
     if not filters:
-        click.echo("error: NATS_SUBJECTS (or --subjects) is required: comma-separated filters such as "
-                   "prod.kalshi.json.>", err=True)
-        sys.exit(2)
-    signals = _signals(signal_specs)
+        raise InputError("NATS_SUBJECTS (or --subjects) is required: comma-separated filters such as "
+                         "prod.kalshi.json.>")
+    return filters
+
+
+async def _bad_input_as_exit_2(run: Awaitable[None], also: tuple[type[Exception], ...]) -> None:
+    """The health port taken (``OSError``), or ``also``, is input the operator must fix."""
+    bad: tuple[type[Exception], ...] = (OSError, *also)
     try:
-        config = LiveConfig(nats_url=nats_url, subjects=filters, stream=stream, durable=durable,
-                            health_addr=f"{host}:{port}", fires_stream=fires_stream, deliver=deliver)
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-    async def main() -> None:
-        await Runtime(config, signals).run(shutdown_event())
-
-    try:
-        asyncio.run(main())
-    except (NatsUnavailable, AgentSetupError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except OSError as exc:  # e.g. the health port is taken
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _run_idle(health_addr: str) -> None:
-    from ssmd.agent.live import serve_idle
-    from ssmd.runtime.shutdown import shutdown_event
-
-    async def main() -> None:
-        await serve_idle(health_addr, shutdown_event())
-
-    try:
-        asyncio.run(main())
-    except (OSError, ValueError) as exc:  # the port is taken or malformed
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        await run
+    except bad as exc:
+        raise InputError(str(exc)) from None
 
 
 @agent_group.command("backtest")
@@ -133,14 +120,12 @@ def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, en
     try:
         result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals)
     except (ArchiveError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(str(exc))
     if out is not None:
         try:
             write_fires(out, result.outcomes)
         except RuntimeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
     summary = result.summary()
     if as_json:
         click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
@@ -164,14 +149,12 @@ def _csv(value: str | None) -> list[str]:
 def draft(description: str, out: Path | None, archive: Path | None, model: str | None) -> None:
     """Ask Claude to write a signal file, check it loads, backtest it; never deploys it."""
     if not os.environ.get("ANTHROPIC_API_KEY"):
-        click.echo("error: ssmd agent draft needs ANTHROPIC_API_KEY (and pip install 'ssmd[llm]'); the runtime itself "
-                   "never needs it", err=True)
-        sys.exit(2)
+        fail("ssmd agent draft needs ANTHROPIC_API_KEY (and pip install 'ssmd[llm]'); the runtime itself never needs "
+             "it")
     from ssmd.agent.draft import DEFAULT_MODEL, DraftError, anthropic_client, draft_signal
 
     try:
         result = draft_signal(description, anthropic_client(), out=out, archive=archive, model=model or DEFAULT_MODEL)
     except DraftError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail(str(exc), EXIT_FAILURE)
     click.echo(result.report())

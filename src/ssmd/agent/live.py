@@ -27,25 +27,30 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from ssmd import __version__
+from ssmd import __version__, naming
 from ssmd.agent._metrics import AgentMetrics
 from ssmd.agent.engine import Engine
 from ssmd.agent.signal import Fire, Signal
+from ssmd.bus.acks import parse_ack_subject
 from ssmd.bus.connect import connect
+from ssmd.bus.publish import Outgoing, Publisher, msg_id_header
 from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, check_capture, ensure_stream
-from ssmd.bus.subjects import sanitize_token
+from ssmd.errors import InputError
+from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.http import HealthServer
 
 log = logging.getLogger(__name__)
 
 FIRES_MAX_AGE_S = 7 * 86400
+_RETRY_MIN_S = 0.1
+_RETRY_MAX_S = 2.0
 NO_SIGNALS_WARNING = (
     "no signals selected: the agent evaluates nothing and only serves /health, /ready and /metrics; select signals "
     "with SSMD_SIGNALS (or --signals), e.g. SSMD_SIGNALS='price_cross[threshold=0.6],volume_spike' together with "
     "NATS_URL and NATS_SUBJECTS='prod.kalshi.json.>' (docs/agent.md)"
 )
 
-class AgentSetupError(Exception):
+class AgentSetupError(InputError):
     """The runtime cannot start as configured (no stream for the subjects, ...): exit 2 with this message."""
 
 
@@ -54,7 +59,7 @@ class LiveConfig:
     nats_url: str
     subjects: tuple[str, ...]
     stream: str | None = None
-    durable: str = "ssmd-agent"
+    durable: str = naming.AGENT_DURABLE
     health_addr: str = "0.0.0.0:8080"
     fires_stream: str | None = None
     deliver: str = "all"
@@ -63,23 +68,23 @@ class LiveConfig:
     ack_wait_s: float = 30.0
 
     def __post_init__(self) -> None:
-        envs = {subject.split(".", 1)[0] for subject in self.subjects}
+        envs = {naming.env_of(subject) for subject in self.subjects}
         env = next(iter(envs), "")
-        if len(envs) != 1 or sanitize_token(env) != env:  # one literal token: no wildcard, no mix
+        if len(envs) != 1 or not naming.is_token(env):  # one literal token: no wildcard, no mix
             raise ValueError(
                 f"NATS_SUBJECTS {','.join(self.subjects)!r}: every filter must start with the same literal "
                 f"environment token (e.g. prod.kalshi.json.trade.>,prod.kalshi.json.ticker.>); fires go to "
-                f"{{env}}.signals.fired.*"
+                f"{naming.fires_filter('{env}')}"
             )
 
     @property
     def env(self) -> str:
         """The environment token fires are published under: the first token of the first subject filter."""
-        return self.subjects[0].split(".", 1)[0]
+        return naming.env_of(self.subjects[0])
 
 
 def fire_subject(env: str, fire: Fire) -> str:
-    return f"{env}.signals.fired.{sanitize_token(fire.signal)}.{sanitize_token(fire.market)}"
+    return naming.fire_subject(env, fire.signal, fire.market)
 
 
 class Runtime:
@@ -93,6 +98,7 @@ class Runtime:
         self.last_seq = 0
         self.published = 0
         self.nc: Client | None = None
+        self._publisher: Publisher | None = None
         self._bound = False
         self._failing_since: float | None = None
         self._errors_seen = dict(self.engine.errors)
@@ -118,14 +124,18 @@ class Runtime:
             self.nc = await connect(self.config.nats_url, "ssmd-agent")
             try:
                 js = self.nc.jetstream()
-                sub = await self._bind(js)
+                sub, fires_stream = await self._bind(js)
+                await self._open_publisher(self.nc, fires_stream)
                 await self._consume(js, sub, stop)
             finally:
+                if self._publisher is not None:
+                    await self._publisher.stop()
                 await _close(self.nc)
         finally:
             await self.health.stop()
 
-    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _bind(self, js: JetStreamContext) -> tuple[JetStreamContext.PullSubscription, str]:
+        """The pull subscription, and the stream fires go to."""
         cfg = self.config
         stream = cfg.stream
         if stream is None:
@@ -139,7 +149,7 @@ class Runtime:
                 info = await check_capture(js, stream, subject)
         except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
-        await self._ensure_fires_stream(js, info.config.num_replicas or 1)
+        fires_stream = await self._ensure_fires_stream(js, info.config.num_replicas or 1)
         consumer = ConsumerConfig(
             durable_name=cfg.durable,
             ack_policy=AckPolicy.ALL,  # frames are handled in order, so one ack per batch is exact
@@ -157,29 +167,35 @@ class Runtime:
         self._bound = True
         log.info("agent consuming", extra={"stream": stream, "subjects": list(cfg.subjects), "durable": cfg.durable,
                                            "signals": [s.id for s in self.engine.signals]})
-        return sub
+        return sub, fires_stream
 
-    async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> None:
+    async def _open_publisher(self, nc: Client, fires_stream: str) -> None:
+        self._publisher = Publisher(nc, fires_stream, on_acked=self._fire_stored, on_retry=self._fires_retried,
+                                    name="agent-fires")
+        await self._publisher.start()
+
+    async def _ensure_fires_stream(self, js: JetStreamContext, replicas: int = 1) -> str:
         """Create ``{ENV}_SIGNALS`` unless a stream stores fires already, with as many replicas as the stream the
         agent reads: fires must survive the same dead nodes the frames they come from do."""
         env = self.config.env
         try:
-            await js.find_stream_name_by_subject(f"{env}.signals.fired.x.y")
-            return  # some stream already stores fires
+            return await js.find_stream_name_by_subject(naming.fire_subject(env, "x", "y"))  # one stores fires already
         except NotFoundError:
             pass
-        name = self.config.fires_stream or f"{sanitize_token(env).upper().replace('-', '_')}_SIGNALS"
-        spec = StreamSpec(name=name, subjects=(f"{env}.signals.>",), max_age_s=FIRES_MAX_AGE_S, replicas=replicas)
+        name = self.config.fires_stream or naming.fires_stream(env)
+        spec = StreamSpec(name=name, subjects=(naming.fires_capture(env),), max_age_s=FIRES_MAX_AGE_S,
+                          replicas=replicas)
         try:
             await ensure_stream(js, spec)
         except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
+        return name
 
     # -- hot loop -------------------------------------------------------------------------------------------
     async def _consume(self, js: JetStreamContext, sub: JetStreamContext.PullSubscription,
                        stop: asyncio.Event) -> None:
         cfg = self.config
-        backoff = 0.1
+        backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(cfg.batch, timeout=cfg.fetch_timeout_s)
@@ -187,10 +203,9 @@ class Runtime:
                 continue
             except Exception as exc:  # disconnected, server restarting: nats-py reconnects on its own
                 log.debug("fetch failed: %s", exc)
-                await _sleep(stop, backoff)
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait(stop)
                 continue
-            backoff = 0.1
+            backoff.reset()
             if msgs:
                 await self._handle(js, msgs, stop)
 
@@ -214,7 +229,7 @@ class Runtime:
             evaluated += 1
             self.last_seq = seq
             if fires:
-                env = msg.subject.split(".", 1)[0]
+                env = naming.env_of(msg.subject)
                 for fire in fires:
                     outgoing.append((fire_subject(env, fire), fire.to_json(), f"{seq}:{fire.signal}:{fire.market}",
                                      fire))
@@ -222,7 +237,7 @@ class Runtime:
         if engine.unparsed != unparsed_before:
             metrics.unparsed.inc(engine.unparsed - unparsed_before)
         self._count_signal_errors()
-        if outgoing and not await self._publish(js, outgoing, stop):
+        if outgoing and not await self._publish(outgoing, stop):
             return  # stopping with fires unstored: leave the frames unacked so they are redelivered
         try:
             await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
@@ -234,37 +249,32 @@ class Runtime:
         if engine.clock is not None:
             metrics.lag_seconds.set(max(0.0, time.time() - engine.clock / 1000))
 
-    async def _publish(self, js: JetStreamContext, outgoing: list[tuple[str, bytes, str, Fire]],
-                       stop: asyncio.Event) -> bool:
-        """Publish every fire and wait for its ack; retry the failed ones (same msg id) until stored or stopped."""
-        todo = outgoing
-        backoff = 0.1
-        while todo:
-            results = await asyncio.gather(
-                *(js.publish(subject, data, timeout=5.0, headers={"Nats-Msg-Id": msg_id})
-                  for subject, data, msg_id, _ in todo),
-                return_exceptions=True,
-            )
-            failed = []
-            for item, result in zip(todo, results, strict=True):
-                if isinstance(result, BaseException):
-                    failed.append(item)
-                else:
-                    self.published += 1
-                    self.metrics.fires.labels(item[3].signal).inc()
-            if not failed:
-                self._failing_since = None
-                return True
-            self.metrics.publish_failures.inc(len(failed))
-            if self._failing_since is None:
-                self._failing_since = time.monotonic()
-                log.warning("publishing %d fires failed (%s); retrying", len(failed),
-                            next(r for r in results if isinstance(r, BaseException)).__class__.__name__)
-            todo = failed
-            if await _sleep(stop, backoff):
-                return False
-            backoff = min(backoff * 2, 2.0)
+    async def _publish(self, outgoing: list[tuple[str, bytes, str, Fire]], stop: asyncio.Event) -> bool:
+        """Publish every fire and wait for its ack; the publisher retries (same msg id) until stored. Returns False
+        if ``stop`` came first."""
+        publisher = self._publisher
+        assert publisher is not None
+        for subject, data, msg_id, fire in outgoing:
+            publisher.submit(subject, data, msg_id_header(msg_id), fire.signal)
+        stored = asyncio.ensure_future(publisher.wait_idle())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((stored, stopping), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stored, stopping):
+            waiter.cancel()
+        if publisher.pending:
+            return False
+        self._failing_since = None
         return True
+
+    def _fire_stored(self, item: Outgoing, duplicate: bool) -> None:
+        self.published += 1
+        self.metrics.fires.labels(item.tag).inc()
+
+    def _fires_retried(self, count: int, reason: str) -> None:
+        self.metrics.publish_failures.inc(count)
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning("publishing %d fires failed (%s); retrying", count, reason)
 
     def _count_signal_errors(self) -> None:
         for name, count in self.engine.errors.items():
@@ -293,17 +303,12 @@ async def serve_idle(health_addr: str, stop: asyncio.Event, metrics: AgentMetric
         await health.stop()
 
 
-def _position(msg: Msg) -> tuple[int, int | None]:
-    """(stream seq, messages pending) from the ack subject, without building nats-py's metadata objects:
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`` or the 12-token form with domain and
-    account hash in front."""
-    tokens = (msg.reply or "").split(".")
-    if len(tokens) == 9:
-        return int(tokens[5]), int(tokens[8])
-    if len(tokens) >= 12:
-        return int(tokens[7]), int(tokens[10])
-    meta = msg.metadata
-    return meta.sequence.stream, meta.num_pending
+def _position(msg: Msg) -> tuple[int, int]:
+    """(stream seq, messages pending) from the ack subject (:func:`ssmd.bus.acks.parse_ack_subject`)."""
+    delivery = parse_ack_subject(msg.reply)
+    if delivery is None:
+        raise ValueError(f"not a JetStream message (reply subject {msg.reply!r})")
+    return delivery.stream_seq, delivery.pending
 
 
 async def _close(nc: Client) -> None:
@@ -312,15 +317,6 @@ async def _close(nc: Client) -> None:
         with contextlib.suppress(Exception):
             await nc.flush(timeout=2)
     await nc.close()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep unless ``stop`` is set first; return True if stopping."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
 
 
 async def _on_root(_: web.Request) -> web.Response:

@@ -26,11 +26,12 @@ from pydantic import ValidationError
 
 from ssmd.agent.builtins import BUILTINS
 from ssmd.agent.signal import BUILDERS, Params, Signal
+from ssmd.errors import InputError
 
 AnySignal = Signal[Any]
 
 
-class SignalLoadError(Exception):
+class SignalLoadError(InputError):
     """A signal could not be loaded; ``str()`` names the file or spec and the reason."""
 
 

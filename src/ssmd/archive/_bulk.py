@@ -9,7 +9,9 @@ blank lines are not frames. A file that is not a complete gzip stream raises :cl
 
 from __future__ import annotations
 
+import queue
 import tempfile
+import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,9 @@ from typing import Any
 import pyarrow as pa
 from isal import igzip
 
-from ssmd.archive._layout import ArchiveError
-from ssmd.archive._lines import GZIP_ERRORS, is_envelope
+from ssmd.archive_format.envelope import is_envelope
+from ssmd.archive_format.lines import GZIP_ERRORS
+from ssmd.archive_format.problems import ArchiveError
 
 MAX_LINE = 1 << 28
 """Longest line DuckDB accepts (its default, 16 MB, could refuse a huge snapshot)."""
@@ -27,6 +30,7 @@ BATCH_ROWS = 262_144
 """Frames per Arrow batch: memory stays flat however large a rotation window gets."""
 
 _connection: Any = None
+_connection_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,16 @@ class Batch:
 
 
 def _duckdb() -> Any:
-    """One single-threaded database per process (``--jobs`` runs one process per core)."""
+    """One database per process, single-threaded (each read runs on its caller's thread, with its own cursor:
+    ``--jobs`` reads several files at once on threads)."""
     global _connection
-    if _connection is None:
-        import duckdb
+    with _connection_lock:
+        if _connection is None:
+            import duckdb
 
-        _connection = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
-        _connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
-    return _connection
+            _connection = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
+            _connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
+        return _connection
 
 
 def _struct(fields: Collection[str], json_fields: Collection[str]) -> str:
@@ -70,8 +76,17 @@ def sniff_envelope(path: Path, fmt: str) -> bool:
 
 
 def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields: Collection[str] = (),
-                 batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
-    """Every frame of one archive file, in file order, as Arrow batches (see the module doc)."""
+                 batch_rows: int = BATCH_ROWS, prefetch: bool = False) -> Iterator[Batch]:
+    """Every frame of one archive file, in file order, as Arrow batches (see the module doc).
+
+    ``prefetch``: DuckDB decodes the next batch on a thread of its own while the caller converts this one (both
+    release the GIL for most of their work): a second core speeds up one large file. Off, all runs on one thread."""
+    batches = _read(path, fmt, msg_fields, json_fields, batch_rows)
+    return _prefetched(batches) if prefetch else batches
+
+
+def _read(path: Path, fmt: str, msg_fields: Collection[str], json_fields: Collection[str],
+          batch_rows: int) -> Iterator[Batch]:
     envelope = sniff_envelope(path, fmt)
     struct = _struct(msg_fields, json_fields)
     with _safe_path(path) as source:
@@ -104,6 +119,50 @@ def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields:
         except (duckdb.Error, OSError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ArchiveError(f"{path}: unreadable: {message} (run ssmd archive verify)") from None
+
+
+_DONE = object()
+
+
+def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """``batches`` produced on a worker thread, at most ``depth`` ahead; its error is raised here, in order. The
+    thread stops when the consumer does (an error or a close of this generator)."""
+    items: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            batches.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=produce, name="ssmd-export-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
 
 
 class _safe_path:

@@ -1,11 +1,12 @@
 """``book_top``: the top N levels of each market's book after every change, or on a regular time grid.
 
-The builder is fed :class:`ssmd.kalshi.columns.BookEvents` in chain order: today the archive's own order of
+The builder is fed a feed's :class:`ssmd.feed.tables.BookEvents` in chain order: today the archive's own order of
 order-book frames (one connector instance), later a merged view of several captures can feed the same events.
-Prices are integer ticks on the YES scale (bids are YES bids; an ask is a NO bid at ``p`` shown at ``1 - p``),
-sizes integer ticks of contracts; they become ``decimal128`` columns in bulk when a table is built.
+Prices are integer ticks on the first outcome's price scale (Kalshi: bids are YES bids; an ask is a NO bid at
+``p`` shown at ``1 - p``), sizes integer ticks; they become the feed's ``decimal128`` columns in bulk when a table is
+built.
 
-Validity, as :mod:`ssmd.kalshi.book` defines it: ``seq`` counts per ``sid`` across all markets of that sid, so a
+Validity, as the feeds' books define it: ``seq`` counts per ``sid`` across all markets of that sid, so a
 jump (or a restart at 1 on the same sid) marks every market of that sid invalid; a delta for a market without a
 snapshot on the same sid (none yet, or one from an earlier subscription) marks it invalid; a change that could not
 be read marks it invalid. An invalid book ignores deltas; the next snapshot resets it and makes it valid again.
@@ -18,23 +19,24 @@ export continued later (``--incremental``) emits exactly the rows a single expor
 from __future__ import annotations
 
 import bisect
-import itertools
 from typing import Any, cast
 
 import pyarrow as pa
 
 from ssmd.archive._window import Window
-from ssmd.kalshi._vector import PRICE, QTY, from_unscaled
-from ssmd.kalshi.columns import DELTA, SEQ_ONLY, SNAPSHOT, TS, BookEvents, Level
+from ssmd.feed.tables import DELTA, SEQ_ONLY, SNAPSHOT, BookEvents, ExportTables, Level, from_unscaled
 
 DEFAULT_DEPTH = 10
+TS = pa.timestamp("ms", tz="UTC")
 
 
-def schema(depth: int) -> pa.Schema:
+def schema(tables: ExportTables, depth: int) -> pa.Schema:
+    price, size = tables.price_type, tables.size_type
     levels = []
     for i in range(depth):
-        levels += [(f"bid_price_{i}", PRICE), (f"bid_size_{i}", QTY), (f"ask_price_{i}", PRICE), (f"ask_size_{i}", QTY)]
-    return pa.schema([("ts", TS), ("market_ticker", pa.string()), *levels, ("book_valid", pa.bool_()),
+        levels += [(f"bid_price_{i}", price), (f"bid_size_{i}", size), (f"ask_price_{i}", price),
+                   (f"ask_size_{i}", size)]
+    return pa.schema([("ts", TS), (tables.market_column, pa.string()), *levels, ("book_valid", pa.bool_()),
                       ("sid", pa.int64()), ("seq", pa.int64()), ("nats_seq", pa.int64())])
 
 
@@ -103,7 +105,7 @@ _Top = tuple[list[int | None], list[int | None]]
 def _side(levels: list[tuple[int, int]]) -> tuple[dict[int, int], list[int]]:
     side: dict[int, int] = {}
     for price, size in levels:
-        total = side.get(price, 0) + size  # a price listed twice is summed, as ssmd.kalshi.book does
+        total = side.get(price, 0) + size  # a price listed twice is summed, as the feeds' books do
         if total > 0:
             side[price] = total
         else:
@@ -114,12 +116,13 @@ def _side(levels: list[tuple[int, int]]) -> tuple[dict[int, int], list[int]]:
 class BookTop:
     """Feeds books from events and collects ``book_top`` rows; its state survives between exports."""
 
-    def __init__(self, depth: int = DEFAULT_DEPTH, interval_ms: int | None = None,
+    def __init__(self, tables: ExportTables, depth: int = DEFAULT_DEPTH, interval_ms: int | None = None,
                  tickers: frozenset[str] | None = None, window: Window | None = None) -> None:
         if depth < 1:
             raise ValueError("book depth must be at least 1")
         if interval_ms is not None and interval_ms < 1:
             raise ValueError("book interval must be at least 1 ms")
+        self.tables = tables
         self.depth = depth
         self.interval = interval_ms
         self.tickers = tickers
@@ -132,7 +135,15 @@ class BookTop:
         self._reset_rows()
 
     def _reset_rows(self) -> None:
-        self._rows: list[tuple[int | None, str, bool, int | None, int | None, int | None, _Top, _Top]] = []
+        """Rows are collected column-wise (levels flattened, ``depth`` per row): no tuple per row."""
+        self._ts: list[int | None] = []
+        self._market: list[str] = []
+        self._valid: list[bool] = []
+        self._sid: list[int | None] = []
+        self._seq: list[int | None] = []
+        self._nats: list[int | None] = []
+        self._levels: tuple[list[int | None], ...] = ([], [], [], [])
+        """Bid prices, bid sizes, ask prices, ask sizes."""
 
     # -- feeding ---------------------------------------------------------------------------------------------
 
@@ -140,6 +151,8 @@ class BookTop:
         grid = self.interval is not None
         books = self.books
         last_seq = self.last_seq
+        emit = self._emit
+        depth = self.depth
         for _frame, kind, market, sid, seq, ts, change, nats in events.rows:
             if grid and ts is not None and kind != SEQ_ONLY and market is not None:
                 self._advance(ts)  # the boundaries this frame passes show the book before it
@@ -176,11 +189,14 @@ class BookTop:
                 if change is None or not book.snapped or book.snap_sid != sid:
                     book.valid = False
                 elif book.valid:
-                    delta = cast(tuple[bool, int, int], change)
-                    book.apply(delta[0], delta[1], delta[2], self.depth)
+                    is_bid: bool
+                    price: int
+                    size: int
+                    is_bid, price, size = change  # type: ignore[misc]
+                    book.apply(is_bid, price, size, depth)
             book.sid, book.seq, book.nats = sid, seq, nats
             if not grid:
-                self._emit(ts, market, book)
+                emit(ts, market, book)
 
     def _advance(self, ts: int) -> None:
         """Emit every boundary the data has now passed (before applying the frame at ``ts``)."""
@@ -215,27 +231,35 @@ class BookTop:
             prices = book.ask_px[:depth]
             pad = [None] * (depth - len(prices))
             asks = book.top_asks = ([*prices, *pad], [*map(book.asks.__getitem__, prices), *pad])
-        self._rows.append((ts, market, book.valid, book.sid, book.seq, book.nats, bids, asks))
+        self._ts.append(ts)
+        self._market.append(market)
+        self._valid.append(book.valid)
+        self._sid.append(book.sid)
+        self._seq.append(book.seq)
+        self._nats.append(book.nats)
+        levels = self._levels
+        levels[0].extend(bids[0])
+        levels[1].extend(bids[1])
+        levels[2].extend(asks[0])
+        levels[3].extend(asks[1])
 
     # -- output ----------------------------------------------------------------------------------------------
 
     def take_rows(self) -> pa.Table:
         """The rows collected since the last call, as a ``book_top`` table (``ts`` may be null)."""
-        rows = self._rows
-        n = len(rows)
+        n = len(self._ts)
         depth = self.depth
-        ts, market, valid, sid, seq, nats, bids, asks = zip(*rows, strict=True) if n else ((),) * 8
-        columns: list[pa.Array] = [pa.array(ts, pa.int64()).cast(TS), pa.array(market, pa.string())]
-        flat = [pa.array(list(itertools.chain.from_iterable(top[part] for top in tops)), pa.int64())
-                for tops in (bids, asks) for part in (0, 1)]  # bid prices, bid sizes, ask prices, ask sizes
-        picks = [pa.array(range(i, n * depth, depth), pa.int64()) for i in range(depth)]
+        price, size = self.tables.price_type, self.tables.size_type
+        columns: list[pa.Array] = [pa.array(self._ts, pa.int64()).cast(TS), pa.array(self._market, pa.string())]
+        flat = [from_unscaled(pa.array(values, pa.int64()), typ)  # one conversion per side and part, then a take
+                for values, typ in zip(self._levels, (price, size, price, size), strict=True)]
         for i in range(depth):
-            for side, typ in ((0, PRICE), (1, QTY), (2, PRICE), (3, QTY)):
-                columns.append(from_unscaled(flat[side].take(picks[i]), typ))
-        columns += [pa.array(valid, pa.bool_()), pa.array(sid, pa.int64()), pa.array(seq, pa.int64()),
-                    pa.array(nats, pa.int64())]
+            pick = pa.array(range(i, n * depth, depth), pa.int64())
+            columns += [part.take(pick) for part in flat]
+        columns += [pa.array(self._valid, pa.bool_()), pa.array(self._sid, pa.int64()),
+                    pa.array(self._seq, pa.int64()), pa.array(self._nats, pa.int64())]
         self._reset_rows()
-        return pa.Table.from_arrays(columns, schema=schema(depth))
+        return pa.Table.from_arrays(columns, schema=schema(self.tables, depth))
 
     # -- state between exports -------------------------------------------------------------------------------
 

@@ -16,17 +16,15 @@ import click
 import orjson
 
 from ssmd.archive.problems import ArchiveError, ArchiveProblems, Problem, Problems
+from ssmd.coverage.cli import coverage
+from ssmd.errors import EXIT_FAILURE
 from ssmd.runtime.logging import setup_logging
+from ssmd.runtime.process import fail
 
 if TYPE_CHECKING:
     from ssmd.archive.reader import ArchiveReader
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def _filters(func: F) -> F:
@@ -54,7 +52,7 @@ def _open(path: str, feed: str | None, start: str | None, end: str | None, types
         frames = ssmd.archive.open(path, feed=feed, start=start, end=end, types=types, tickers=tickers,
                                    ignore_problems=True, on_problem=_print_problem)
     except (ArchiveError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return frames
 
 
@@ -74,8 +72,8 @@ def _verdict(problems: Problems, ignore_problems: bool, lost: str = "the output 
 
 def _reject(problems: Problems, lost: str) -> NoReturn:
     _print_not_shown(problems)
-    _fail(f"{problems.summary()}: {lost}; 'ssmd archive verify' shows the whole archive's state, "
-          f"--ignore-problems accepts it", code=1)
+    fail(f"{problems.summary()}: {lost}; 'ssmd archive verify' shows the whole archive's state, "
+          f"--ignore-problems accepts it", EXIT_FAILURE)
 
 
 def _print_not_shown(problems: Problems) -> None:
@@ -99,11 +97,12 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
     problem."""
     from ssmd.archive._table import table
     from ssmd.archive.verify import verify as run
+    from ssmd.coverage.text import summary as coverage_summary
 
     try:
         report = run(path, date=date, feed=feed, show_progress=not as_json)
     except ArchiveError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -119,6 +118,8 @@ def verify(path: str, date: str | None, feed: str | None, as_json: bool) -> None
                     click.echo(f"  {day.feed}/{day.date}: {kind}: {count - shown} more not shown")
             for name in day.open_files:
                 click.echo(f"  {day.feed}/{day.date}/{name}: open (being written), not checked")
+        if report.coverage is not None:
+            click.echo(coverage_summary(report.coverage))
         totals = report.totals()
         verdict = "OK" if report.ok else f"FAILED: {totals['problems']} problem(s)"
         click.echo(f"{verdict}: {totals['days']} day(s), {totals['files']} file(s), {totals['records']:,} records")
@@ -195,14 +196,14 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
         env = load_environment(env_path, os.environ)
         factor = parse_speed(speed)
     except (ConfigError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     frames = _open(path, feed, start, end, types, tickers)
     try:
         summary = asyncio.run(run_replay(frames, env, speed=factor, subject_prefix=subject_prefix, stream=stream))
     except NatsUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except (ReplayError, ArchiveError) as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), EXIT_FAILURE)
     click.echo(orjson.dumps({**summary, "problems": frames.problems.counts}).decode())
     _verdict(frames.problems, ignore_problems, "those frames were not replayed")
     if summary["failed"]:
@@ -220,7 +221,7 @@ def replay(path: str, env_path: str, speed: str, subject_prefix: str | None, str
               help="Levels per side in the book_top table.")
 @click.option("--book-interval", help="book_top on a time grid (1s, 500ms, 1m) instead of after every change.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes decoding archive files in parallel (output is the same).")
+              help="Archive files decoded at once, on threads (output is the same).")
 def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, end: str | None,
            types: str | None, tickers: str | None, ignore_problems: bool, overwrite: bool, incremental: bool,
            book_depth: int, book_interval: str | None, jobs: int) -> None:
@@ -229,12 +230,12 @@ def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, e
     try:
         from ssmd.archive.export import ExportError, parse_interval_ms, run_export
     except ImportError as exc:
-        _fail(f"export needs pyarrow and duckdb: pip install 'ssmd[parquet]' ({exc})")
+        fail(f"export needs pyarrow and duckdb: pip install 'ssmd[parquet]' ({exc})")
 
     try:
         interval_ms = parse_interval_ms(book_interval) if book_interval is not None else None
     except ValueError as exc:
-        _fail(f"--book-interval: {exc}")
+        fail(f"--book-interval: {exc}")
     problems = Problems(on_problem=_print_problem)
     unchanged = f"{out} is unchanged" if incremental else f"nothing was written to {out}"
     try:
@@ -243,11 +244,11 @@ def export(path: str, fmt: str, out: str, feed: str | None, start: str | None, e
                              book_interval_ms=interval_ms, jobs=jobs, problems=problems,
                              ignore_problems=ignore_problems)
     except ExportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ArchiveProblems:
         _reject(problems, unchanged)
     except ArchiveError as exc:
-        _fail(f"{exc}; {unchanged}", code=1)
+        fail(f"{exc}; {unchanged}", EXIT_FAILURE)
     click.echo(orjson.dumps({**summary, "problems": problems.counts}).decode())
     _verdict(problems, ignore_problems, f"{out} lacks that data")
 
@@ -264,7 +265,7 @@ def sql(out: str, query: str, fmt: str) -> None:
     try:
         text = run_sql(out, query, fmt)
     except SqlError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -287,11 +288,14 @@ def sync(path: str, dest: str, feed: str | None, prune_after: int | None, endpoi
         options = parse_options(storage_options, endpoint_url, dest)
         summary = run_sync(path, dest, feed=feed, prune_after_days=prune_after, storage_options=options)
     except (ArchiveError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SyncError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), EXIT_FAILURE)
     click.echo(orjson.dumps(summary).decode() if as_json else
                f"sync {dest}: {summary['uploaded']} uploaded, {summary['skipped']} unchanged, "
                f"{summary['pruned_days']} day(s) pruned")
     if summary.get("failed"):
         sys.exit(1)
+
+
+archive_group.add_command(coverage)

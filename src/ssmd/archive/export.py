@@ -11,9 +11,11 @@ prices are ``decimal128(12, 6)`` **dollars per contract** (0.42 = 42 cents), siz
 ``date`` is the UTC date of ``ts`` (the archive day when a frame carries no time). Parquet files use zstd.
 
 Speed: each archive file is decoded in bulk (:mod:`ssmd.archive._bulk`, DuckDB's JSON reader in C++) and its
-columns converted whole (:mod:`ssmd.kalshi.columns`); ``jobs`` > 1 spreads whole files over processes. Output is
-the same whatever ``jobs`` is: every part is named after its source file, and ``book_top`` (which needs the book
-as it was at the end of the previous file) is built in file order by the parent process.
+columns converted whole by the feed's :class:`~ssmd.feed.tables.ExportTables` (the archive's feed directory
+names the feed); ``jobs`` > 1 decodes that many files at once on threads, each
+reading its next batch while it converts this one. Output is the same whatever ``jobs`` is: every part is named
+after its source file, and ``book_top`` (which needs the book as it was at the end of the previous file) is built
+in file order by the calling thread.
 
 Nothing is half-written: a new export is written into ``OUT.partial-<pid>`` and renamed into place; an
 incremental one stages its new parts there and moves them in before it records them in ``_ssmd_export.json``.
@@ -23,14 +25,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import fcntl
 import gc
 import hashlib
-import multiprocessing
 import os
 import shutil
+import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,17 +44,16 @@ import pyarrow.compute as pc
 
 from ssmd.archive import book_top
 from ssmd.archive._bulk import read_batches
-from ssmd.archive._layout import Day, file_key, find_days
 from ssmd.archive._progress import Progress
 from ssmd.archive._window import Window
 from ssmd.archive.problems import BAD_GZIP, ArchiveError, ArchiveProblems, Problems, Report, compare
 from ssmd.archive.reader import _as_set, window_files
+from ssmd.archive_format.days import Day, find_days
+from ssmd.archive_format.layout import file_key
+from ssmd.archive_format.manifest import FileEntry
 from ssmd.bus.subjects import type_token
-from ssmd.kalshi import columns as kalshi
-from ssmd.kalshi._vector import iso_date
+from ssmd.feed.tables import BookEvents, ExportTables, export_tables
 
-SCHEMAS = kalshi.SCHEMAS
-"""The typed tables (``book_top`` aside, whose columns depend on ``--book-depth``)."""
 STATE_FILE = "_ssmd_export.json"
 STATE_VERSION = 1
 _DAY_MS = 86_400_000
@@ -87,7 +89,7 @@ class SourceFile:
     feed: str
     day: str
     fmt: str
-    entry: dict[str, Any] | None = None
+    entry: FileEntry | None = None
     """Its manifest entry: the file's size and sha256 are checked against it, as ``verify`` does."""
 
     @property
@@ -114,9 +116,9 @@ class FileResult:
     bad: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
-    events: list[kalshi.BookEvents] = field(default_factory=list)
+    events: list[BookEvents] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)
-    """``(kind, where, detail)``: what could not be read (collected here because a worker process cannot report)."""
+    """``(kind, where, detail)``: what could not be read (collected here and reported in file order)."""
 
 
 # --- selection ------------------------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def _day_label(day: Day) -> str:
     return day.path.name
 
 
-# --- one file (runs in a worker process when jobs > 1) -----------------------------------------------------------
+# --- one file (on a worker thread when jobs > 1) ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class _Task:
     staging: str
     options: Options
     book: bool
+    prefetch: bool = False
+    """Decode the next batch while this one is converted (``--jobs`` > 1: more than one core is ours)."""
 
 
 def _export_file(task: _Task) -> FileResult:
@@ -159,14 +163,16 @@ def _export_file(task: _Task) -> FileResult:
     if source.entry is not None:  # the checks verify makes on the bytes, which this reads anyway for the sha256
         compare(source.entry, where, report, **{key: value for key, value in (
             ("compressed_bytes", result.size), ("sha256", result.sha256)) if key in source.entry})
+    tables = export_tables(source.feed)
     sink = _Sink(Path(task.staging), options.fmt, source)
     try:
         if result.size == 0:
             report(BAD_GZIP, where, "empty file (0 bytes): not a gzip stream")
         else:
             with _no_gc():
-                for batch in read_batches(source.path, source.fmt, kalshi.MSG_FIELDS, kalshi.JSON_FIELDS):
-                    _convert_batch(batch.frames, batch.nats_seq, options, task.book, sink, result)
+                for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields,
+                                          prefetch=task.prefetch):
+                    _convert_batch(tables, batch.frames, batch.nats_seq, options, task.book, sink, result)
     except ArchiveError as exc:  # what was decoded before the damage is kept, like every reader does
         report(BAD_GZIP, where, str(exc).removeprefix(f"{source.path}: "))
     finally:
@@ -176,26 +182,36 @@ def _export_file(task: _Task) -> FileResult:
     return result
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     """The book events are millions of small tuples that live until the file is done: the cyclic garbage
-    collector would walk them again and again (it doubled the time of a conversion) and finds no cycles there."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    collector would walk them again and again (it doubled the time of a conversion) and finds no cycles there.
+    Counted, because ``--jobs`` converts several files at once on threads: the last one out turns it back on."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
-def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: Options, book: bool,
-                   sink: _Sink, result: FileResult) -> None:
-    types, _msg = kalshi.frame_columns(frames)
-    keep = _keep(frames, types, options)
-    allowed = _allowed_types(types, options.types)
-    tables = frozenset(kalshi.TABLE_OF_TYPE[t] for t in allowed if t in kalshi.TABLE_OF_TYPE)
-    converted = kalshi.convert(frames, nats_seq, tables)
+def _convert_batch(feed: ExportTables, frames: pa.RecordBatch, nats_seq: pa.Array | None, options: Options,
+                   book: bool, sink: _Sink, result: FileResult) -> None:
+    types = feed.frame_types(frames)
+    keep = _keep(feed, frames, types, options)
+    converted = feed.convert(frames, nats_seq, feed.tables_for(_allowed_types(types, options.types)))
     exported = converted.exported if keep is None else pc.and_(converted.exported, keep)
     typed = pc.sum(exported).as_py() or 0
     considered = len(types) if keep is None else (pc.sum(keep).as_py() or 0)
@@ -216,16 +232,16 @@ def _convert_batch(frames: pa.RecordBatch, nats_seq: pa.Array | None, options: O
         result.events.append(converted.book)
 
 
-def _keep(frames: pa.RecordBatch, types: pa.Array, options: Options) -> pa.Array | None:
+def _keep(feed: ExportTables, frames: pa.RecordBatch, types: pa.Array, options: Options) -> pa.Array | None:
     """Frames passing the type, ticker and time filters (``None``: all), with ``ssmd.archive.open``'s rules."""
     masks: list[pa.Array] = []
     if options.types is not None:
         masks.append(pc.is_in(types, pa.array(sorted(_allowed_types(types, options.types)), pa.string())))
     if options.tickers is not None:
-        masks.append(pc.is_in(kalshi.routing_ticker(frames), pa.array(sorted(options.tickers), pa.string())))
+        masks.append(pc.is_in(feed.routing_key(frames), pa.array(sorted(options.tickers), pa.string())))
     window = options.window
     if window.bounded:
-        ts = kalshi.frame_time_ms(frames)
+        ts = feed.frame_time_ms(frames)
         inside = pc.is_valid(ts)
         if window.start_ms is not None:
             inside = pc.and_(inside, pc.greater_equal(ts, window.start_ms))
@@ -306,6 +322,10 @@ class _Sink:
         return writer
 
 
+def iso_date(day_number: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()
+
+
 def _by_date(table: pa.Table, fallback: str) -> Iterator[tuple[str, pa.Table]]:
     """Split rows by the UTC date of ``ts`` (rows without a time go to ``fallback``, the archive day)."""
     ms = pc.cast(table.column("ts"), pa.int64())
@@ -342,7 +362,7 @@ def run_export(path: str | Path, out: str | Path, fmt: str = "parquet", overwrit
     if fmt not in ("parquet", "csv"):
         raise ExportError(f"--to: expected parquet or csv, got {fmt!r}")
     if jobs < 1:
-        raise ExportError("--jobs: expected a number of processes >= 1")
+        raise ExportError("--jobs: expected a number of files decoded at once >= 1")
     if incremental and overwrite:
         raise ExportError("--incremental adds to OUT and --overwrite replaces it: give one of them")
     try:
@@ -392,8 +412,15 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     done: dict[str, Any] = state["files"] if state is not None else {}
     todo = _new_files(files, done, state) if state is not None else files
     books = _books(options, state)
-    want_book = options.types is None or bool(options.types & {"orderbook", "orderbook_snapshot",
-                                                                "orderbook_delta"})
+    feeds: dict[str, ExportTables] = {}
+    for source in todo:  # the archive's feed directory names the feed
+        if source.feed not in feeds:
+            try:
+                feeds[source.feed] = export_tables(source.feed)
+            except LookupError as exc:  # KeyError included: a feed directory ssmd does not know
+                raise ExportError(f"{source.path.parent.parent}: {exc.args[0]}") from None
+    want_book = {name: options.types is None or bool(options.types & tables.book_types)
+                 for name, tables in feeds.items()}
     partial = target.parent / f"{target.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -401,30 +428,31 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     summary: dict[str, Any] = {"frames": 0, "not_exported": 0, "frames_with_bad_fields": 0, "rows": {}}
     outputs: list[str] = []
     try:
-        tasks = [_Task(source, str(partial), options, want_book) for source in todo]
-        for source, result in zip(todo, _run(tasks, jobs), strict=True):
-            with _no_gc():
-                for events in result.events:
-                    books[source.feed].feed(events)
-            rows = books[source.feed].take_rows() if want_book and source.feed in books else None
-            if rows is not None and rows.num_rows:
-                sink = _Sink(partial, options.fmt, source)
-                sink.write("book_top", rows)
-                sink.close()
-                result.outputs += sink.outputs
-                result.rows["book_top"] = rows.num_rows
-            for problem in result.problems:
-                problems.add(*problem)
-            outputs += result.outputs
-            summary["frames"] += result.frames
-            summary["not_exported"] += result.not_exported
-            summary["frames_with_bad_fields"] += result.bad
-            for name, count in result.rows.items():
-                summary["rows"][name] = summary["rows"].get(name, 0) + count
-            done[result.key] = {"size": result.size, "mtime_ns": result.mtime_ns, "sha256": result.sha256,
-                                "frames": result.frames}
-            if progress:
-                progress.advance(note=source.key)
+        tasks = [_Task(source, str(partial), options, want_book[source.feed], jobs > 1) for source in todo]
+        with contextlib.closing(_run(tasks, jobs)) as results:  # closed (threads done) before any clean-up
+            for source, result in zip(todo, results, strict=True):
+                with _no_gc():
+                    for events in result.events:
+                        books[source.feed].feed(events)
+                rows = books[source.feed].take_rows() if want_book[source.feed] and source.feed in books else None
+                if rows is not None and rows.num_rows:
+                    sink = _Sink(partial, options.fmt, source)
+                    sink.write("book_top", rows)
+                    sink.close()
+                    result.outputs += sink.outputs
+                    result.rows["book_top"] = rows.num_rows
+                for problem in result.problems:
+                    problems.add(*problem)
+                outputs += result.outputs
+                summary["frames"] += result.frames
+                summary["not_exported"] += result.not_exported
+                summary["frames_with_bad_fields"] += result.bad
+                for name, count in result.rows.items():
+                    summary["rows"][name] = summary["rows"].get(name, 0) + count
+                done[result.key] = {"size": result.size, "mtime_ns": result.mtime_ns, "sha256": result.sha256,
+                                    "frames": result.frames}
+                if progress:
+                    progress.advance(note=source.key)
         if problems and not ignore_problems:
             raise ArchiveProblems(problems)
         new_state = {"version": STATE_VERSION, "options": options.to_json(), "files": done,
@@ -454,18 +482,19 @@ def _export(files: list[SourceFile], target: Path, options: Options, jobs: int, 
     return summary
 
 
-def _run(tasks: list[_Task], jobs: int) -> Iterator[FileResult]:
-    """Results in task order; with ``jobs`` > 1 the files are decoded by that many processes."""
+def _run(tasks: list[_Task], jobs: int) -> Generator[FileResult, None, None]:
+    """Results in task order; with ``jobs`` > 1 that many files are decoded at once, on threads: DuckDB's reader,
+    Arrow's kernels and the Parquet writer work without the GIL, and threads cost nothing to start nor to hand their
+    book events back (worker processes measured slower on the shared 2-core box: start-up and pickling)."""
     if jobs == 1 or len(tasks) <= 1:
         for task in tasks:
             yield _export_file(task)
         return
-    # DuckDB and Arrow keep threads, so a worker is never forked from a process that may have started them: it is
-    # forked from a fresh, single-threaded server that has imported the export once (cheaper than spawning).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ssmd.archive.export"])
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ssmd-export")
+    try:
         yield from pool.map(_export_file, tasks)
+    finally:  # on an error or an early stop: no file is started any more, and none is still being written
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _books(options: Options, state: dict[str, Any] | None) -> dict[str, book_top.BookTop]:
@@ -473,8 +502,8 @@ def _books(options: Options, state: dict[str, Any] | None) -> dict[str, book_top
 
     class _PerFeed(dict[str, book_top.BookTop]):
         def __missing__(self, feed: str) -> book_top.BookTop:
-            builder = book_top.BookTop(options.book_depth, options.book_interval_ms, options.tickers,
-                                       options.window)
+            builder = book_top.BookTop(export_tables(feed), options.book_depth, options.book_interval_ms,
+                                       options.tickers, options.window)
             saved = (state or {}).get("books", {}).get(feed)
             if saved:
                 builder.restore(saved)
@@ -590,6 +619,6 @@ def read_state(out: str | Path) -> dict[str, Any]:
     return state
 
 
-__all__ = ["SCHEMAS", "ExportError", "FileResult", "Options", "SourceFile", "read_state", "run_export",
+__all__ = ["ExportError", "FileResult", "Options", "SourceFile", "read_state", "run_export",
            "source_files"]
 

@@ -21,10 +21,12 @@ from typing import Any
 import orjson
 
 from ssmd.archive._head import Head, decode_head
-from ssmd.archive._layout import Day, find_days, manifest_format, window_start
-from ssmd.archive._lines import FileLines
 from ssmd.archive._window import Window
-from ssmd.archive.problems import ArchiveProblems, Problem, Problems, Report, compare
+from ssmd.archive_format.days import Day, find_days
+from ssmd.archive_format.layout import window_start
+from ssmd.archive_format.lines import FileLines
+from ssmd.archive_format.manifest import FileEntry
+from ssmd.archive_format.problems import ArchiveProblems, Problem, Problems, Report, compare
 from ssmd.bus.subjects import type_token
 from ssmd.kalshi import values
 
@@ -166,17 +168,17 @@ def _frames(
 
 
 def window_files(days: list[Day], window: Window,
-                 report: Report) -> Iterator[tuple[Day, Path, str, dict[str, Any] | None]]:
+                 report: Report) -> Iterator[tuple[Day, Path, str, FileEntry | None]]:
     """``(day, file, format, manifest entry)`` of every closed file that may hold frames of ``window``, in archive
     order. A bad manifest, or a listed file that is not on disk, goes to ``report`` where its data would have been."""
     for day in days:
         if not window.overlaps_day(day.date):
             continue
         manifest, entries = day.listing(report)
-        fmt = manifest_format(manifest)
-        ends = _file_ends(entries)
+        fmt = manifest.line_format if manifest is not None else "jsonl"
         for name, file in day.files(entries):
-            if not window.overlaps(window_start(day.date, name), ends.get(name)):
+            end = manifest.file_end(name) if manifest is not None else None
+            if not window.overlaps(window_start(day.date, name), end):
                 continue
             if file is None:
                 day.missing(name, report)
@@ -199,18 +201,6 @@ def _matches(
         if ts is not None and not window.contains_ms(ts):
             return False
     return True
-
-
-def _file_ends(entries: dict[str, dict[str, Any]]) -> dict[str, dt.datetime]:
-    """Window ends from the manifest (a file's end is not in its name)."""
-    out: dict[str, dt.datetime] = {}
-    for name, entry in entries.items():
-        if isinstance(entry.get("end"), str):
-            try:
-                out[name] = dt.datetime.fromisoformat(entry["end"].replace("Z", "+00:00"))
-            except ValueError:
-                continue
-    return out
 
 
 def _as_set(values: Collection[str] | str | None) -> frozenset[str] | None:

@@ -1,9 +1,8 @@
 """``ssmd archive sql OUT "SELECT ..."``: DuckDB over an export, one view per table.
 
-Every table directory of the export (``trades``, ``tickers``, ``orderbook_snapshots``, ``orderbook_deltas``,
-``market_lifecycle``, ``event_lifecycle``, ``book_top``) becomes a view of that name over all its partitions, with
-the partition ``date`` as a column. Decimals stay decimals: a CSV export is read with the export's own column
-types, so ``sum(count)`` is exact either way.
+Every table directory of the export (the feed's tables, such as ``trades`` and ``tickers``, and ``book_top``)
+becomes a view of that name over all its partitions, with the partition ``date`` as a column. Decimals stay
+decimals: a CSV export is read with the column types of its feed's tables, so ``sum(count)`` is exact either way.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import orjson
 import pyarrow as pa
 
 from ssmd.archive._table import table as text_table
-from ssmd.kalshi.columns import SCHEMAS
 
 _LEVEL = re.compile(r"^(bid|ask)_(price|size)_\d+$")
 
@@ -39,14 +37,32 @@ def _duck_type(typ: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def _csv_types(table: str, header: list[str]) -> dict[str, str]:
-    known = SCHEMAS.get(table)
+def _feed_tables(out: Path) -> list[Any]:
+    """The export tables of the feeds an export came from (its record names each source file as feed/day/file)."""
+    from ssmd.feed.tables import export_tables
+
+    try:
+        files = orjson.loads((out / "_ssmd_export.json").read_bytes()).get("files", {})
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return []
+    found = []
+    for feed in sorted({str(key).split("/", 1)[0] for key in files}):
+        try:
+            found.append(export_tables(feed))
+        except LookupError:
+            continue  # columns of a feed without typed tables are read as text
+    return found
+
+
+def _csv_types(table: str, header: list[str], feeds: list[Any]) -> dict[str, str]:
+    known = [tables.schemas[table] for tables in feeds if table in tables.schemas]
     out: dict[str, str] = {}
     for name in header:
-        if known is not None and name in known.names:
-            out[name] = _duck_type(known.field(name).type)
-        elif match := _LEVEL.match(name):
-            out[name] = "DECIMAL(12,6)" if match.group(2) == "price" else "DECIMAL(20,4)"
+        schema = next((s for s in known if name in s.names), None)
+        if schema is not None:
+            out[name] = _duck_type(schema.field(name).type)
+        elif (match := _LEVEL.match(name)) and feeds:
+            out[name] = _duck_type(feeds[0].price_type if match.group(2) == "price" else feeds[0].size_type)
         elif name == "ts":
             out[name] = "TIMESTAMPTZ"
         elif name == "book_valid":
@@ -59,6 +75,7 @@ def _csv_types(table: str, header: list[str]) -> dict[str, str]:
 def views(con: Any, out: Path) -> list[str]:
     """Create one view per table directory of ``out``; returns their names."""
     names = []
+    feeds = _feed_tables(out)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         parquet = sorted(folder.glob("date=*/*.parquet"))
         csvs = sorted(folder.glob("date=*/*.csv"))
@@ -68,7 +85,7 @@ def views(con: Any, out: Path) -> list[str]:
         elif csvs:
             with csvs[0].open(newline="") as handle:
                 header = next(csv.reader(handle), [])
-            types = ", ".join(f"'{k}': '{v}'" for k, v in _csv_types(folder.name, header).items())
+            types = ", ".join(f"'{k}': '{v}'" for k, v in _csv_types(folder.name, header, feeds).items())
             source = (f"read_csv('{quoted}/*/*.csv', hive_partitioning=true, header=true, "
                       f"types={{{types}}})")
         else:

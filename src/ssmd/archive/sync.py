@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ssmd.archive._layout import MANIFEST, Day, find_days
 from ssmd.archive._progress import Progress
+from ssmd.archive_format.days import Day, find_days
+from ssmd.archive_format.layout import MANIFEST
 
 log = logging.getLogger(__name__)
 _BLOCK = 1 << 20

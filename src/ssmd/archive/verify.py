@@ -6,7 +6,7 @@ and duplicates are found across the whole run: trades by ``trade_id``; other seq
 content (which includes identical ``sid`` and ``seq``) within one subscription (a ``seq`` of 1 starts a new one:
 Kalshi restarts seqs on every connection). Duplicate detection keeps a 64-bit hash per frame,
 so memory grows with the number of frames verified (~60 MB per million). Gzip, line and manifest-listing problems
-are classified by the code every reader uses (:class:`ssmd.archive._lines.FileLines`, ``Day.listing``), so a
+are classified by the code every reader uses (:class:`ssmd.archive_format.lines.FileLines`, ``Day.listing``), so a
 reader and verify name the same damage alike.
 """
 
@@ -22,11 +22,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ssmd.archive._head import decode_head
-from ssmd.archive._layout import ArchiveError, Day, find_days, manifest_format, parse_day
-from ssmd.archive._lines import FileLines
 from ssmd.archive._progress import Progress
 from ssmd.archive.problems import MANIFEST_INVALID, MAX_DETAILS, Problem, compare
+from ssmd.archive_format.days import ArchiveError, Day, find_days
+from ssmd.archive_format.layout import parse_day
+from ssmd.archive_format.lines import FileLines
+from ssmd.archive_format.manifest import FileEntry, Manifest
 from ssmd.config.duration import parse_duration
+from ssmd.coverage.collect import EventCollector
+from ssmd.coverage.ledger import CoverageReport
 
 __all__ = ["DayResult", "Problem", "VerifyReport", "verify"]
 
@@ -59,6 +63,8 @@ class DayResult:
 @dataclass
 class VerifyReport:
     days: list[DayResult]
+    coverage: CoverageReport | None = None
+    """From the archive's coverage events (``None`` without any); its gaps are reported, not problems."""
 
     @property
     def ok(self) -> bool:
@@ -78,7 +84,8 @@ class VerifyReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "totals": self.totals(), "days": [asdict(d) for d in self.days]}
+        return {"ok": self.ok, "totals": self.totals(), "days": [asdict(d) for d in self.days],
+                "coverage": self.coverage.to_json() if self.coverage is not None else None}
 
 
 class _Seen:
@@ -90,6 +97,7 @@ class _Seen:
         # A subscription's seq starts at 1 and restarts on every reconnect; an unchanged book then yields a
         # snapshot identical to the previous connection's. Frames are compared within one subscription only.
         self.subscriptions: dict[int | None, int] = {}
+        self.coverage = EventCollector()
 
 
 def verify(
@@ -113,7 +121,7 @@ def verify(
     progress = Progress("verify", total=total, unit="files") if show_progress else None
     results = [_verify_day(day, seen, newest[day.feed] == day.path.name, now or time.time(), progress)
                for day in days]
-    report = VerifyReport(results)
+    report = VerifyReport(results, seen.coverage.report() if seen.coverage.events else None)
     if progress:
         t = report.totals()
         progress.finish(f"{t['files']} files, {t['records']:,} records, {t['problems']} problems")
@@ -125,7 +133,7 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
     manifest, entries = day.listing(result.add)
     if manifest is None and MANIFEST_INVALID not in result.problem_counts and day.only is None:
         result.add("manifest_missing", day.label, "no manifest.json: files cannot be checked against it")
-    fmt = manifest_format(manifest)
+    fmt = manifest.line_format if manifest is not None else "jsonl"
     last_seq: int | None = None
     for name, file in day.files(entries):
         if file is None:
@@ -137,15 +145,14 @@ def _verify_day(day: Day, seen: _Seen, newest: bool, now: float, progress: Progr
         result.files += 1
         if progress:
             progress.advance(note=day.where(name))
-    for gap in (manifest or {}).get("gaps") or []:
-        if isinstance(gap, dict):
-            result.gaps += 1
-            missing = gap.get("missing_count")
-            result.missing_messages += missing if isinstance(missing, int) else 0
-            after = gap.get("after_seq")
-            lost = (f"frames dropped by the connector (its buffer was full) after stream seq {after}"
-                    if gap.get("cause") == "connector_buffer_full" else f"stream messages lost after seq {after}")
-            result.add("gap", day.label, f"{missing} {lost} (detected {gap.get('detected_at')})")
+    for gap in manifest.gaps if manifest is not None else []:
+        result.gaps += 1
+        missing = gap.get("missing_count")
+        result.missing_messages += missing if isinstance(missing, int) else 0
+        after = gap.get("after_seq")
+        lost = (f"frames dropped by the connector (its buffer was full) after stream seq {after}"
+                if gap.get("cause") == "connector_buffer_full" else f"stream messages lost after seq {after}")
+        result.add("gap", day.label, f"{missing} {lost} (detected {gap.get('detected_at')})")
     _check_tmp(day, manifest, newest, now, result)
     return result
 
@@ -176,14 +183,15 @@ class _Hashing(io.RawIOBase):
 
 
 def _verify_file(
-    file: Path, entry: dict[str, Any] | None, fmt: str, seen: _Seen, result: DayResult, where: str,
+    file: Path, entry: FileEntry | None, fmt: str, seen: _Seen, result: DayResult, where: str,
     last_seq: int | None,
 ) -> int | None:
     hashing = _Hashing()
     lines = FileLines(file, where, fmt, result.add, tap=hashing.attach)
     first_seq: int | None = None
     for number, raw, seq in lines:
-        _check_line(raw, seen, result, where, number)
+        if not seen.coverage.offer(raw, f"{where}:{number}", result.add):
+            _check_line(raw, seen, result, where, number)
         if seq is not None:
             if last_seq is not None and seq <= last_seq:
                 result.add("seq_order", f"{where}:{number}",
@@ -223,7 +231,7 @@ def _check_line(raw: bytes, seen: _Seen, result: DayResult, where: str, number: 
         seen.frames.add(key)
 
 
-def _check_tmp(day: Day, manifest: dict[str, Any] | None, newest: bool, now: float, result: DayResult) -> None:
+def _check_tmp(day: Day, manifest: Manifest | None, newest: bool, now: float, result: DayResult) -> None:
     """The archiver's one open file (newest day, recently written) is expected; any other ``.tmp`` is an orphan."""
     grace = 2 * _interval_s(manifest)
     tmps = day.tmp_files()
@@ -236,8 +244,8 @@ def _check_tmp(day: Day, manifest: dict[str, Any] | None, newest: bool, now: flo
                    f"leftover .tmp file (last written {dt.timedelta(seconds=int(age))} ago); never read by tools")
 
 
-def _interval_s(manifest: dict[str, Any] | None) -> int:
+def _interval_s(manifest: Manifest | None) -> int:
     try:
-        return parse_duration(str((manifest or {}).get("rotation_interval", "30m")))
+        return parse_duration(str(manifest.rotation_interval if manifest is not None else "30m"))
     except ValueError:
         return 1800

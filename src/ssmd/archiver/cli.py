@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 
 import click
 from prometheus_client import CollectorRegistry
 
-from ssmd.config import ConfigError, load_archiver
+from ssmd.config import load_archiver
+from ssmd.errors import EXIT_FAILURE, InputError, SsmdError
 from ssmd.runtime.logging import setup_logging
+from ssmd.runtime.process import checked, run_service
 
 log = logging.getLogger("ssmd.archiver")
 
@@ -24,52 +25,45 @@ log = logging.getLogger("ssmd.archiver")
 def archiver(config_path: str, health_addr: str) -> None:
     """Archive a JetStream stream into rotated .jsonl.gz files + manifest, exactly once."""
     setup_logging()
-    try:
-        config = load_archiver(config_path, os.environ)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    config = checked(lambda: load_archiver(config_path, os.environ), prefix="")
+    checked(lambda: _check_addr(health_addr), prefix="")
+    run_service(lambda stop: _main(config, config_path, health_addr, stop), prefix="")
+
+
+def _check_addr(health_addr: str) -> None:
     from ssmd.runtime.http import parse_addr
 
     try:
         parse_addr(health_addr)
     except ValueError as exc:
-        click.echo(f"--health-addr: {exc}", err=True)
-        sys.exit(2)
-    sys.exit(asyncio.run(_main(config, config_path, health_addr)))
+        raise InputError(f"--health-addr: {exc}") from None
 
 
-async def _main(config: object, config_path: str, health_addr: str) -> int:
+async def _main(config: object, config_path: str, health_addr: str, stop: asyncio.Event) -> None:
     from ssmd.archiver.service import Archiver
     from ssmd.bus.connect import NatsUnavailable
     from ssmd.bus.streams import StreamConflict, StreamUnavailable
     from ssmd.config.archiver import ArchiverConfig
     from ssmd.config.urls import redact_in
     from ssmd.runtime.http import HealthServer
-    from ssmd.runtime.shutdown import shutdown_event
 
     assert isinstance(config, ArchiverConfig)
-    stop = shutdown_event()
     registry = CollectorRegistry()
     service = Archiver(config, registry)
     server = HealthServer(health_addr, registry, service.health, service.ready)
     try:
         await server.start()
     except OSError as exc:
-        click.echo(f"--health-addr {health_addr}: {exc.strerror or exc}", err=True)
-        return 2
+        raise InputError(f"--health-addr {health_addr}: {exc.strerror or exc}") from None
     try:
         await service.run(stop)
     except NatsUnavailable as exc:
         source = " (set by NATS_URL)" if os.environ.get("NATS_URL") else ""
-        click.echo(f"{config_path}: nats.url{source}: {redact_in(str(exc), config.nats.url)}", err=True)
-        return 2
+        raise InputError(f"{config_path}: nats.url{source}: {redact_in(str(exc), config.nats.url)}") from None
     except (StreamConflict, StreamUnavailable) as exc:
-        click.echo(f"{config_path}: nats: {redact_in(str(exc), config.nats.url)}", err=True)
-        return 2
+        raise InputError(f"{config_path}: nats: {redact_in(str(exc), config.nats.url)}") from None
     except OSError as exc:  # e.g. the archive cannot even be read for crash recovery
-        click.echo(f"ssmd-archiver: cannot use the archive under {config.storage.path}: {exc}", err=True)
-        return 1
+        raise SsmdError(f"ssmd-archiver: cannot use the archive under {config.storage.path}: {exc}",
+                        exit_code=EXIT_FAILURE) from None
     finally:
         await server.stop()
-    return 0

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, StreamInfo
 from nats.js.errors import NotFoundError
 
 from ssmd.bus.streams import StreamConflict, retry_transient
-from ssmd.bus.subjects import filter_covers
+from ssmd.naming import filter_covers
 
 
 @dataclass(frozen=True)
@@ -32,35 +31,6 @@ class ConsumerSettings:
     idle_heartbeat_s: float = 5.0
     replicas: int = 0
     """The consumer's own replicas: the stream's (set at start), so its state survives the nodes the stream does."""
-
-
-class Delivery(NamedTuple):
-    stream_seq: int
-    consumer_seq: int
-    delivered: int
-    timestamp_ns: int
-    pending: int
-
-
-def parse_ack_reply(reply: str) -> Delivery | None:
-    """Read the JetStream ack subject without building metadata objects (the hot path).
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`` (9 tokens) or the newer form
-    with domain and account hash in front and a random token at the end (12 tokens).
-    """
-    tokens = reply.split(".")
-    n = len(tokens)
-    if n == 9:
-        base = 4
-    elif n >= 11:
-        base = 6
-    else:
-        return None
-    try:
-        return Delivery(int(tokens[base + 1]), int(tokens[base + 2]), int(tokens[base]),
-                        int(tokens[base + 3]), int(tokens[base + 4]))
-    except ValueError:
-        return None
 
 
 async def existing_durable(js: JetStreamContext, settings: ConsumerSettings) -> ConsumerInfo | None:

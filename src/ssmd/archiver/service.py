@@ -23,25 +23,26 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from prometheus_client import CollectorRegistry
 
+from ssmd.archive_format.members import Origin
+from ssmd.archive_format.writer import ArchiveWriter, Clock, Record
 from ssmd.archiver.consumer import (
     ConsumerSettings,
     covers_whole_stream,
     existing_durable,
-    parse_ack_reply,
     recreate,
 )
 from ssmd.archiver.metrics import ArchiverMetrics
-from ssmd.archiver.writer import ArchiveWriter, Clock, Record
+from ssmd.bus.acks import ACK_PREFIX, ack_fields
 from ssmd.bus.connect import connect
-from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, DROPPED_BEFORE
+from ssmd.bus.headers import CAUSE_CONNECTOR_BUFFER_FULL, CONNECTION, DROPPED_BEFORE, INSTANCE
 from ssmd.bus.streams import StreamConflict, check_capture
 from ssmd.config.archiver import ArchiverConfig
 from ssmd.config.duration import parse_duration
+from ssmd.kalshi import frames  # what the manifest records of a frame; TODO(seam): the feed's, by config
 from ssmd.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
-_ACK_PREFIX = "$JS.ACK."
 _RETRY_MIN_S = 0.2
 _RETRY_MAX_S = 5.0
 _BOUND_WAIT_S = 5.0
@@ -59,6 +60,7 @@ class Archiver:
         self.writer = ArchiveWriter(
             Path(config.storage.path), config.feed_name, config.rotation.seconds, config.rotation.interval,
             config.format, clock, config.compression.codec, config.compression.effective_level,
+            facts=frames,
         )
         self.metrics = ArchiverMetrics(registry or CollectorRegistry())
         self.metrics.file_age.set_function(self.writer.current_file_age)
@@ -69,6 +71,7 @@ class Archiver:
         )
         self._max_batch = config.batch.max_messages
         self._records: list[Record] = []
+        self._origins: dict[tuple[str | None, str | None], Origin] = {}
         self._replies: list[str] = []
         self._last_buffered = 0
         self._next_cseq = 1
@@ -203,21 +206,18 @@ class Archiver:
 
     async def _on_msg(self, msg: Msg) -> None:
         reply = msg.reply
-        if not reply.startswith(_ACK_PREFIX):
+        if not reply.startswith(ACK_PREFIX):
             await self._on_control(msg)
             return
         if self._resync is not None:
             return  # the re-created consumer delivers these again
-        tokens = reply.split(".")
-        if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-            delivered, sseq, cseq, ts, pending = tokens[4], int(tokens[5]), int(tokens[6]), tokens[7], tokens[8]
-        else:
-            d = parse_ack_reply(reply)
-            if d is None:
-                self._request_resync(f"unreadable ack subject {reply!r}")
-                return
-            delivered, sseq, cseq = str(d.delivered), d.stream_seq, d.consumer_seq
-            ts, pending = str(d.timestamp_ns), str(d.pending)
+        fields = ack_fields(reply)  # strings: the hot path converts only what it uses
+        try:
+            delivered, sseq_text, cseq_text, ts_text, pending = fields or ("",) * 5
+            sseq, cseq, ts = int(sseq_text), int(cseq_text), int(ts_text)
+        except ValueError:  # not an ack subject, or a field that is not a number
+            self._request_resync(f"unreadable ack subject {reply!r}")
+            return
         if sseq <= self._last_buffered:
             self.metrics.duplicates.inc()
             if not self._records:
@@ -231,14 +231,29 @@ class Archiver:
             self._on_gap(self._last_buffered, sseq - self._last_buffered - 1)
         self._last_buffered = sseq
         headers = msg.headers
-        if headers and DROPPED_BEFORE in headers:
-            self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
+        origin = None
+        if headers:
+            if DROPPED_BEFORE in headers:
+                self._on_dropped_upstream(sseq, headers[DROPPED_BEFORE])
+            origin = self._origin(headers.get(INSTANCE), headers.get(CONNECTION))
         records = self._records
-        records.append(Record(msg.data, sseq, msg.subject, int(ts)))
+        records.append(Record(msg.data, sseq, msg.subject, ts, origin))
         self._replies.append(reply)
         self._pending = pending
         if len(records) == 1 or len(records) >= self._max_batch:
             self._data.set()
+
+    def _origin(self, instance: str | None, connection: str | None) -> Origin | None:
+        """One shared :class:`Origin` per (instance, connection) seen: connections are few, messages many."""
+        if instance is None and connection is None:
+            return None
+        key = (instance, connection)
+        origin = self._origins.get(key)
+        if origin is None:
+            if len(self._origins) > 100_000:  # bounded: a connector makes a new connection id per reconnect
+                self._origins.clear()
+            origin = self._origins[key] = Origin(instance, connection)
+        return origin
 
     async def _on_control(self, msg: Msg) -> None:
         assert self._nc is not None
@@ -296,11 +311,11 @@ class Archiver:
             except OSError as exc:
                 self.metrics.write_errors.inc()
                 self._set_not_ready(f"cannot write the archive: {exc}")
-                await _sleep_or_stop(stop, retry.next_delay())
+                await retry.wait(stop)
             except Exception as exc:  # NATS trouble while re-creating the consumer: retry, never exit
                 self._set_not_ready(f"consumer: {type(exc).__name__}: {exc}")
                 self._resync = self._resync or "retry after error"
-                await _sleep_or_stop(stop, retry.next_delay())
+                await retry.wait(stop)
             finally:
                 self._count_closed_files()
 
@@ -382,8 +397,3 @@ class Archiver:
             with contextlib.suppress(Exception):
                 await self._nc.close()
         log.info("archiver stopped", extra={"last_archived_seq": self.writer.last_seq})
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

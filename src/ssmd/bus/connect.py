@@ -17,6 +17,7 @@ import nats
 from nats.aio.client import Client
 
 from ssmd.config.urls import parse_servers, redact_url, redact_urls
+from ssmd.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ RECONNECT_WAIT_S = 0.5
 """Pause before trying a server again that was tried just now (nats-py moves to the next server at once)."""
 
 
-class NatsUnavailable(Exception):
+class NatsUnavailable(InputError):
     """The NATS server could not be reached at start-up (services exit 2 with this message)."""
 
 

@@ -20,7 +20,9 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
-from ssmd.bus.subjects import filter_covers
+from ssmd.errors import InputError
+from ssmd.naming import capture_filter, filter_covers
+from ssmd.runtime.backoff import Backoff
 
 T = TypeVar("T")
 
@@ -34,27 +36,27 @@ LEADER_TIMEOUT_S = 30.0
 """How long to wait for a stream leader or an answer: a cluster elects one within ~10 s after losing a node."""
 
 
-class StreamConflict(Exception):
+class StreamConflict(InputError):
     """An existing stream differs from what ssmd needs in a way it must not silently change."""
 
 
-class StreamUnavailable(Exception):
+class StreamUnavailable(InputError):
     """JetStream did not answer, or the stream had no leader, within the time allowed."""
 
 
 async def retry_transient(call: Callable[[], Awaitable[T]], what: str, limit_s: float = LEADER_TIMEOUT_S) -> T:
     """``await call()``, again while it fails with a :data:`TRANSIENT` error, for at most ``limit_s`` seconds."""
     deadline = time.monotonic() + limit_s
-    delay = 0.1
+    backoff = Backoff(0.1, 1.0)
     while True:
         try:
             return await call()
         except TRANSIENT as exc:
+            delay = backoff.next_delay()
             if time.monotonic() + delay > deadline:
                 raise StreamUnavailable(f"{what}: no answer from JetStream within {limit_s:.0f}s "
                                         f"({type(exc).__name__}: {exc})") from None
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class StreamSpec:
 
     @classmethod
     def for_prefix(cls, name: str, subject_prefix: str, **kw: object) -> StreamSpec:
-        return cls(name=name, subjects=(f"{subject_prefix}.>",), **kw)  # type: ignore[arg-type]
+        return cls(name=name, subjects=(capture_filter(subject_prefix),), **kw)  # type: ignore[arg-type]
 
     def config(self) -> StreamConfig:
         return StreamConfig(
@@ -138,6 +140,7 @@ async def _apply(call: Callable[[], Awaitable[Any]], spec: StreamSpec, verb: str
     places the stream once its peers have met.
     """
     deadline = time.monotonic() + LEADER_TIMEOUT_S
+    backoff = Backoff(0.5, 2.0)
     while True:
         try:
             await retry_transient(call, f"{verb} stream {spec.name}")
@@ -145,7 +148,7 @@ async def _apply(call: Callable[[], Awaitable[Any]], spec: StreamSpec, verb: str
         except APIError as exc:
             if exc.err_code != 10005 or time.monotonic() > deadline:
                 raise StreamConflict(_refusal(exc, spec, verb)) from None
-        await asyncio.sleep(0.5)
+        await backoff.wait()
 
 
 def _refusal(exc: APIError, spec: StreamSpec, verb: str) -> str:

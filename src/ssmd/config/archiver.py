@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ssmd import naming
 from ssmd.config.base import ConfigModel, Duration
 from ssmd.config.duration import parse_duration
 from ssmd.config.urls import parse_servers
@@ -106,15 +107,11 @@ class ArchiverConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _feed_known(self) -> ArchiverConfig:
-        if self.feed is None:
-            tokens = self.nats.filter.split(".")
-            if len(tokens) < 2 or tokens[1] in ("*", ">"):
-                raise ValueError(
-                    "cannot take the feed from nats.filter's second token; set feed: explicitly"
-                )
+        if self.feed is None and naming.feed_of(self.nats.filter) is None:
+            raise ValueError("cannot take the feed from nats.filter's second token; set feed: explicitly")
         return self
 
     @property
     def feed_name(self) -> str:
         """Explicit ``feed``, else the filter's second token (``prod.kalshi.json.>`` -> ``kalshi``)."""
-        return self.feed or self.nats.filter.split(".")[1]
+        return self.feed or naming.feed_of(self.nats.filter) or ""

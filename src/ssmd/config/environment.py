@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
+from ssmd import naming
 from ssmd.config.base import ConfigModel
 from ssmd.config.capture import CaptureConfig
 from ssmd.config.urls import parse_servers
@@ -112,9 +113,9 @@ class EnvironmentConfig(ConfigModel):
     @property
     def subject_prefix(self) -> str:
         """Every subject this environment publishes starts with this (``prod.kalshi``)."""
-        return f"{self.name}.{self.feed}"
+        return naming.prefix(self.name, self.feed)
 
     @property
     def stream_name(self) -> str:
         """The JetStream stream of the deployment guide: ``PROD_KALSHI``."""
-        return f"{self.name}_{self.feed}".upper()
+        return naming.stream_name(self.name, self.feed)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ssmd.errors import InputError
+
 TRUE_SPELLINGS = ("true", "1", "yes", "on")
 FALSE_SPELLINGS = ("false", "0", "no", "off")
 ACCEPTED = "true/false, 1/0, yes/no or on/off (any case)"
 
 
-class EnvVarError(ValueError):
+class EnvVarError(InputError, ValueError):
     """An environment variable holds a value we cannot read; the message names the variable."""
 
 

@@ -19,6 +19,7 @@ from ssmd.config.base import format_loc, unknown_keys
 from ssmd.config.environment import EnvironmentConfig
 from ssmd.config.feed import FeedConfig
 from ssmd.config.messages import describe, describe_value, relevant, yaml_keys
+from ssmd.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(InputError):
     """A config file that cannot be used. ``str()`` names the file and every problem in it."""
 
     def __init__(self, source: str, problems: list[Problem]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
+
+from ssmd.errors import InputError
 
 if TYPE_CHECKING:
     from ssmd.connector.partition import Partition
@@ -28,84 +29,88 @@ log = logging.getLogger("ssmd.connector")
 @click.option("--rotation", default="15m", show_default=True, help="File mode only: archive file rotation interval.")
 @click.option("--partition", envvar="SSMD_PARTITION", default=None, metavar="I/N",
               help="Capture only partition I of N of the markets (global channels: partition 0); env SSMD_PARTITION.")
+@click.option("--instance", envvar="SSMD_INSTANCE", default=None, metavar="NAME",
+              help="This connector's name, stamped on every message (header Ssmd-Instance); env SSMD_INSTANCE; "
+                   "default: the hostname.")
 @click.option("--no-auth", is_flag=True, hidden=True, help="Connect without credentials (simulator --no-auth only).")
 def connector(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rest_url: str | None,
-              rotation: str, partition: str | None, no_auth: bool) -> None:
+              rotation: str, partition: str | None, instance: str | None, no_auth: bool) -> None:
     """Capture an exchange's WebSocket frames into NATS JetStream, each exactly once, byte for byte.
 
     The feed file selects the exchange (feed_type kalshi/polymarket, else its name). Kalshi credentials:
     KALSHI_API_KEY and KALSHI_PRIVATE_KEY (the PEM text); KALSHI_USE_DEMO=true (or 1, yes, on) uses the demo
     host. Exit 2 with one line on anything an operator must fix; SIGTERM flushes and exits 0.
     """
-    from ssmd.config.envvars import EnvVarError, env_flag
-    from ssmd.connector.partition import WHOLE, parse_partition
     from ssmd.runtime.logging import setup_logging
+    from ssmd.runtime.process import checked, run_service
 
     setup_logging()
+    context = click.get_current_context()
+    no_auth, part = checked(lambda: _flags(no_auth, partition, context.get_parameter_source("partition")), logger=log)
+    name = checked(lambda: _instance(instance, context.get_parameter_source("instance")), logger=log)
+    run_service(lambda stop: _main(feed_path, env_path, health_addr, ws_url, rest_url, rotation, no_auth, part, name,
+                                   stop), logger=log)
+
+
+def _flags(no_auth: bool, partition: str | None, source: ParameterSource | None) -> tuple[bool, Partition]:
+    from ssmd.config.envvars import env_flag
+    from ssmd.connector.partition import WHOLE, parse_partition
+
+    no_auth = env_flag(os.environ, "SSMD_KALSHI_NO_AUTH") or no_auth
     try:
-        no_auth = env_flag(os.environ, "SSMD_KALSHI_NO_AUTH") or no_auth
-    except EnvVarError as exc:
-        sys.exit(_fail(str(exc)))
-    try:
-        part = WHOLE if partition is None else parse_partition(partition)
+        return no_auth, WHOLE if partition is None else parse_partition(partition)
     except ValueError as exc:
-        source = click.get_current_context().get_parameter_source("partition")
-        sys.exit(_fail(f"{'SSMD_PARTITION' if source is ParameterSource.ENVIRONMENT else '--partition'}: {exc}"))
-    sys.exit(asyncio.run(_main(feed_path, env_path, health_addr, ws_url, rest_url, rotation, no_auth, part)))
+        flag = "SSMD_PARTITION" if source is ParameterSource.ENVIRONMENT else "--partition"
+        raise InputError(f"{flag}: {exc}") from None
 
 
-def _fail(message: str) -> int:
-    log.error(message)
-    click.echo(f"error: {message}", err=True)
-    return 2
+def _instance(instance: str | None, source: ParameterSource | None) -> str:
+    from ssmd.config.instance import check_instance, default_instance
+
+    value = (instance or "").strip()
+    if not value:
+        return default_instance()
+    return check_instance(value, "SSMD_INSTANCE" if source is ParameterSource.ENVIRONMENT else "--instance")
 
 
 async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | None, rest_url: str | None,
-                rotation: str, no_auth: bool, partition: Partition) -> int:
+                rotation: str, no_auth: bool, partition: Partition, instance: str, shutdown: asyncio.Event) -> int:
     from ssmd.config import ConfigError, load_environment, load_feed
     from ssmd.config.archiver import check_rotation
-    from ssmd.config.envvars import EnvVarError
     from ssmd.config.urls import redact_in, redact_url
     from ssmd.connector.endpoint import resolve_ws_url
     from ssmd.connector.service import Connector, Options, StartupError, TaskCrashed
-    from ssmd.feed.base import FeedAuthError
     from ssmd.feed.registry import feed_name_for, get_feed
     from ssmd.runtime.http import parse_addr
-    from ssmd.runtime.shutdown import shutdown_event
 
     try:
         feed = load_feed(feed_path)
         env = load_environment(env_path, os.environ)
     except ConfigError as exc:
-        return _fail(str(exc).replace("\n", "; "))
+        raise InputError(str(exc).replace("\n", "; ")) from None
     for flag, value, check in (("--health-addr", health_addr, parse_addr), ("--rotation", rotation, check_rotation)):
         try:
             check(value)
         except ValueError as exc:
-            return _fail(f"{flag}: {exc}")
+            raise InputError(f"{flag}: {exc}") from None
     if env.feed != feed.name:
-        return _fail(f"{env_path}: feed: {env.feed!r} does not match name {feed.name!r} in {feed_path}")
+        raise InputError(f"{env_path}: feed: {env.feed!r} does not match name {feed.name!r} in {feed_path}")
     try:
         exchange = get_feed(feed_name_for(feed.feed_type, feed.name))
     except KeyError as exc:
-        return _fail(f"{feed_path}: name: {exc.args[0]} (or feed_type naming one)")
+        raise InputError(f"{feed_path}: name: {exc.args[0]} (or feed_type naming one)") from None
     try:  # checked at load for the feed the environment names; here for the one the feed file selects
         env.capture.for_feed(exchange)
     except ValueError as exc:
-        return _fail(f"{env_path}: capture: {exc}")
-    try:
-        credentials = None if no_auth else exchange.credentials(os.environ)
-    except FeedAuthError as exc:
-        return _fail(str(exc))
+        raise InputError(f"{env_path}: capture: {exc}") from None
+    credentials = None if no_auth else exchange.credentials(os.environ)  # FeedAuthError is an InputError
     try:
         url = resolve_ws_url(exchange, feed, os.environ, ws_url)
-    except EnvVarError as exc:
-        return _fail(str(exc))
     except LookupError as exc:
-        return _fail(f"{feed_path}: versions: {exc}")
+        raise InputError(f"{feed_path}: versions: {exc}") from None
     connector_ = Connector(feed, env, Options(env_path, url, credentials, health_addr, rotation,
-                                              partition=partition, rest_url=rest_url), exchange=exchange)
-    shutdown = shutdown_event()
+                                              partition=partition, rest_url=rest_url, instance=instance),
+                            exchange=exchange)
     try:
         await connector_.start()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),
@@ -114,7 +119,7 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
         await connector_.run(shutdown)
     except StartupError as exc:
         await connector_.stop()
-        return _fail(redact_in(str(exc), env.transport.url))
+        raise InputError(redact_in(str(exc), env.transport.url)) from None
     except TaskCrashed as exc:  # logged with its traceback where it happened
         left = await connector_.stop()
         log.error("connector exiting with code 1 so that it is restarted: %s", exc, extra={"unflushed": left})

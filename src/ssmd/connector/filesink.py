@@ -1,7 +1,8 @@
 """``transport: file``: frames go straight into the archive layout, for users with no NATS at all.
 
-Reuses the archiver's :class:`~ssmd.archiver.writer.ArchiveWriter` (same format, rotation, manifest and
-durability): frames are batched every few milliseconds and each batch is fsynced before the next one.
+Writes through the archive format's :class:`~ssmd.archive_format.writer.ArchiveWriter`, as the archiver does
+(same format, rotation, manifest and durability): frames are batched every few milliseconds and each batch is
+fsynced before the next one.
 Sequence numbers continue from what is on disk, so a restarted connector appends, never overwrites.
 """
 
@@ -14,9 +15,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-from ssmd.archiver.writer import ArchiveWriter, Record
+from ssmd.archive_format.members import Origin
+from ssmd.archive_format.writer import ArchiveWriter, Record
+from ssmd.bus.headers import CONNECTION, INSTANCE
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.kalshi import frames
+from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -24,12 +29,13 @@ log = logging.getLogger(__name__)
 _BATCH = 5000
 _LINGER = 0.05
 _RETRY = 1.0
+_RETRY_MAX = 4.0
 
 
 class FileSink:
     def __init__(self, path: str, feed: str, rotation: str, metrics: ConnectorMetrics, *,
                  max_buffer: int = 300_000) -> None:
-        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation)
+        self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation, facts=frames)
         self._metrics = metrics
         self._max_buffer = max_buffer
         self._buffer: deque[tuple[Record, str, float]] = deque()
@@ -72,7 +78,9 @@ class FileSink:
             return
         self._seq += 1
         received = int(headers.get("Ssmd-Received-Ns") or time.time_ns())
-        self._buffer.append((Record(payload, self._seq, subject, received), type_token, t0))
+        instance, connection = headers.get(INSTANCE), headers.get(CONNECTION)
+        origin = Origin(instance, connection) if instance is not None or connection is not None else None
+        self._buffer.append((Record(payload, self._seq, subject, received, origin), type_token, t0))
         self._idle.clear()
         self._wake.set()
 
@@ -89,6 +97,7 @@ class FileSink:
         return None
 
     async def _loop(self) -> None:
+        retry = Backoff(_RETRY, _RETRY_MAX)
         while self._running:
             if not self._buffer:
                 with contextlib.suppress(TimeoutError):
@@ -99,7 +108,7 @@ class FileSink:
                 except OSError as exc:  # closing a file writes the manifest: a full disk fails it
                     self._error = str(exc)
                     log.error("archive file rotation failed, retrying: %s", exc)
-                    await asyncio.sleep(_RETRY)
+                    await retry.wait()
                 continue
             await asyncio.sleep(_LINGER)
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
@@ -111,8 +120,9 @@ class FileSink:
                 log.error("archive write failed, retrying: %s", exc)
                 self._buffer.extendleft(reversed(batch))
                 self._writing = 0
-                await asyncio.sleep(_RETRY)
+                await retry.wait()
                 continue
+            retry.reset()
             self._writing = 0
             self._error = None
             now = time.perf_counter()

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.connector.backfill import Backfiller
@@ -69,6 +70,8 @@ class Options:
     """``--partition``/``SSMD_PARTITION``: the share of the market list this process captures."""
     rest_url: str | None = None
     """``--rest-url``: the discovery base, over the environment file's and the feed's."""
+    instance: str | None = None
+    """``--instance``/``SSMD_INSTANCE`` (validated by the CLI): stamped on every message; ``None``: the hostname."""
 
 
 class Connector:
@@ -140,6 +143,7 @@ class Connector:
 
     async def _open_nats(self) -> Sink:
         from ssmd.bus.connect import NatsUnavailable, connect
+        from ssmd.config.instance import default_instance
         from ssmd.connector.publisher import JetStreamPublisher
 
         url = self.env.transport.url
@@ -151,7 +155,7 @@ class Connector:
         except NatsUnavailable as exc:
             raise StartupError(f"{exc} (transport.url in {self.opts.env_path}, or NATS_URL)") from None
         stream = self.env.stream_name
-        subjects = f"{self.env.subject_prefix}.json.>"
+        subjects = naming.frames_filter(self.env.subject_prefix)
         try:
             await check_capture(self._nc.jetstream(), stream, subjects)
         except StreamConflict as exc:
@@ -161,7 +165,8 @@ class Connector:
             await self._nc.close()
             raise StartupError(str(exc)) from None
         return JetStreamPublisher(
-            self._nc, stream, self.metrics, max_buffer=self.capture.buffer_frames,
+            self._nc, stream, self.metrics, instance=self.opts.instance or default_instance(),
+            max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
             on_ack=self.opts.on_ack,
         )

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
 
+from ssmd.errors import InputError
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -208,8 +210,9 @@ class Credentials(Protocol):
     def headers(self, method: str, path: str) -> dict[str, str]: ...
 
 
-class FeedAuthError(Exception):
-    """Credentials that cannot be used. The message names the variable, never its value."""
+class FeedAuthError(InputError):
+    """Credentials that cannot be used (the operator must fix them: exit 2). The message names the variable,
+    never its value."""
 
 
 class Feed(abc.ABC):

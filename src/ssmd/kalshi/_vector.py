@@ -16,7 +16,6 @@ null, named by the column). No Python ``Decimal`` is built for a row that takes 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -305,14 +304,3 @@ def unscaled(values: pa.Array) -> pa.Array:
     typ = values.type
     assert isinstance(typ, pa.Decimal128Type)
     return pc.cast(values.view(pa.decimal128(typ.precision, 0)), pa.int64())
-
-
-def from_unscaled(ticks: pa.Array, typ: pa.Decimal128Type) -> pa.Array:
-    """Inverse of :func:`unscaled` (through a width any int64 fits, then down to the column's precision)."""
-    width = max(typ.precision, 19)
-    wide = pc.cast(ticks, pa.decimal128(width, 0)).view(pa.decimal128(width, typ.scale))
-    return wide if width == typ.precision else pc.cast(wide, typ)
-
-
-def iso_date(day_number: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()

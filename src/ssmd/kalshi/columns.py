@@ -14,13 +14,15 @@ batches to :func:`convert` and writes what comes back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ssmd.feed.tables import DELTA, SEQ_ONLY, SNAPSHOT, BookEvents, Converted, Level
 from ssmd.kalshi import _vector as vec
-from ssmd.kalshi._vector import PRICE, QTY, Converted, Converter
+from ssmd.kalshi._vector import PRICE, QTY, Converter
+from ssmd.kalshi._vector import Converted as Values
 
 TS = pa.timestamp("ms", tz="UTC")
 SECONDS = pa.timestamp("s", tz="UTC")
@@ -161,37 +163,6 @@ _TABLES: dict[str, tuple[Col, ...]] = {  # in the order values.py reads them (th
 ONE_DOLLAR = 10**PRICE.scale
 """One dollar in price ticks (the unscaled integers of :data:`PRICE`)."""
 
-SNAPSHOT, DELTA, SEQ_ONLY = 0, 1, 2
-
-Level = tuple[int, int]
-"""``(price ticks, size ticks)`` on the YES scale (price: :data:`PRICE` unscaled, size: :data:`QTY` unscaled)."""
-
-
-BookEvent = tuple[int, int, "str | None", "int | None", "int | None", "int | None", object, "int | None"]
-"""``(frame, kind, market, sid, seq, ts_ms, change, nats_seq)``. ``change`` for a snapshot: ``(bids, asks)`` as
-:data:`Level` lists; for a delta: ``(is_bid, price, size change)``; ``None`` when the frame could not be read well
-enough to apply (the book becomes invalid until its next snapshot)."""
-
-
-@dataclass
-class BookEvents:
-    """Order-book changes in frame order. Bids are YES bids; an ask is a NO bid at ``p`` shown at ``1 - p``."""
-
-    rows: list[BookEvent] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-@dataclass
-class Result:
-    tables: dict[str, pa.Table]
-    """Each with its :data:`SCHEMAS` columns plus ``_frame`` (row index of its frame in the batch)."""
-    book: BookEvents
-    exported: pa.Array
-    """Boolean per frame: a data frame of a known type with a ``msg`` object (it has rows, or an empty book)."""
-
-
 # --- conversion -----------------------------------------------------------------------------------------------
 
 
@@ -214,15 +185,17 @@ class _Bad:
         return pa.array([",".join(n) for n in names], STR)
 
 
-def _first(n: int, typ: pa.DataType, candidates: Sequence[tuple[str, pa.Array | None, Converter]],
+def _first(n: int, typ: pa.DataType, msg: _Fields, candidates: Sequence[tuple[str, Converter]],
            bad: _Bad, column: str) -> pa.Array:
-    """``values._Reader.first`` over whole columns: the first present, readable candidate per row."""
+    """``values._Reader.first`` over whole columns: the first present, readable candidate per row. An older wire
+    name is not even taken from the batch once the newer ones decided every row."""
     result: pa.Array | None = None
     taken: pa.Array | None = None  # rows already decided (a present, readable candidate; its value may be null)
-    for name, src, convert in candidates:
-        if src is None or src.null_count == len(src):
+    for name, convert in candidates:
+        src = _field(msg, name)
+        if src is None:
             continue
-        out: Converted = convert(src)
+        out: Values = convert(src)
         present = pc.is_valid(src) if src.null_count else None
         ok = present
         if out.unreadable is not None:
@@ -286,7 +259,7 @@ def frame_time_ms(batch: pa.RecordBatch | pa.Table) -> pa.Array:
 
 
 def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
-            tables: frozenset[str] | None = None) -> Result:
+            tables: frozenset[str] | None = None) -> Converted:
     """Every exportable frame of ``batch`` as typed rows (see the module doc). ``tables`` limits the work to some
     tables (``None``: all)."""
     types, msg = frame_columns(batch)
@@ -316,7 +289,7 @@ def convert(batch: pa.RecordBatch | pa.Table, nats_seq: pa.Array | None = None,
     if "orderbook_deltas" in out or "orderbook_snapshots" in out or present & SEQ_CONTROL:
         _control(types, sid_all, seq_all, nats_all, book)
         _sort(book)
-    return Result(out, book, exported)
+    return Converted(out, book, exported)
 
 
 def _has_fields(msg: pa.StructArray, table: str) -> pa.Array:
@@ -357,7 +330,10 @@ class _Fields:
     def get(self, name: str) -> pa.Array | None:
         if name not in self.cache:
             col = self.msg.field(name)
-            self.cache[name] = None if col.null_count == len(col) else col.take(self.idx)
+            if col.null_count == len(col):
+                self.cache[name] = None
+            else:  # the rows are indices_nonzero of a mask: all of them are the column as it is
+                self.cache[name] = col if len(self.idx) == len(col) else col.take(self.idx)
         return self.cache[name]
 
 
@@ -376,7 +352,7 @@ def _rows(table: str, msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...],
     for col in _TABLES[table]:
         typ = schema.field(col.name).type
         typ = pa.int64() if pa.types.is_timestamp(typ) else typ  # times stay integers until the end
-        value = _first(n, typ, [(name, _field(msg, name), conv) for name, conv in col.candidates], bad, col.name)
+        value = _first(n, typ, msg, col.candidates, bad, col.name)
         if col.required:
             value = _required(value, bad, col.name)
         cols[col.name] = value
@@ -421,7 +397,7 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
     readable (``values._side_levels``); the levels of all frames are converted as two columns at once."""
     n = len(msg)
     bad = _Bad(n)
-    ticker = _first(n, STR, [("market_ticker", _field(msg, "market_ticker"), vec.text)], bad, "market_ticker")
+    ticker = _first(n, STR, msg, (("market_ticker", vec.text),), bad, "market_ticker")
     ticker = _required(ticker, bad, "market_ticker")
     parts: list[tuple[int, _Levels]] = []  # (side: 0 yes / 1 no, the levels taken from one candidate)
     unresolved = [False] * n  # a side with no readable candidate: the book cannot be trusted
@@ -445,7 +421,7 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
             if any(flags):
                 bad.wire.append((pa.array(flags), name))
             parts.append((side_index, levels.only(take)))
-    ts = _first(n, pa.int64(), [(name, _field(msg, name), conv) for name, conv in _TS_COL.candidates], bad, "ts")
+    ts = _first(n, pa.int64(), msg, _TS_COL.candidates, bad, "ts")
     ts = _time_fallback(ts, msg)
     rows = pa.concat_arrays([pa.array(p.rows, pa.int64()) for _, p in parts]) if parts else pa.array([], pa.int64())
     side = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int8()), len(p.rows)) for i, p in parts]) if parts else \

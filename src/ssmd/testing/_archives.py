@@ -3,7 +3,6 @@ get one), and read back line by line (so a test can compare what was archived wi
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import gzip
 import hashlib
@@ -12,29 +11,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ssmd.archive._head import decode_head
-from ssmd.archiver.manifest import name_order
+from ssmd.archive_format import envelope
+from ssmd.archive_format.layout import MANIFEST, file_key
+from ssmd.archive_format.manifest import Manifest
+from ssmd.archive_format.members import compressor, encode_member
+from ssmd.archive_format.problems import Problems
+from ssmd.archive_format.stats import FileStats
 from ssmd.bus.subjects import subject_for, unparsed_subject
+from ssmd.kalshi import frames as kalshi_frames
+
+_DEFLATE = compressor("isal", 3)
 
 
 def gz(data: bytes) -> bytes:
-    """Deterministic gzip (no timestamp), so the same lines always give the same file and hash."""
+    """Deterministic plain gzip (no timestamp, no member framing), as another tool would write it."""
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def envelope_line(raw: bytes, seq: int, prefix: str = "prod.kalshi") -> bytes:
-    """One line of the ``envelope`` format, on the subject the connector would have used."""
+    """One line of the ``envelope`` format (without its newline), on the subject the connector would have used."""
     head = decode_head(raw)
     subject = subject_for(prefix, head.type, head.ticker) if head.type else unparsed_subject(prefix)
-    body: dict[str, Any] = {"subject": subject, "seq": seq, "received_ns": 1_700_000_000_000_000_000 + seq}
-    try:
-        orjson.loads(raw)
-        body["data"] = orjson.Fragment(raw)
-    except orjson.JSONDecodeError:
-        body["data_b64"] = base64.b64encode(raw).decode()  # as the archiver writes a payload that is not JSON
-    return orjson.dumps(body)
+    return envelope.encode(raw, seq, subject, 1_700_000_000_000_000_000 + seq)[:-1]
 
 
 def write_day(
@@ -47,56 +46,29 @@ def write_day(
     first_seq: int = 1,
     gaps: Sequence[dict[str, Any]] = (),
 ) -> Path:
-    """Write ``files`` (``HHMM.jsonl.gz`` name, frames) into ``root/feed/day`` with a complete manifest; returns
-    the day directory. Stream seqs are numbered from ``first_seq``."""
+    """Write ``files`` (``HHMM.jsonl.gz`` name, frames) into ``root/feed/day`` with a complete manifest, as the
+    archiver would (one gzip member per file, the manifest model of :mod:`ssmd.archive_format`); returns the day
+    directory. Stream seqs are numbered from ``first_seq``; each file spans its whole ``interval_min`` window."""
     day_dir = root / feed / day
     day_dir.mkdir(parents=True, exist_ok=True)
     date = dt.date.fromisoformat(day)
+    manifest = Manifest(feed, day, fmt, f"{interval_min}m", gaps=[dict(g) for g in gaps])
     seq = first_seq
-    entries = []
-    tickers: set[str] = set()
-    types: set[str] = set()
     for name, frames in files:
-        lines = []
-        start_seq = seq
-        by_type: Counter[str] = Counter()
-        stamps = []
-        for raw in frames:
-            lines.append(envelope_line(raw, seq) if fmt == "envelope" else raw)
-            seq += 1
-            head = decode_head(raw)
-            by_type[head.type or "unparsed"] += 1
-            if head.type:
-                types.add(head.type)
-            if head.ticker:
-                tickers.add(head.ticker)
-            if (ts := head.ts_ms()) is not None:
-                stamps.append(ts)
+        last = seq + len(frames) - 1
+        lines = [envelope_line(raw, seq + i) if fmt == "envelope" else raw for i, raw in enumerate(frames)]
         body = b"".join(line + b"\n" for line in lines)
-        blob = gz(body)
+        blob = encode_member(body, seq, last, len(lines), _DEFLATE) if lines else gz(body)
         (day_dir / name).write_bytes(blob)
-        hh, mm = int(name[:2]), int(name[2:4])
-        start = dt.datetime(date.year, date.month, date.day, hh, mm, tzinfo=dt.UTC)
-        entries.append({
-            "name": name,
-            "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "end": (start + dt.timedelta(minutes=interval_min)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "records": len(lines),
-            "bytes": len(body),
-            "compressed_bytes": len(blob),
-            "sha256": hashlib.sha256(blob).hexdigest(),
-            "nats_start_seq": start_seq,
-            "nats_end_seq": seq - 1,
-            "records_by_type": dict(sorted(by_type.items())),
-            "first_ts_ms": stamps[0] if stamps else None,
-            "last_ts_ms": stamps[-1] if stamps else None,
-        })
-    manifest = {
-        "version": 1, "feed": feed, "date": day, "format": fmt, "rotation_interval": f"{interval_min}m",
-        "files": entries, "gaps": list(gaps), "tickers": sorted(tickers), "message_types": sorted(types),
-        "has_gaps": bool(gaps),
-    }
-    (day_dir / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        stats = FileStats()
+        if frames:
+            stats.add_frames(list(frames), [kalshi_frames.classify(raw) for raw in frames], seq, last, len(body),
+                             kalshi_frames)
+        seq = last + 1
+        start = dt.datetime(date.year, date.month, date.day, int(name[:2]), int(name[2:4]), tzinfo=dt.UTC)
+        manifest.add_file(name, start, start + dt.timedelta(minutes=interval_min), stats, len(blob),
+                          hashlib.sha256(blob).hexdigest())
+    manifest.save(day_dir)
     return day_dir
 
 
@@ -126,9 +98,11 @@ def read_archive(feed_dir: Path) -> list[bytes]:
     not list exactly the files on disk (an unlisted file is invisible to readers)."""
     lines: list[bytes] = []
     for day in sorted(p for p in feed_dir.iterdir() if p.is_dir()):
-        manifest = orjson.loads((day / "manifest.json").read_bytes())
-        names = [f["name"] for f in manifest["files"]]
-        on_disk = sorted((p.name for p in day.glob("*.jsonl.gz")), key=name_order)
+        problems = Problems()
+        manifest = Manifest.read(day, problems.add, day.name)
+        assert manifest is not None and not problems, f"{day}: no valid {MANIFEST}: {list(problems)}"
+        names = list(manifest.files)  # in the order listed
+        on_disk = sorted((p.name for p in day.glob("*.jsonl.gz")), key=file_key)
         assert names == on_disk, f"{day}: manifest lists {names}, disk has {on_disk}"
         for name in names:
             lines.extend(gunzip(day / name).splitlines())

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ssmd import naming
 from ssmd.bus.embedded import EmbeddedNats
 from ssmd.bus.streams import StreamSpec, ensure_stream
 
@@ -34,8 +35,8 @@ class Setup:
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.stream = f"{self.name}_{self.feed}".upper()
-        self.prefix = f"{self.name}.{self.feed}"
+        self.stream = naming.stream_name(self.name, self.feed)
+        self.prefix = naming.prefix(self.name, self.feed)
 
 
 def write_env(path: Path, name: str, nats_url: str, capture: dict[str, Any] | None = None,
@@ -101,8 +102,8 @@ async def _settled_sent(sim: Sim, setup: Setup, within: float) -> list[bytes]:
             sent = sim.sent()
             stored = (await js.stream_info(setup.stream)).state.messages
             if stored >= len(sent) and len(sim.sent()) == len(sent):  # backfilled frames do not count
-                live = [m for m in await stream_messages(setup.nats.url, setup.stream, f"{setup.prefix}.>")
-                        if not is_backfill(m)]
+                live = [m for m in await stream_messages(setup.nats.url, setup.stream,
+                                                         naming.capture_filter(setup.prefix)) if not is_backfill(m)]
                 stored = len(live)
             if (stored >= len(sent) and len(sim.sent()) == len(sent)) or time.monotonic() > deadline:
                 return sent
@@ -125,7 +126,8 @@ async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordere
     sent = await _settled_sent(sim, setup, settle)
     assert sent, "the simulator sent nothing"
     await asyncio.sleep(0.5)  # a late duplicate would show up now
-    msgs = [m for m in await stream_messages(setup.nats.url, setup.stream, f"{setup.prefix}.>") if not is_backfill(m)]
+    msgs = [m for m in await stream_messages(setup.nats.url, setup.stream, naming.capture_filter(setup.prefix))
+            if not is_backfill(m)]
     payloads = [m.data for m in msgs]
     missing = len(set(sent) - set(payloads))
     assert len(payloads) == len(sent), f"stream: {len(payloads)} messages, sent: {len(sent)} ({missing} missing)"

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from nats.js import JetStreamContext
 
+from ssmd import naming
+
 SIGNALS = ["price_cross[threshold=0.6]", "spread_wide[max_cents=5]", "volume_spike[lookback=3]",
            "flow_imbalance[min_volume=10]", "market_status[on=[determined,settled]]"]
 """Built-in signals with parameters that fire on the simulator's data (a comparison of no fires proves nothing)."""
@@ -17,7 +19,7 @@ SIGNALS = ["price_cross[threshold=0.6]", "spread_wide[max_cents=5]", "volume_spi
 async def read_fires(js: JetStreamContext, env: str) -> list[dict[str, Any]]:
     """Every fire in environment ``env``'s fires stream (the default ``{ENV}_SIGNALS``), in stream order, each with
     its ``subject``."""
-    stream = f"{env.upper()}_SIGNALS"
+    stream = naming.fires_stream(env)
     info = await js.stream_info(stream)
     if not info.state.messages:
         return []

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -53,7 +51,7 @@ def up(duration: float | None, data_dir: Path | None, feed_name: str, live: bool
     """
     from ssmd.config import parse_duration
     from ssmd.feed.registry import get_feed
-    from ssmd.runtime.shutdown import shutdown_event
+    from ssmd.runtime.process import fail, run_service
     from ssmd.up.pipeline import Options
     from ssmd.up.run import RunSettings, run
 
@@ -68,8 +66,7 @@ def up(duration: float | None, data_dir: Path | None, feed_name: str, live: bool
     if live:
         missing = [n for n in feed.credential_vars if not os.environ.get(n)]
         if missing:
-            click.echo(f"error: --live needs real {feed_name} credentials: set {' and '.join(missing)}", err=True)
-            sys.exit(2)
+            fail(f"--live needs real {feed_name} credentials: set {' and '.join(missing)}")
     opts = Options(data_dir=data_dir or Path("data") / ("live" if live else "demo"), live=live, feed=feed_name,
                    rate=rate,
                    markets=markets, rotation=rotation, signals=signals, seed=seed, cluster=cluster)
@@ -81,7 +78,4 @@ def up(duration: float | None, data_dir: Path | None, feed_name: str, live: bool
     def out(text: str) -> None:
         click.echo(text)
 
-    async def main() -> int:
-        return await run(opts, RunSettings(duration, status_every), out, shutdown_event())
-
-    sys.exit(asyncio.run(main()))
+    run_service(lambda stop: run(opts, RunSettings(duration, status_every), out, stop))

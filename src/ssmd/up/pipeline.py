@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ssmd import naming
 from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
 from ssmd.feed.base import Feed
@@ -126,9 +127,9 @@ def build(opts: Options) -> Plan:
     env_name = "live" if opts.live else "demo"
     name = opts.feed
     feed = get_feed(name)
-    prefix = f"{env_name}.{name}"
-    stream = f"{env_name.upper()}_{name.upper()}"
-    consumer = f"archiver-{name}"
+    prefix = naming.prefix(env_name, name)
+    stream = naming.stream_name(env_name, name)
+    consumer = naming.archiver_durable(name)
 
     nats, nats_url = _nats(data, logs, opts.cluster)
     replicas = min(len(nats), 3)
@@ -143,7 +144,7 @@ def build(opts: Options) -> Plan:
         environment["capture"] = demo_capture(feed)
     env_path = _write_yaml(config_dir / "environments" / f"{env_name}.yaml", environment)
     archiver_path = _write_yaml(config_dir / "archiver.yaml", {
-        "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": f"{prefix}.json.>"},
+        "nats": {"url": nats_url, "stream": stream, "consumer": consumer, "filter": naming.frames_filter(prefix)},
         "storage": {"path": str(archive)},
         "rotation": {"interval": opts.rotation},
     })
@@ -184,7 +185,7 @@ def build(opts: Options) -> Plan:
                                            "--health-addr", f"127.0.0.1:{archiver_port}"),
                          health_url=f"http://127.0.0.1:{archiver_port}/health", log_path=logs / "archiver.log")
     agent = ChildSpec("agent", ssmd_command("agent", "run", "--host", "127.0.0.1"),
-                      env={"NATS_URL": nats_url, "NATS_SUBJECTS": f"{prefix}.json.>",
+                      env={"NATS_URL": nats_url, "NATS_SUBJECTS": naming.frames_filter(prefix),
                            "PORT": str(agent_port), "SSMD_SIGNALS": opts.signals},
                       health_url=f"http://127.0.0.1:{agent_port}/health", log_path=logs / "agent.log")
     return Plan(

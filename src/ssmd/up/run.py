@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
+from ssmd import naming
 from ssmd.up import pipeline, status
 from ssmd.up.pipeline import Options, Plan
 from ssmd.up.supervisor import StartError, Supervisor
@@ -41,8 +42,8 @@ def where(plan: Plan) -> list[str]:
         f"ssmd up ({'LIVE' if plan.sim is None else 'simulated'} {plan.feed}): everything under {rel}",
         f"  nats-server  {plan.nats_url}  JetStream store {plan.nats_dir}"
         + (f"  ({len(plan.nats)}-node cluster, every write fsynced)" if len(plan.nats) > 1 else ""),
-        f"  stream       {plan.stream} on {plan.subject_prefix}.>  (frames on "
-        f"{plan.subject_prefix}.json.{{type}}.{{market}}), {plan.replicas} replica(s)",
+        f"  stream       {plan.stream} on {naming.capture_filter(plan.subject_prefix)}  (frames on "
+        f"{naming.subject(plan.subject_prefix, '{type}', '{market}')}), {plan.replicas} replica(s)",
     ]
     if plan.sim is not None:
         lines.append(f"  simulator    {plan.sim_ws_url}  stats {plan.sim_url}/_sim/stats  sent-log {plan.sent_log}")
@@ -50,7 +51,7 @@ def where(plan: Plan) -> list[str]:
         f"  connector    {pipeline.metrics_url(plan.connector)}",
         f"  archiver     {pipeline.metrics_url(plan.archiver)}  files {plan.archive_root}/"
         f"{plan.feed}/YYYY-MM-DD/HHMM.jsonl.gz (rotation {plan.rotation})",
-        f"  agent        {pipeline.metrics_url(plan.agent)}  fires on {plan.env_name}.signals.fired.>",
+        f"  agent        {pipeline.metrics_url(plan.agent)}  fires on {naming.fires_filter(plan.env_name)}",
         f"  configs      {plan.config_dir}   logs {rel / 'logs'}",
         "Ctrl-C stops everything cleanly.",
     ]

@@ -22,6 +22,7 @@ from typing import IO
 
 import aiohttp
 
+from ssmd.runtime.backoff import Backoff
 from ssmd.up.spec import ChildSpec
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class Supervisor:
         return True
 
     async def _watch(self, child: Child) -> None:
-        delay = _BACKOFF_MIN_S
+        backoff = Backoff(_BACKOFF_MIN_S, _BACKOFF_MAX_S)
         while not self._stopping:
             assert child.proc is not None
             code = await child.proc.wait()
@@ -178,12 +179,12 @@ class Supervisor:
                 self.report(f"! {child.spec.name} (pid {child.proc.pid}) {how}; not restarted")
                 return
             if time.monotonic() - child.started_at >= _STABLE_AFTER_S:
-                delay = _BACKOFF_MIN_S
+                backoff.reset()
+            delay = backoff.next_delay()
             child.restarts += 1
             self.report(f"! {child.spec.name} (pid {child.proc.pid}) {how}; restarting in {delay:.1f}s "
                         f"(restart #{child.restarts})")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX_S)
             if self._stopping:
                 return
             try:

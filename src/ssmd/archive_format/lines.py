@@ -7,53 +7,23 @@ reading 1 MiB at a time keeps memory flat however large a rotation window gets.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import mmap
 import os
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-import msgspec
 from isal import igzip, isal_zlib
 
-from ssmd.archive.problems import BAD_GZIP, BAD_LINE, MISSING_FILE, TORN_LINE, UNREADABLE_FILE, Report
+from ssmd.archive_format.envelope import BAD_ENVELOPE, is_envelope, unwrap
+from ssmd.archive_format.members import Origin, record_origins
+from ssmd.archive_format.problems import BAD_GZIP, BAD_LINE, MISSING_FILE, TORN_LINE, UNREADABLE_FILE, Report
 
 CHUNK = 1 << 20
 
 
-class Envelope(msgspec.Struct, gc=False):
-    """``format: envelope`` line: the NATS subject and stream sequence around the raw frame; a payload that is not
-    JSON is in ``data_b64`` instead of ``data``."""
-
-    data: msgspec.Raw = msgspec.Raw(b"")
-    data_b64: str | None = None
-    subject: str | None = None
-    seq: int | None = None
-    received_ns: int | None = None
-
-
-_envelope = msgspec.json.Decoder(Envelope)
-BAD_ENVELOPE = (msgspec.DecodeError, msgspec.ValidationError, binascii.Error)
 GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, cast(type[Exception], isal_zlib.error), zlib.error)
-
-
-def unwrap(line: bytes) -> tuple[bytes, int | None, str | None]:
-    """``(raw frame, stream seq, subject)`` of an envelope line. A frame that was not JSON (``data_b64``) comes back
-    as its original bytes. Raises ``msgspec.DecodeError``/``ValidationError``/``ValueError`` on a bad line."""
-    env = _envelope.decode(line)
-    if env.data_b64 is not None:
-        return base64.b64decode(env.data_b64, validate=True), env.seq, env.subject
-    if not env.data:
-        raise msgspec.ValidationError("envelope line without data")
-    return bytes(env.data), env.seq, env.subject
-
-
-def is_envelope(line: bytes) -> bool:
-    """Sniff a line's format when there is no manifest: an envelope starts with its ``subject`` key."""
-    head = line[:200]
-    return head.startswith(b"{") and b'"subject"' in head and (b'"data"' in line or b'"data_b64"' in line)
 
 
 Line = tuple[int, bytes, int | None]
@@ -64,7 +34,7 @@ class FileLines:
     """The frames of one closed archive file, checked as they are read.
 
     Iterating yields a :data:`Line` for every good line. What cannot be trusted is never yielded but reported, with
-    the kinds of :mod:`ssmd.archive.problems`: a file that is empty or stops being valid gzip (``bad_gzip``, the
+    the kinds of :mod:`ssmd.archive_format.problems`: a file that is empty or stops being valid gzip (``bad_gzip``, the
     rest of it is lost), a line that is not UTF-8 text or not a valid envelope (``bad_line``), a last line without
     its newline (``torn_line``). Exchange frames are WebSocket text, and a payload that is not JSON is kept in an
     envelope's ``data_b64``, so bytes that are not text mean damage, not data. A ``jsonl`` line that is text but
@@ -110,6 +80,25 @@ class FileLines:
                             f"{exc or type(exc).__name__}")
                 return
         self.complete = True
+
+    def with_origins(self) -> Iterator[tuple[int, bytes, int | None, Origin | None]]:
+        """Like iterating, with each line's :class:`~ssmd.archive_format.members.Origin` (which connector instance
+        and connection published it), from the members' ``SO`` subfields. ``None`` where it is unknown: files and
+        members written without origins, and lines after a damaged member. Plain iteration never reads origins."""
+        origins = self._origins()
+        known = len(origins)
+        for number, raw, seq in self:
+            yield number, raw, seq, origins[number - 1] if number <= known else None
+
+    def _origins(self) -> list[Origin | None]:
+        try:
+            with self.path.open("rb") as handle:
+                if os.fstat(handle.fileno()).st_size == 0:
+                    return []
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    return record_origins(data)
+        except OSError:
+            return []  # iterating reports why the file cannot be read
 
     def _lines(self, stream: Any) -> Iterator[Line]:
         rest = b""

@@ -1,7 +1,7 @@
 """Rotated ``.jsonl.gz`` files that are durable batch by batch and recoverable after ``kill -9``.
 
 Used by the archiver (JetStream -> files) and by the connector's file mode. Each ``write_batch`` appends one
-self-describing gzip member (see :mod:`ssmd.archiver._members`) to ``NAME.jsonl.gz.tmp`` and fsyncs it before
+self-describing gzip member (see :mod:`ssmd.archive_format.members`) to ``NAME.jsonl.gz.tmp`` and fsyncs it before
 returning, so a caller may acknowledge the batch as soon as the call returns. A file is renamed to its final
 name (never over an existing one) when its window ends, and the day's manifest is merged and replaced
 atomically. On start, :meth:`ArchiveWriter.open` finishes whatever a crash left behind and reports the last
@@ -13,10 +13,7 @@ One caller at a time: the methods serialise on a lock, and the blocking file wor
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
 import hashlib
-import itertools
 import logging
 import os
 import time
@@ -24,24 +21,39 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
-import orjson
-
-from ssmd.archiver._members import Codec, compressor, encode_member, scan_members
-from ssmd.archiver._stats import FileStats
-from ssmd.archiver.manifest import MANIFEST, Manifest, fsync_dir, write_all
-from ssmd.kalshi.frames import classify
+from ssmd.archive_format.envelope import BAD_ENVELOPE, encode, unwrap
+from ssmd.archive_format.layout import (
+    MANIFEST_TMP,
+    SUFFIX,
+    TMP,
+    file_name,
+    fsync_dir,
+    name_time,
+    publish,
+    utc,
+    window,
+    write_all,
+)
+from ssmd.archive_format.manifest import Format, Manifest
+from ssmd.archive_format.members import (
+    Codec,
+    Origin,
+    compressor,
+    encode_member,
+    encode_origins,
+    scan_members,
+    split_by_origin,
+)
+from ssmd.archive_format.stats import FileStats, FrameFacts, Routed
 
 log = logging.getLogger(__name__)
 
-Format = Literal["jsonl", "envelope"]
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch (``time.time``); injectable so tests can cross boundaries."""
 
 _T = TypeVar("_T")
-SUFFIX = ".jsonl.gz"
-TMP = ".tmp"
 
 
 class Record(NamedTuple):
@@ -50,6 +62,8 @@ class Record(NamedTuple):
     """Increasing sequence (the JetStream stream sequence in the archiver); used for exactly-once."""
     subject: str
     received_ns: int
+    origin: Origin | None = None
+    """Which connector instance and connection published it (from its headers); kept in the member's ``SO``."""
 
 
 @dataclass
@@ -82,7 +96,10 @@ class ArchiveWriter:
         clock: Clock = time.time,
         codec: Codec = "isal",
         level: int = 3,
+        *,
+        facts: FrameFacts,
     ) -> None:
+        """``facts``: what the manifest records of a frame (its type, ticker, exchange time), from the feed."""
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.feed_dir = Path(root) / feed
@@ -91,6 +108,7 @@ class ArchiveWriter:
         self.rotation_label = rotation_label
         self.fmt: Format = fmt
         self.clock = clock
+        self.facts = facts
         self._deflate = compressor(codec, level)
         self._lock = asyncio.Lock()
         # One thread for all file work: a pool would spread batches over threads, and glibc gives each
@@ -179,12 +197,14 @@ class ArchiveWriter:
         if current is None:
             current = self._open_new(now)
         payloads = [r.payload for r in records]
+        classify = self.facts.classify
         frames = [classify(p) for p in payloads]
-        if self.fmt == "jsonl":
-            body = b"\n".join(payloads) + b"\n"
+        body = self._body(records, payloads, frames)
+        origins = [r.origin for r in records]
+        if origins.count(None) == len(origins):
+            member = encode_member(body, records[0].seq, records[-1].seq, len(records), self._deflate)
         else:
-            body = b"".join(_envelope(r, f.type is not None) for r, f in zip(records, frames, strict=True))
-        member = encode_member(body, records[0].seq, records[-1].seq, len(records), self._deflate)
+            member = self._with_origins(records, payloads, frames, origins, body)
         try:
             write_all(current.fd, member)
             os.fsync(current.fd)
@@ -193,10 +213,29 @@ class ArchiveWriter:
             raise
         current.size += len(member)
         current.sha.update(member)
-        current.stats.add_frames(payloads, frames, records[0].seq, records[-1].seq, len(body))
+        current.stats.add_frames(payloads, frames, records[0].seq, records[-1].seq, len(body), self.facts)
         self.last_seq = records[-1].seq
         self.bytes_written += len(body)
         self.compressed_bytes_written += len(member)
+
+    def _body(self, records: Sequence[Record], payloads: Sequence[bytes], frames: Sequence[Routed]) -> bytes:
+        if self.fmt == "jsonl":
+            return b"\n".join(payloads) + b"\n"
+        return b"".join(encode(r.payload, r.seq, r.subject, r.received_ns, f.type is not None)
+                        for r, f in zip(records, frames, strict=True))
+
+    def _with_origins(self, records: Sequence[Record], payloads: Sequence[bytes], frames: Sequence[Routed],
+                      origins: Sequence[Origin | None], body: bytes) -> bytes:
+        """The batch's member(s) with an ``SO`` subfield: one member unless the origins outgrow FEXTRA."""
+        start = 0
+        members = []
+        cuts = split_by_origin(origins)
+        for end in cuts:
+            piece = body if len(cuts) == 1 else self._body(records[start:end], payloads[start:end], frames[start:end])
+            members.append(encode_member(piece, records[start].seq, records[end - 1].seq, end - start,
+                                         self._deflate, encode_origins(origins[start:end])))
+            start = end
+        return b"".join(members)
 
     def _cut(self, current: _OpenFile) -> None:
         """Remove a partly written member so that later members stay reachable; if that fails too, the
@@ -216,7 +255,7 @@ class ArchiveWriter:
         base = f"{start:%H%M}"
         manifest = Manifest.load(day_dir, self.feed, day, self.fmt, self.rotation_label)
         for n in range(0, 1_000_000):
-            name = f"{base}{SUFFIX}" if n == 0 else f"{base}_{n}{SUFFIX}"
+            name = file_name(base, n)
             if name in manifest.files or (day_dir / name).exists():
                 continue
             try:
@@ -242,18 +281,18 @@ class ArchiveWriter:
         if current.stats.records == 0:
             (day_dir / f"{current.name}{TMP}").unlink(missing_ok=True)
             return
-        final = _publish(day_dir, current.name)
+        final = publish(day_dir, current.name)
         # Closed from here on, even if the manifest cannot be saved now (that is retried): count it once, here.
         self.closed_files.append(ClosedFile(current.day, final, current.stats.records))
         log.info("closed archive file", extra={"file": f"{current.day}/{final}", "records": current.stats.records})
         end = min(self.clock(), current.window_end)
         stats, size, sha = current.stats, current.size, current.sha.hexdigest()
         self._update_manifest(
-            current.day, lambda m: m.add_file(final, _utc(current.opened), _utc(end), stats, size, sha)
+            current.day, lambda m: m.add_file(final, utc(current.opened), utc(end), stats, size, sha)
         )
 
     def _save_gap(self, after_seq: int, missing: int, exact: bool, now: float, cause: str | None = None) -> None:
-        at = _utc(now)
+        at = utc(now)
         if exact:
             self._update_manifest(at.strftime("%Y-%m-%d"), lambda m: m.add_gap(after_seq, missing, at, cause))
         else:
@@ -281,7 +320,7 @@ class ArchiveWriter:
             return 0
         days = sorted((d for d in self.feed_dir.iterdir() if d.is_dir()), reverse=True)
         for day_dir in days:  # a manifest write cut short by a kill: the manifest itself is intact
-            (day_dir / f".{MANIFEST}{TMP}").unlink(missing_ok=True)
+            (day_dir / MANIFEST_TMP).unlink(missing_ok=True)
         last = 0
         for day_dir in days:
             if any(p.name.endswith(f"{SUFFIX}{TMP}") for p in day_dir.iterdir()):
@@ -303,22 +342,22 @@ class ArchiveWriter:
             if final.exists() and final.samefile(tmp):  # crashed between link and unlink
                 tmp.unlink()
                 continue
-            stats, size, sha = _scan(tmp, self.fmt, truncate=True)
+            stats, size, sha = _scan(tmp, self.fmt, self.facts, truncate=True)
             if stats.records == 0:
                 tmp.unlink()
                 log.info("removed an archive file without durable data", extra={"file": f"{day}/{tmp.name}"})
                 continue
-            published = _publish(day_dir, name)
-            mtime = _utc(final.stat().st_mtime) if final.exists() else _utc(self.clock())
-            manifest.add_file(published, _name_time(day, name), mtime, stats, size, sha)
+            published = publish(day_dir, name)
+            mtime = utc(final.stat().st_mtime) if final.exists() else utc(self.clock())
+            manifest.add_file(published, name_time(day, name), mtime, stats, size, sha)
             changed = True
             log.warning("recovered archive file after a crash",
                         extra={"file": f"{day}/{published}", "records": stats.records, "last_seq": stats.last_seq})
         for path in sorted(day_dir.glob(f"*{SUFFIX}")):
             if path.name not in manifest.files:
-                stats, size, sha = _scan(path, self.fmt, truncate=False)
-                mtime = _utc(path.stat().st_mtime)
-                manifest.add_file(path.name, _name_time(day, path.name), mtime, stats, size, sha)
+                stats, size, sha = _scan(path, self.fmt, self.facts, truncate=False)
+                mtime = utc(path.stat().st_mtime)
+                manifest.add_file(path.name, name_time(day, path.name), mtime, stats, size, sha)
                 changed = True
         if changed:
             manifest.save(day_dir)
@@ -328,58 +367,13 @@ class ArchiveWriter:
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
-def window(now: float, interval_s: int) -> tuple[str, dt.datetime, float]:
-    """``(day, window start, window end)`` for ``now``: windows are aligned from UTC midnight and never
-    cross it (a date change closes the day)."""
-    moment = _utc(now)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    since = int((moment - midnight).total_seconds())
-    start = midnight + dt.timedelta(seconds=since - since % interval_s)
-    end = min(start + dt.timedelta(seconds=interval_s), midnight + dt.timedelta(days=1))
-    return f"{midnight:%Y-%m-%d}", start, end.timestamp()
-
-
 def _after(records: Sequence[Record], last_seq: int) -> Sequence[Record]:
     if not records or records[0].seq > last_seq:
         return records
     return [r for r in records if r.seq > last_seq]
 
 
-def _envelope(record: Record, is_json: bool) -> bytes:
-    head = b'{"subject":%b,"seq":%d,"received_ns":%d,' % (
-        orjson.dumps(record.subject), record.seq, record.received_ns)
-    if is_json or _is_json(record.payload):
-        return b'%b"data":%b}\n' % (head, record.payload)
-    # Not JSON: kept byte for byte, base64-encoded, so the line stays valid JSON.
-    return b'%b"data_b64":"%b"}\n' % (head, base64.b64encode(record.payload))
-
-
-def _is_json(payload: bytes) -> bool:
-    try:
-        orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return False
-    return b"\n" not in payload
-
-
-def _publish(day_dir: Path, name: str) -> str:
-    """Give ``name.tmp`` its final name without ever replacing a file: link (fails if taken), then unlink."""
-    tmp = day_dir / f"{name}{TMP}"
-    stem = name.removesuffix(SUFFIX)
-    base = stem.split("_")[0]
-    candidates = itertools.chain([name], (f"{base}_{n}{SUFFIX}" for n in itertools.count(1)))
-    for candidate in itertools.islice(candidates, 1_000_000):
-        try:
-            os.link(tmp, day_dir / candidate)
-        except FileExistsError:
-            continue
-        tmp.unlink()
-        fsync_dir(day_dir)
-        return candidate
-    raise OSError(f"no free name for {tmp}")  # pragma: no cover
-
-
-def _scan(path: Path, fmt: Format, truncate: bool) -> tuple[FileStats, int, str]:
+def _scan(path: Path, fmt: Format, facts: FrameFacts, truncate: bool) -> tuple[FileStats, int, str]:
     """Rebuild a file's stats from its members; with ``truncate``, cut a torn tail off (its data was
     never acknowledged, so it will be delivered again)."""
     data = path.read_bytes()
@@ -388,7 +382,8 @@ def _scan(path: Path, fmt: Format, truncate: bool) -> tuple[FileStats, int, str]
     for info, body in scan_members(data):
         lines = body.split(b"\n")[:-1]
         payloads = lines if fmt == "jsonl" else [_unwrap(line) for line in lines]
-        stats.add_frames(payloads, [classify(p) for p in payloads], info.first_seq, info.last_seq, len(body))
+        frames = [facts.classify(p) for p in payloads]
+        stats.add_frames(payloads, frames, info.first_seq, info.last_seq, len(body), facts)
         stats.records += info.records - len(payloads)  # the member's count is authoritative
         end = info.end
     if truncate and end < len(data):
@@ -402,27 +397,11 @@ def _scan(path: Path, fmt: Format, truncate: bool) -> tuple[FileStats, int, str]
 
 
 def _unwrap(line: bytes) -> bytes:
+    """An envelope line's frame for recovery's statistics; a damaged line counts as itself (never raises)."""
     try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        return unwrap(line)[0]
+    except BAD_ENVELOPE:
         return line
-    if not isinstance(obj, dict):
-        return line
-    if "data_b64" in obj:
-        return base64.b64decode(obj["data_b64"])
-    return orjson.dumps(obj.get("data"))
 
 
-def _utc(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
-def _name_time(day: str, name: str) -> dt.datetime:
-    hhmm = name.split("_")[0].split(".")[0]
-    try:
-        return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H%M").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-
-
-__all__ = ["MANIFEST", "ArchiveWriter", "Clock", "ClosedFile", "Format", "Record", "window"]
+__all__ = ["ArchiveWriter", "Clock", "ClosedFile", "Format", "Record", "window"]

@@ -1,0 +1,104 @@
+"""The one pipelined publisher (``ssmd.bus.publish``) against a real nats-server: what it writes is valid protocol,
+retries keep their ``Nats-Msg-Id``, and every message ends acked or reported."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats.aio.msg import Msg
+
+from ssmd.bus.embedded import EmbeddedNats
+from ssmd.bus.publish import Outgoing, Publisher, encode_headers, msg_id_header
+from ssmd.bus.streams import StreamSpec, ensure_stream
+from ssmd.testing import wait_until
+
+
+async def test_constant_and_own_headers_arrive_and_payloads_are_byte_identical(nats_server: EmbeddedNats,
+                                                                               unique_name: str) -> None:
+    nc = await nats.connect(nats_server.url)
+    stream = unique_name.upper()
+    await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
+    acked: list[tuple[int, bool]] = []
+    pub = Publisher(nc, stream, headers={"Ssmd-Instance": "zone-a"}, max_in_flight=7,
+                    on_acked=lambda item, dup: acked.append((item.tag, dup)))
+    await pub.start()
+    try:
+        payloads = [b"", b"x", b"\r\n{}\r\n", bytes(range(256)) * 40]
+        for i, payload in enumerate(payloads):
+            pub.submit(f"{unique_name}.a.{i}", payload, encode_headers({"Nats-Msg-Id": f"m{i}", "K": f"v{i}"}), i)
+        pub.submit(f"{unique_name}.a.0", b"again", msg_id_header("m0"), 9)  # same id: a duplicate, not stored
+        assert await pub.wait_idle(20) == 0
+        assert sorted(acked) == [(0, False), (1, False), (2, False), (3, False), (9, True)]
+        sub = await nc.jetstream().subscribe(f"{unique_name}.>", ordered_consumer=True, stream=stream)
+        got = [await sub.next_msg(5) for _ in payloads]
+        assert [m.data for m in got] == payloads
+        for i, m in enumerate(got):
+            assert m.headers is not None
+            assert (m.headers["Nats-Msg-Id"], m.headers["K"], m.headers["Ssmd-Instance"],
+                    m.headers["Nats-Expected-Stream"]) == (f"m{i}", f"v{i}", "zone-a", stream)
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_unacked_publish_is_resent_with_the_same_msg_id_then_reported(nats_server: EmbeddedNats,
+                                                                            unique_name: str) -> None:
+    """A subscriber that never answers stands for a lost ack: the message is re-sent with its own msg-id, and after
+    ``max_attempts`` it is reported through ``on_failed`` (never silently dropped)."""
+    nc = await nats.connect(nats_server.url)
+    seen: list[str] = []
+
+    async def silent(msg: Msg) -> None:
+        seen.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+
+    await nc.subscribe(f"{unique_name}.>", cb=silent)
+    failed: list[tuple[Outgoing, str]] = []
+    retries: list[int] = []
+    pub = Publisher(nc, None, ack_timeout=0.5, max_attempts=2, retry_rejected=False,
+                    on_failed=lambda item, why: failed.append((item, why)), on_retry=lambda n, why: retries.append(n))
+    await pub.start()
+    try:
+        pub.submit(f"{unique_name}.x", b"{}", msg_id_header("only-once"))
+        await wait_until(lambda: failed, timeout=30, what="the message to be reported")
+        assert seen == ["only-once", "only-once"]
+        assert retries == [1]
+        assert "no ack" in failed[0][1] and "2 attempts" in failed[0][1]
+        assert (pub.pending, pub.acked, pub.failed) == (0, 0, 1)
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_a_rejection_is_reported_with_the_servers_reason(nats_server: EmbeddedNats, unique_name: str) -> None:
+    nc = await nats.connect(nats_server.url)
+    stream = unique_name.upper()
+    await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
+    reasons: list[str] = []
+    pub = Publisher(nc, "SOME_OTHER_STREAM", retry_rejected=False, on_failed=lambda item, why: reasons.append(why))
+    await pub.start()
+    try:
+        pub.submit(f"{unique_name}.x", b"{}", msg_id_header("r1"))
+        assert await pub.wait_idle(20) == 0
+        assert len(reasons) == 1 and "expected stream does not match" in reasons[0], reasons
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
+async def test_messages_that_could_corrupt_or_double_are_refused_at_submit(nats_server: EmbeddedNats) -> None:
+    nc = await nats.connect(nats_server.url)
+    pub = Publisher(nc, None)
+    try:
+        with pytest.raises(ValueError, match="Nats-Msg-Id"):
+            pub.submit("a.b", b"{}", encode_headers({"K": "v"}))
+        with pytest.raises(ValueError, match="blanks"):
+            pub.submit("a b", b"{}", msg_id_header("x"))
+        with pytest.raises(ValueError, match="one line"):
+            encode_headers({"K": "v\r\nInjected: 1"})
+        with pytest.raises(ValueError, match="one non-blank line"):
+            msg_id_header("a\nb")
+        assert pub.pending == 0
+    finally:
+        await asyncio.wait_for(nc.close(), 10)
