@@ -25,6 +25,7 @@ import aiohttp
 from ssmd.bus.subjects import subject
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
+from ssmd.coverage.recorder import wall_ms
 from ssmd.feed.base import Credentials, DiscoveryError, Feed
 from ssmd.runtime.backoff import Backoff
 
@@ -40,10 +41,6 @@ class BackfillRecorder(Protocol):
 
     def backfilled(self, channel: str, window: tuple[int, int], count: int, conn: str | int | None = None) -> object:
         ...
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Backfiller:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ import aiohttp
 from ssmd import naming
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
+from ssmd.config.instance import default_instance
 from ssmd.connector.backfill import Backfiller
 from ssmd.connector.endpoint import resolve_rest_url
 from ssmd.connector.metrics import ConnectorMetrics
@@ -85,8 +85,8 @@ class Connector:
         self.capture = env.capture.for_feed(self.exchange)
         self.metrics = metrics or ConnectorMetrics()
         self.run_id = secrets.token_hex(4)
-        self.instance = socket.gethostname()
-        """Who stamps the backfilled frames (``ssmd_backfill.instance``)."""
+        self.instance = options.instance or default_instance()
+        """This connector's name (``SSMD_INSTANCE``): on backfilled frames too (``ssmd_backfill.instance``)."""
         self.shards: list[Shard] = []
         self.sink: Sink | None = None
         self.health: HealthServer | None = None
@@ -143,7 +143,6 @@ class Connector:
 
     async def _open_nats(self) -> Sink:
         from ssmd.bus.connect import NatsUnavailable, connect
-        from ssmd.config.instance import default_instance
         from ssmd.connector.publisher import JetStreamPublisher
 
         url = self.env.transport.url
@@ -165,7 +164,7 @@ class Connector:
             await self._nc.close()
             raise StartupError(str(exc)) from None
         return JetStreamPublisher(
-            self._nc, stream, self.metrics, instance=self.opts.instance or default_instance(),
+            self._nc, stream, self.metrics, instance=self.instance,
             max_buffer=self.capture.buffer_frames,
             max_in_flight=self.capture.max_in_flight, publish_timeout=self.capture.publish_timeout,
             on_ack=self.opts.on_ack,
@@ -174,14 +173,15 @@ class Connector:
     def _start_shard(self, index: int, subs: list[Subscription]) -> Shard:
         assert self.sink is not None and self._http is not None
         shard = Shard(index, self.exchange, self.opts.ws_url, self.opts.credentials, self.sink, self.env.subject_prefix,
-                      self.capture, self.metrics, self.run_id, subs, self._http, self._backfiller(index, subs))
+                      self.capture, self.metrics, self.run_id, subs, self._http,
+                      backfiller=self._backfiller(index, subs))
         self.shards.append(shard)
         self._spawn(shard.run(self._stop), f"shard-{index}")
         return shard
 
     def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:
         """A shard that carries one of the feed's backfillable channels refetches what it misses (None: nothing
-        to backfill). The coverage recorder, once the connector has one, is passed as ``recorder=``."""
+        to backfill)."""
         if not any(s.channel in self.exchange.backfill_channels for s in subs):
             return None
         assert self.sink is not None and self._http is not None
@@ -189,7 +189,8 @@ class Connector:
         rest = resolve_rest_url(self.exchange, self.opts.ws_url, self.opts.rest_url,
                                 discover.rest_url if discover is not None else None)
         return Backfiller(self.exchange, self._http, rest, self.opts.credentials, self.sink,
-                          self.env.subject_prefix, self.metrics, self.instance, index)
+                          self.env.subject_prefix, self.metrics, self.instance, index,
+                          recorder=None)  # HOOK: recorder=self.coverage (w-ledger's CoverageRecorder) when merged
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a background task that :meth:`run` watches: it must not end until :meth:`stop`."""

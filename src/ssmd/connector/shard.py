@@ -33,9 +33,10 @@ import aiohttp
 
 from ssmd.bus.subjects import subject, unparsed_subject
 from ssmd.config.capture import CaptureConfig
-from ssmd.connector.backfill import Backfiller, wall_ms
+from ssmd.connector.backfill import Backfiller
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
+from ssmd.coverage.recorder import wall_ms
 from ssmd.feed.base import UNPARSED, Command, Credentials, Feed, Gap, Kind, Reply, Route, Session
 from ssmd.runtime.backoff import Backoff
 from ssmd.runtime.tasks import cancel_all
