@@ -3,11 +3,22 @@ while the connector was away is in the stream afterwards, marked, each trade onc
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 import orjson
+import pytest
+from prometheus_client import generate_latest
 
+from ssmd.connector.backfill import Backfiller
+from ssmd.connector.metrics import ConnectorMetrics
+from ssmd.connector.sinks import MemorySink
+from ssmd.coverage.recorder import CoverageRecorder, wall_ms
+from ssmd.feed.registry import get_feed
+from ssmd.kalshi.sim.config import SimConfig
+from ssmd.kalshi.sim.server import SimServer
+from ssmd.runtime.http import metric_total
 from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, expected_subject, is_backfill, stream_messages
 
 
@@ -74,3 +85,42 @@ def _ms(created: str) -> int:
     import datetime as dt
 
     return int(dt.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+async def test_bound_reached_is_a_recorded_partial_backfill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backfill that stops at its bound publishes what it fetched, counts a partial backfill, logs it, and
+    records in the coverage ledger only the newest part it covered: the rest of the outage stays a gap."""
+    monkeypatch.setattr("ssmd.kalshi.backfill.MAX_PAGES", 2)
+    monkeypatch.setattr("ssmd.kalshi.backfill.PAGE", 5)
+    server = SimServer(SimConfig(port=0, auth=False, rate=0, seed=7, markets=4))
+    await server.start()
+    try:
+        model = server.model
+        assert model is not None
+        now_ms = wall_ms()
+        for age_s in (30, 20, 10):
+            while len(model.trades) < 6 * (4 - age_s // 10):
+                model.step(now_ms - age_s * 1000)
+        events: list[dict[str, Any]] = []
+        recorder = CoverageRecorder(lambda _subject, payload: events.append(orjson.loads(payload)), env="t",
+                                    feed="kalshi", instance="a")
+        sink, metrics = MemorySink(), ConnectorMetrics()
+        async with aiohttp.ClientSession() as http:
+            backfiller = Backfiller(get_feed("kalshi"), http, server.rest_url, None, sink, "t.kalshi", metrics, "a", 0,
+                                    recorder=recorder, margin_ms=0)
+            backfiller.lost(["trade", "ticker"], now_ms - 35_000)
+            assert set(backfiller.pending) == {"trade"}  # tickers cannot be fetched again
+            await asyncio.wait_for(backfiller.recover("trade", None, "c1"), 60)
+    finally:
+        await server.stop()
+    assert not backfiller.pending
+    assert len(sink.frames) == 10
+    assert all(s.startswith("t.kalshi.json.trade.") and h["Nats-Msg-Id"].startswith("backfill:")
+               for s, _, h in sink.frames)
+    assert metric_total(generate_latest(metrics.registry).decode(), "ssmd_connector_backfills_total",
+                        channel="trade", result="partial") == 1
+    [event] = [e for e in events if e["event"] == "backfill"]
+    assert event["count"] == 10 and event["channel"] == "trade"
+    assert now_ms - 20_000 < event["start_ms"] <= now_ms - 10_000 + 1000  # only the newest part: 10 s old trades
+    oldest_fetched = min(orjson.loads(f)["msg"]["ts_ms"] for _, f, _ in sink.frames)
+    assert event["start_ms"] > oldest_fetched - 1000

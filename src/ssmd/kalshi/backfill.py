@@ -74,12 +74,15 @@ async def historical_cutoff_ms(http: aiohttp.ClientSession, rest_base: str, cred
 
 async def fetch_trades(
     http: aiohttp.ClientSession, rest_base: str, creds: Credentials | None, window_ms: tuple[int, int], *,
-    instance: str, markets: Sequence[str] | None = None, max_pages: int = MAX_PAGES,
-    max_trades: int = MAX_TRADES, page_size: int = PAGE,
+    instance: str, markets: Sequence[str] | None = None, max_pages: int | None = None,
+    max_trades: int | None = None, page_size: int | None = None,
 ) -> Backfill:
     """Every trade in ``window_ms`` (epoch ms; the caller adds its margins), newest first, as marked frames;
     only ``markets``' trades when given. Raises :class:`RestError` (or a network error) when Kalshi fails."""
     start_ms, end_ms = window_ms
+    max_pages = MAX_PAGES if max_pages is None else max_pages  # read now: the connector's defaults
+    max_trades = MAX_TRADES if max_trades is None else max_trades
+    page_size = PAGE if page_size is None else page_size
     base = rest_base.rstrip("/")
     cut = await historical_cutoff_ms(http, base, creds)
     wanted = set(markets) if markets is not None else None
