@@ -8,7 +8,7 @@ import pytest
 
 from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, wait_until
 
-CHANNELS = 3
+CHANNELS = 4  # the default: ticker, trade, market_lifecycle_v2, and one book subscription for the 30 markets
 """The default capture: global ticker, trade and market_lifecycle_v2, one subscription each."""
 
 
