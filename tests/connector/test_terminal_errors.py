@@ -8,8 +8,9 @@ import pytest
 
 from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, wait_until
 
-CHANNELS = 3
-"""The default capture: global ticker, trade and market_lifecycle_v2, one subscription each."""
+CHANNELS = 4
+"""The default capture: global ticker, trade and market_lifecycle_v2, one subscription each, and the books of the
+simulator's 30 markets in one subscription."""
 
 
 @pytest.mark.parametrize("code", [10, 17, 25])
