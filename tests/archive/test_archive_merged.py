@@ -24,8 +24,7 @@ from ssmd.archive.verify import verify
 from ssmd.archive_format.members import Origin
 from ssmd.archive_format.writer import ArchiveWriter, Record
 from ssmd.coverage.events import CoverageEvent
-from ssmd.feed.registry import get_feed
-from ssmd.kalshi import frames as kalshi_frames
+from ssmd.feed import get_feed
 from ssmd.testing import run_ssmd
 
 MARKETS = ("M-A", "M-B", "M-C")
@@ -296,7 +295,7 @@ async def test_through_real_archive_files(tmp_path: Path) -> None:
                              conn="a0", channel="trade", markets="all").encode()
     lines.insert(5, Line(coverage, ("a", "a0"), 0))
     now = [1_770_000_000.0]
-    writer = ArchiveWriter(tmp_path, "kalshi", 60, "1m", clock=lambda: now[0], facts=kalshi_frames)
+    writer = ArchiveWriter(tmp_path, "kalshi", 60, "1m", clock=lambda: now[0], facts=get_feed("kalshi").frame_facts)
     for start in range(0, len(lines), 40):
         batch = lines[start:start + 40]
         await writer.write_batch([Record(x.raw, start + i + 1, "prod.kalshi.json.x._", 0,

@@ -5,7 +5,8 @@ The model, in one paragraph. A channel's markets are *wanted* once any instance 
 deliberately unsubscribes them. At any moment the channel is *covered* by the union of the markets of every live
 run (one process of one instance). A live run stops covering on ``disconnected``/``stalled`` (and one market on
 ``seq_gap`` until its ``resnapshot``), and when it falls silent: no event for its heartbeat interval times
-:data:`GRACE_BEATS` (``kill -9`` says no goodbye). A gap is a time when ``wanted - covered`` is not empty. Backfill
+:data:`GRACE_BEATS` (``kill -9`` says no goodbye), or at once when a new run of the same instance starts (the restart
+proves the old process ended). A gap is a time when ``wanted - covered`` is not empty. Backfill
 events overlapping a gap say what was recovered; any channel of a gap without a complete backfill is lost for that
 window (book and ticker frames cannot be fetched again).
 
@@ -224,6 +225,11 @@ class _Run:
     def affected(self, conn: str | None) -> list[str | None]:
         return list(self.conns) if conn is None else [conn] if conn in self.conns else []
 
+    @property
+    def covers(self) -> bool:
+        """Subscribed to something on some connection."""
+        return any(any(channels.values()) for channels in self.conns.values())
+
 
 @dataclass
 class _Open:
@@ -249,21 +255,28 @@ class _Sweep:
     def expire(self, until_ms: int) -> None:
         """Runs whose grace ran out before ``until_ms`` fall silent, in the order their grace ran out."""
         while True:
-            due = [r for r in self.runs.values()
-                   if not r.silent and r.last_ms + r.grace_ms < until_ms and any(any(c.values())
-                                                                                 for c in r.conns.values())]
+            due = [r for r in self.runs.values() if not r.silent and r.last_ms + r.grace_ms < until_ms and r.covers]
             if not due:
                 return
             run = min(due, key=lambda r: r.last_ms + r.grace_ms)
-            run.silent = True
-            deadline = run.last_ms + run.grace_ms
             why = f"no event within its {run.grace_ms / 1000:g} s grace: killed or cut off"
-            cause = Cause(run.instance, "silent", why, run.last_ms)
-            for channels in run.conns.values():
-                for channel, markets in channels.items():
-                    if markets:
-                        self._lost(_unit(run, channel), cause)
-            self.snapshot(deadline)
+            self._silence(run, Cause(run.instance, "silent", why, run.last_ms))
+            self.snapshot(run.last_ms + run.grace_ms)
+
+    def _silence(self, run: _Run, cause: Cause) -> None:
+        run.silent = True
+        for channels in run.conns.values():
+            for channel, markets in channels.items():
+                if markets:
+                    self._lost(_unit(run, channel), cause)
+
+    def _supersede(self, feed: str, instance: str) -> None:
+        """A new process of an instance proves its earlier ones ended (a kill -9 says no goodbye): they stop
+        covering now, not at the end of their grace, which would hide a gap that began when they died."""
+        for old in self.runs.values():
+            if old.feed == feed and old.instance == instance and not old.silent and old.covers:
+                why = "a new process of this instance started: this one ended without a goodbye (killed?)"
+                self._silence(old, Cause(instance, "restarted", why, old.last_ms))
 
     def apply(self, e: CoverageEvent) -> bool:
         """Take one event; ``False`` when it cannot have changed coverage (a live run's heartbeat or backfill: the
@@ -272,6 +285,7 @@ class _Sweep:
         grace = self.grace_override or GRACE_BEATS * (e.every_ms or DEFAULT_EVERY_MS)
         run = self.runs.get(key)
         if run is None:
+            self._supersede(e.feed, e.instance)
             run = self.runs[key] = _Run(e.feed, e.instance, e.ts_ms, grace)
         revived = run.silent
         run.silent = False

@@ -99,6 +99,13 @@ class PolymarketFeed(Feed):
         has it; the default knows only the route)."""
         return protocol.inspect(raw)
 
+    def default_discovery(self) -> DiscoveryConfig:
+        """Every active, unclosed market on Gamma, re-read every 5 minutes (the discovery loop of
+        polymarket-protocol.md §8.7: new tokens subscribed, closed ones unsubscribed)."""
+        from ssmd.config.capture import DiscoveryConfig
+
+        return DiscoveryConfig(status="open", refresh="5m", max_markets=100_000)
+
     async def discover(self, http: aiohttp.ClientSession, rest_url: str, credentials: Credentials | None,
                        query: DiscoveryConfig) -> list[str]:
         from ssmd.polymarket.discovery import discover_assets
