@@ -177,7 +177,7 @@ def _export_file(task: _Task) -> FileResult:
             with _no_gc():
                 offset = 0
                 for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields,
-                                          prefetch=task.prefetch):
+                                          prefetch=task.prefetch, raw=tables.raw_frames):
                     frames, nats_seq = batch.frames, batch.nats_seq
                     if task.dropped:
                         frames, nats_seq = _merged(frames, nats_seq, task.dropped, offset, result)
