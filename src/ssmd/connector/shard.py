@@ -275,8 +275,9 @@ class Shard:
         pinger = asyncio.create_task(self._ping(conn), name=f"shard-{self.index}-pinger")
         stopper = asyncio.create_task(stop.wait())
         watchers = {reader, pinger, stopper}
-        if self.feed.heartbeat.silent_after is not None:
-            watchers.add(asyncio.create_task(self._watch_silence(conn, self.feed.heartbeat.silent_after),
+        silent_after = self._cfg.silent_after or self.feed.heartbeat.silent_after
+        if silent_after is not None:
+            watchers.add(asyncio.create_task(self._watch_silence(conn, silent_after),
                                              name=f"shard-{self.index}-silence"))
         try:
             self._set_state(State.SUBSCRIBING)
