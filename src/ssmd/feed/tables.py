@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT, DELTA, SEQ_ONLY, LEVEL = 0, 1, 2, 3
 """Kinds of :data:`BookEvent`: a whole book, one level change, a reply that only consumes a sequence number, one
-level's new size (feeds that send sizes rather than changes, such as Polymarket's ``price_change``)."""
+level's new size (feeds that send a level's size rather than its change, such as Polymarket)."""
 
 Level = tuple[int, int]
 """``(price ticks, size ticks)``: the unscaled integers of the feed's price and size decimal types."""
