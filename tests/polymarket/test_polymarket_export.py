@@ -89,3 +89,26 @@ def test_polymarket_tables_are_the_frames_exactly(tmp_path: Path, fmt: str) -> N
     assert last_a["ask_price_1"] is None
     summary = orjson.loads(result.output.strip().splitlines()[-1])
     assert (summary["frames"], summary["not_exported"], summary["frames_with_bad_fields"]) == (6, 2, 1)
+
+
+def test_every_element_of_a_mixed_array_is_exported_and_types_filter_elements(tmp_path: Path) -> None:
+    """An array may mix event types: its frame is routed by the first element, yet each element goes to its own
+    table (a file whose frames all start with a ``price_change`` still gives its trade). ``--types`` selects
+    frames by their first element, as every archive tool does, and their elements by their own type."""
+    mixed = (b'[{"market":"0x1","price_changes":[{"asset_id":"' + B.encode() + b'","price":"0.3","size":"5",'
+             b'"side":"BUY"}],"timestamp":"1757908892400","event_type":"price_change"},'
+             b'{"market":"0x1","asset_id":"' + B.encode() + b'","price":"0.31","size":"2","side":"SELL",'
+             b'"event_type":"last_trade_price","timestamp":"1757908892401","transaction_hash":"0xm"}]')
+    write_day(tmp_path / "arc", "2026-02-12", [("1200.jsonl.gz", [mixed])], feed="polymarket", fmt="envelope")
+    for types, tables in ((None, {"price_change", "last_trade_price", "book_top"}),
+                          ("price_change,last_trade_price", {"price_change", "last_trade_price", "book_top"}),
+                          ("price_change", {"price_change", "book_top"}), ("last_trade_price", set())):
+        out = tmp_path / f"out-{types}"
+        argv = ["export", str(tmp_path / "arc"), "--to", "parquet", str(out)]
+        result = CliRunner().invoke(archive_group, argv + (["--types", types] if types else []))
+        assert result.exit_code == 0, result.output
+        rows = orjson.loads(result.output.strip().splitlines()[-1])["rows"]
+        assert {name for name, n in rows.items() if n} == tables, (types, rows)
+        if "last_trade_price" in tables:
+            assert _rows(f"select price, side, transaction_hash from read_parquet('{out}/last_trade_price/*/*')") \
+                == [{"price": Decimal("0.31"), "side": "sell", "transaction_hash": "0xm"}]
