@@ -41,6 +41,8 @@ FRAMES = [
     # unreadable values: null and named in bad_fields, never rounded or guessed
     b'{"market":"' + M.encode() + b'","asset_id":"' + A.encode() + b'","price":"abc","size":"1.0000001",'
     b'"side":"SELL","event_type":"last_trade_price","timestamp":"1757908892600"}',
+    b'{"market":"' + M.encode() + b'","asset_id":"' + A.encode() + b'","price":"1e30","size":"NaN",'
+    b'"side":"SELL","event_type":"last_trade_price","timestamp":"1757908892650"}',
     b'{"market":"' + M.encode() + b'","asset_id":"' + A.encode() + b'","new_tick_size":"0.001",'
     b'"old_tick_size":"0.01","event_type":"tick_size_change","timestamp":"1757908892700"}',
 ]
@@ -78,9 +80,10 @@ def test_polymarket_tables_are_the_frames_exactly(tmp_path: Path, fmt: str) -> N
         (A, "ask", Decimal("0.52"), Decimal(0), Decimal("0.5"), Decimal("0.5"), "x2")]
     trades = table("last_trade_price", "ts")
     assert [(r["price"], r["size"], r["side"], r["transaction_hash"], r["bad_fields"]) for r in trades] == [
-        (Decimal("0.5"), Decimal("12.5"), "buy", "0xt", ""), (None, None, "sell", None, "price,size")]
+        (Decimal("0.5"), Decimal("12.5"), "buy", "0xt", ""), (None, None, "sell", None, "price,size"),
+        (None, None, "sell", None, "price,size")]
     if fmt == "envelope":
-        assert [r["nats_seq"] for r in trades] == [6, 7]
+        assert [r["nats_seq"] for r in trades] == [6, 7, 8]
     # book_top per asset: A's book after its two changes (the 0.52 ask removed, a 200 bid at 0.50 added)
     top = table("book_top", "ts")
     last_a = [r for r in top if r["asset_id"] == A][-1]
@@ -88,7 +91,7 @@ def test_polymarket_tables_are_the_frames_exactly(tmp_path: Path, fmt: str) -> N
     assert (last_a["ask_price_0"], last_a["ask_size_0"]) == (Decimal("0.5"), Decimal("150.000001"))
     assert last_a["ask_price_1"] is None
     summary = orjson.loads(result.output.strip().splitlines()[-1])
-    assert (summary["frames"], summary["not_exported"], summary["frames_with_bad_fields"]) == (6, 2, 1)
+    assert (summary["frames"], summary["not_exported"], summary["frames_with_bad_fields"]) == (7, 2, 2)
 
 
 def test_every_element_of_a_mixed_array_is_exported_and_types_filter_elements(tmp_path: Path) -> None:

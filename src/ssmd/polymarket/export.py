@@ -85,13 +85,15 @@ def _decimal(raw: object, typ: pa.Decimal128Type, wire: str, bad: list[str]) -> 
     except InvalidOperation:
         bad.append(wire)
         return None
-    exponent = value.as_tuple().exponent
-    if not value.is_finite() or not isinstance(exponent, int) or \
-            value != value.quantize(Decimal(1).scaleb(-typ.scale)) or \
-            abs(value) >= Decimal(10) ** (typ.precision - typ.scale):
+    # Finite and within the column first: quantizing a huge value would raise.
+    if not value.is_finite() or abs(value) >= Decimal(10) ** (typ.precision - typ.scale):
         bad.append(wire)
         return None
-    return value.quantize(Decimal(1).scaleb(-typ.scale))
+    exact = value.quantize(Decimal(1).scaleb(-typ.scale))
+    if exact != value:  # more places than the column holds: never rounded
+        bad.append(wire)
+        return None
+    return exact
 
 
 def _ms(raw: object, wire: str, bad: list[str]) -> int | None:
