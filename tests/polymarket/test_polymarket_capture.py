@@ -94,6 +94,7 @@ async def test_capture_archive_export_and_backtest_through_reconnects_and_a_sile
     finally:
         assert conn.terminate() == 0
         await sim.stop()
+    final = sent_lines(sim)  # a PONG or a reconnect's dump may have come after the settled reads
     assert [m.data for m in msgs] == sent
     assert all(m.subject == expected_subject(prefix, m.data, "polymarket") for m in msgs)
     logs = conn.logs()
@@ -118,7 +119,7 @@ async def test_capture_archive_export_and_backtest_through_reconnects_and_a_sile
     finally:
         assert archiver.terminate() == 0, archiver.logs()
     archived = [line for line in read_archive(archive / "polymarket") if not is_coverage(line)]
-    assert archived[:len(sent)] == sent and all(line == b"PONG" for line in archived[len(sent):])
+    assert len(archived) >= len(sent) and archived == final[:len(archived)]
     verified = run_ssmd("archive", "verify", archive / "polymarket")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
