@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ssmd.feed.base import UNPARSED, BookDelta, BookSnapshot, Kind, Lifecycle, TopOfBook, Trade
+from ssmd.feed.base import KEPT, UNPARSED, BookDelta, BookSnapshot, Kind, Lifecycle, TopOfBook, Trade
 from ssmd.polymarket import protocol
 from ssmd.polymarket.events import frame_events
 from ssmd.polymarket.feed import PolymarketFeed, PolymarketSession
@@ -40,10 +40,17 @@ def test_an_array_is_one_message_routed_by_its_first_element() -> None:
     assert [type(e) for e in events] == [BookDelta, BookDelta, BookSnapshot]  # every element's events
 
 
-@pytest.mark.parametrize("raw", [b"PONG", b"NO NEW ASSETS", b"INVALID OPERATION", b"[]", b"{}", b'{"market":"0x1"}',
-                                 b"[1,2]", b'"book"', b"{not json"])
+@pytest.mark.parametrize("raw", [b"INVALID OPERATION", b"[]", b"{}", b'{"market":"0x1"}', b"[1,2]", b'"book"',
+                                 b"{not json", b"PONG ", b"pong"])
 def test_text_words_and_frames_without_event_type_are_unparsed_never_errors(raw: bytes) -> None:
     assert protocol.route(raw) is UNPARSED
+    assert frame_events(raw) == []
+
+
+@pytest.mark.parametrize("raw", [b"PONG", b"NO NEW ASSETS"])
+def test_expected_text_words_are_kept_not_unparsed(raw: bytes) -> None:
+    """Kept raw on the unparsed subject like junk, but the connector neither warns nor counts them as data."""
+    assert protocol.route(raw) is KEPT
     assert frame_events(raw) == []
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from ssmd.config.capture import DiscoveryConfig
-from ssmd.feed.base import UNPARSED, BookDelta, BookSnapshot, DiscoveryError, Kind, Lifecycle
+from ssmd.feed.base import KEPT, UNPARSED, BookDelta, BookSnapshot, DiscoveryError, Kind, Lifecycle
 from ssmd.polymarket import protocol
 from ssmd.polymarket.discovery import discover_assets
 from ssmd.polymarket.events import frame_events
@@ -236,7 +236,8 @@ async def test_silent_socket_still_answers_ping_and_faults_are_all_in_the_sent_l
     assert sent == client.frames  # byte for byte, in order, text words included
     routes = [protocol.route(raw) for raw in sent]
     assert routes[0].kind is Kind.DATA and routes[0].type == "book"  # the array dump, routed by its first book
-    assert sum(r is UNPARSED for r in routes) == sent.count(b"PONG") + 1
+    assert sum(r is KEPT for r in routes) == sent.count(b"PONG") + 1  # and NO NEW ASSETS
+    assert not any(r is UNPARSED for r in routes)
 
 
 async def test_abrupt_disconnect_and_a_new_socket_resubscribes(make_sim: SimFactory, connect) -> None:  # type: ignore[no-untyped-def]

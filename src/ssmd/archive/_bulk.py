@@ -5,6 +5,10 @@ columnar export (a Python object per field). Here DuckDB reads the ``.jsonl.gz``
 included) on one thread, in file order, and hands over the fields a feed's column module asks for, each as its
 JSON text. A line that is not a JSON object comes back as a row with every column null (it is not exportable);
 blank lines are not frames. A file that is not a complete gzip stream raises :class:`ArchiveError` naming it.
+
+``raw``: instead of fields, each frame's whole text as column ``raw`` (null: a frame kept base64-encoded in an
+envelope), for feeds whose frames a fixed layout cannot hold (Polymarket's arrays); a line of a ``jsonl`` file
+that is not JSON (a text word) is still a row.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ _connection_lock = threading.Lock()
 @dataclass(frozen=True)
 class Batch:
     frames: pa.RecordBatch
-    """Columns ``type``, ``sid``, ``seq``, ``sending_ts_ms`` (text) and ``msg`` (struct of text/JSON fields)."""
+    """Columns ``type``, ``sid``, ``seq``, ``sending_ts_ms`` (text) and ``msg`` (struct of text/JSON fields); in
+    ``raw`` mode the one column ``raw`` (text)."""
     nats_seq: pa.Array | None
     """Envelope archives: the stream sequence of each frame."""
 
@@ -76,32 +81,22 @@ def sniff_envelope(path: Path, fmt: str) -> bool:
 
 
 def read_batches(path: Path, fmt: str, msg_fields: Collection[str], json_fields: Collection[str] = (),
-                 batch_rows: int = BATCH_ROWS, prefetch: bool = False) -> Iterator[Batch]:
+                 batch_rows: int = BATCH_ROWS, prefetch: bool = False, raw: bool = False) -> Iterator[Batch]:
     """Every frame of one archive file, in file order, as Arrow batches (see the module doc).
 
     ``prefetch``: DuckDB decodes the next batch on a thread of its own while the caller converts this one (both
     release the GIL for most of their work): a second core speeds up one large file. Off, all runs on one thread."""
-    batches = _read(path, fmt, msg_fields, json_fields, batch_rows)
+    batches = _read(path, fmt, msg_fields, json_fields, batch_rows, raw)
     return _prefetched(batches) if prefetch else batches
 
 
 def _read(path: Path, fmt: str, msg_fields: Collection[str], json_fields: Collection[str],
-          batch_rows: int) -> Iterator[Batch]:
+          batch_rows: int, raw: bool = False) -> Iterator[Batch]:
     envelope = sniff_envelope(path, fmt)
     struct = _struct(msg_fields, json_fields)
     with _safe_path(path) as source:
         quoted = str(source).replace("'", "''")
-        if envelope:
-            columns = f"{{seq: 'VARCHAR', data: 'STRUCT({_frame_columns(struct)})'}}"
-            select = "data.type AS type, data.sid AS sid, data.seq AS seq, data.sending_ts_ms AS sending_ts_ms, " \
-                     "data.msg AS msg, TRY_CAST(seq AS BIGINT) AS nats_seq"
-        else:
-            columns = "{" + ", ".join(f"{name}: '{typ}'" for name, typ in (
-                ("type", "VARCHAR"), ("sid", "VARCHAR"), ("seq", "VARCHAR"), ("sending_ts_ms", "VARCHAR"),
-                ("msg", struct))) + "}"
-            select = "type, sid, seq, sending_ts_ms, msg"
-        query = (f"SELECT {select} FROM read_json('{quoted}', format='newline_delimited', ignore_errors=true, "
-                 f"maximum_object_size={MAX_LINE}, columns={columns})")
+        query = _raw_query(quoted, envelope) if raw else _fields_query(quoted, envelope, struct)
         import duckdb
 
         connection = _duckdb().cursor()  # a cursor per read: safe if several threads export at once
@@ -119,6 +114,31 @@ def _read(path: Path, fmt: str, msg_fields: Collection[str], json_fields: Collec
         except (duckdb.Error, OSError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ArchiveError(f"{path}: unreadable: {message} (run ssmd archive verify)") from None
+
+
+def _fields_query(quoted: str, envelope: bool, struct: str) -> str:
+    if envelope:
+        columns = f"{{seq: 'VARCHAR', data: 'STRUCT({_frame_columns(struct)})'}}"
+        select = "data.type AS type, data.sid AS sid, data.seq AS seq, data.sending_ts_ms AS sending_ts_ms, " \
+                 "data.msg AS msg, TRY_CAST(seq AS BIGINT) AS nats_seq"
+    else:
+        columns = "{" + ", ".join(f"{name}: '{typ}'" for name, typ in (
+            ("type", "VARCHAR"), ("sid", "VARCHAR"), ("seq", "VARCHAR"), ("sending_ts_ms", "VARCHAR"),
+            ("msg", struct))) + "}"
+        select = "type, sid, seq, sending_ts_ms, msg"
+    return (f"SELECT {select} FROM read_json('{quoted}', format='newline_delimited', ignore_errors=true, "
+            f"maximum_object_size={MAX_LINE}, columns={columns})")
+
+
+def _raw_query(quoted: str, envelope: bool) -> str:
+    if envelope:
+        return (f"SELECT data::VARCHAR AS raw, TRY_CAST(seq AS BIGINT) AS nats_seq FROM read_json('{quoted}', "
+                f"format='newline_delimited', ignore_errors=true, maximum_object_size={MAX_LINE}, "
+                "columns={seq: 'VARCHAR', data: 'JSON'})")
+    # One text column per line, whatever it holds (JSON never holds a raw control character such as chr(1)).
+    return (f"SELECT raw FROM read_csv('{quoted}', columns={{'raw': 'VARCHAR'}}, delim=chr(1), quote='', "
+            f"escape='', header=false, auto_detect=false, compression='gzip', max_line_size={MAX_LINE}) "
+            "WHERE raw IS NOT NULL")
 
 
 _DONE = object()

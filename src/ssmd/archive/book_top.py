@@ -24,7 +24,7 @@ from typing import Any, cast
 import pyarrow as pa
 
 from ssmd.archive._window import Window
-from ssmd.feed.tables import DELTA, SEQ_ONLY, SNAPSHOT, BookEvents, ExportTables, Level, from_unscaled
+from ssmd.feed.tables import DELTA, LEVEL, SEQ_ONLY, SNAPSHOT, BookEvents, ExportTables, Level, from_unscaled
 
 DEFAULT_DEPTH = 10
 TS = pa.timestamp("ms", tz="UTC")
@@ -185,7 +185,7 @@ class BookTop:
                     snapshot = cast(tuple[list[Level], list[Level]], change)
                     book.reset(snapshot[0], snapshot[1])
                     book.valid = True
-            elif kind == DELTA:
+            elif kind in (DELTA, LEVEL):
                 if change is None or not book.snapped or book.snap_sid != sid:
                     book.valid = False
                 elif book.valid:
@@ -193,6 +193,8 @@ class BookTop:
                     price: int
                     size: int
                     is_bid, price, size = change  # type: ignore[misc]
+                    if kind == LEVEL:  # a new size: the change from the size the book has
+                        size -= (book.bids if is_bid else book.asks).get(price, 0)
                     book.apply(is_bid, price, size, depth)
             book.sid, book.seq, book.nats = sid, seq, nats
             if not grid:

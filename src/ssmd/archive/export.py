@@ -177,7 +177,7 @@ def _export_file(task: _Task) -> FileResult:
             with _no_gc():
                 offset = 0
                 for batch in read_batches(source.path, source.fmt, tables.msg_fields, tables.json_fields,
-                                          prefetch=task.prefetch):
+                                          prefetch=task.prefetch, raw=tables.raw_frames):
                     frames, nats_seq = batch.frames, batch.nats_seq
                     if task.dropped:
                         frames, nats_seq = _merged(frames, nats_seq, task.dropped, offset, result)
@@ -237,7 +237,7 @@ def _convert_batch(feed: ExportTables, frames: pa.RecordBatch, nats_seq: pa.Arra
                    book: bool, sink: _Sink, result: FileResult) -> None:
     types = feed.frame_types(frames)
     keep = _keep(feed, frames, types, options)
-    converted = feed.convert(frames, nats_seq, feed.tables_for(_allowed_types(types, options.types)))
+    converted = feed.convert(frames, nats_seq, _tables(feed, types, options))
     exported = converted.exported if keep is None else pc.and_(converted.exported, keep)
     typed = pc.sum(exported).as_py() or 0
     considered = len(types) if keep is None else (pc.sum(keep).as_py() or 0)
@@ -256,6 +256,15 @@ def _convert_batch(feed: ExportTables, frames: pa.RecordBatch, nats_seq: pa.Arra
     result.bad += len(bad_frames)
     if book and len(converted.book):
         result.events.append(converted.book)
+
+
+def _tables(feed: ExportTables, types: pa.Array, options: Options) -> frozenset[str] | None:
+    """The tables this batch goes into (``None``: all). A frame's type is its first element's, so for a feed whose
+    frames may be arrays of several types (``raw_frames``) the tables come from the filter alone: an element of
+    another type than its frame's still reaches its own table."""
+    if feed.raw_frames:
+        return None if options.types is None else feed.tables_for(options.types)
+    return feed.tables_for(_allowed_types(types, options.types))
 
 
 def _keep(feed: ExportTables, frames: pa.RecordBatch, types: pa.Array, options: Options) -> pa.Array | None:

@@ -72,6 +72,9 @@ class CaptureConfig(ConfigModel):
     ping_interval: float = Field(default=10.0, gt=0)
     dead_after: float = Field(default=30.0, gt=0)
     """No pong, or no frame at all from the server, for this long: the connection is dead."""
+    silent_after: float | None = Field(default=None, gt=0)
+    """A subscribed socket that delivers no data for this long (heartbeat answers aside) is reconnected; ``None``:
+    the feed's rule (Polymarket: 60 s; Kalshi: none)."""
     subscribe_timeout: float = Field(default=10.0, gt=0)
     backoff_max: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=10.0, gt=0)

@@ -102,6 +102,9 @@ class _Conn:
     last_pong: float = field(default_factory=time.monotonic)
     last_data: float = field(default_factory=time.monotonic)
     got_data: bool = False
+    commanded: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the first command is on the wire: a text heartbeat never goes first (Polymarket closes a socket
+    whose first frame is a ``PING`` with 1008)."""
     live: bool = False
     live_at_ms: int = 0
     """Wall-clock ms when the connection became subscribed (the earliest a loss on it can start)."""
@@ -272,8 +275,9 @@ class Shard:
         pinger = asyncio.create_task(self._ping(conn), name=f"shard-{self.index}-pinger")
         stopper = asyncio.create_task(stop.wait())
         watchers = {reader, pinger, stopper}
-        if self.feed.heartbeat.silent_after is not None:
-            watchers.add(asyncio.create_task(self._watch_silence(conn, self.feed.heartbeat.silent_after),
+        silent_after = self._cfg.silent_after or self.feed.heartbeat.silent_after
+        if silent_after is not None:
+            watchers.add(asyncio.create_task(self._watch_silence(conn, silent_after),
                                              name=f"shard-{self.index}-silence"))
         try:
             self._set_state(State.SUBSCRIBING)
@@ -356,11 +360,13 @@ class Shard:
         cid = command.id
         if cid is None:
             await conn.ws.send_str(command.frame.decode())
+            conn.commanded.set()
             return None
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         conn.waiting[cid] = future
         try:
             await conn.ws.send_str(command.frame.decode())
+            conn.commanded.set()
             return await asyncio.wait_for(future, self._cfg.subscribe_timeout)
         finally:
             conn.waiting.pop(cid, None)
@@ -369,6 +375,8 @@ class Shard:
         beat = self.feed.heartbeat
         if beat.text is not None:  # the exchange's own text heartbeat; any frame back counts as life
             text, every = beat.text, beat.interval or self._cfg.ping_interval
+            with contextlib.suppress(TimeoutError):  # the first beat: after the first command, or one interval
+                await asyncio.wait_for(conn.commanded.wait(), every)
             while True:
                 await asyncio.wait_for(conn.ws.send_str(text), self._cfg.dead_after)
                 await asyncio.sleep(every)
@@ -456,11 +464,12 @@ class Shard:
                     submit(subj, raw, headers, token, t0)
                 elif kind is Kind.CONTROL:
                     self._on_control(conn, route, raw)
-                else:
-                    metrics.unparsed.inc()
+                else:  # UNPARSED, or KEPT: a control word the feed expects (not data, no warning)
                     metrics.count_received("unparsed")
-                    log.warning("frame without JSON or type, published raw to %s", self._unparsed,
-                                extra={"shard": self.index, "conn": conn_id, "bytes": len(raw)})
+                    if kind is not Kind.KEPT:
+                        metrics.unparsed.inc()
+                        log.warning("frame without JSON or type, published raw to %s", self._unparsed,
+                                    extra={"shard": self.index, "conn": conn_id, "bytes": len(raw)})
                     headers = {"Ssmd-Received-Ns": str(received_ns), "Ssmd-Conn": conn_id,
                                "Nats-Msg-Id": f"{conn_id}:{conn.frames}"}
                     submit(self._unparsed, raw, headers, "unparsed", t0)

@@ -6,6 +6,7 @@ Services (connector, archiver, archive tools, agent, ``ssmd up``) receive a :cla
 """
 
 from ssmd.feed.base import (
+    KEPT,
     UNPARSED,
     BookDelta,
     BookSnapshot,
@@ -29,7 +30,7 @@ from ssmd.feed.base import (
 from ssmd.feed.registry import feed_name_for, feed_names, get_feed, is_feed
 
 __all__ = [
-    "UNPARSED", "BookDelta", "BookSnapshot", "Command", "Credentials", "DiscoveryError", "Event", "Feed",
+    "KEPT", "UNPARSED", "BookDelta", "BookSnapshot", "Command", "Credentials", "DiscoveryError", "Event", "Feed",
     "FeedAuthError", "Gap", "Heartbeat", "Kind", "Lifecycle", "Reply", "Route", "Session", "SimAuth", "TopOfBook",
     "Trade",
     "feed_name_for", "feed_names", "get_feed", "is_feed",

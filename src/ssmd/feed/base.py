@@ -47,6 +47,10 @@ class Kind(enum.Enum):
     DATA = "data"
     CONTROL = "control"
     UNPARSED = "unparsed"
+    KEPT = "kept"
+    """A control word the feed expects (Polymarket's ``PONG``): published raw on the unparsed subject like
+    UNPARSED, but neither warned about per frame nor counted as data (a socket that only answers the heartbeat
+    is still silent)."""
 
 
 class Route(msgspec.Struct, frozen=True, gc=False):
@@ -68,6 +72,8 @@ class Route(msgspec.Struct, frozen=True, gc=False):
 
 UNPARSED = Route(Kind.UNPARSED)
 """Frames that are not JSON (or not the feed's JSON): published raw to ``{prefix}.json.unparsed._``, counted."""
+KEPT = Route(Kind.KEPT)
+"""A known control word, kept raw on ``{prefix}.json.unparsed._`` (see :attr:`Kind.KEPT`)."""
 
 
 # -- normalised events -----------------------------------------------------------------------------------------
@@ -175,7 +181,7 @@ class _RouteInfo:
 
     @property
     def type(self) -> str | None:
-        return None if self.route.kind is Kind.UNPARSED else self.route.type
+        return None if self.route.kind in (Kind.UNPARSED, Kind.KEPT) else self.route.type
 
     @property
     def key(self) -> str | None:

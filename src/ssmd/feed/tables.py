@@ -20,8 +20,9 @@ from ssmd.feed.registry import feed_names
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SNAPSHOT, DELTA, SEQ_ONLY = 0, 1, 2
-"""Kinds of :data:`BookEvent`: a whole book, one level change, a reply that only consumes a sequence number."""
+SNAPSHOT, DELTA, SEQ_ONLY, LEVEL = 0, 1, 2, 3
+"""Kinds of :data:`BookEvent`: a whole book, one level change, a reply that only consumes a sequence number, one
+level's new size (feeds that send a level's size rather than its change, such as Polymarket)."""
 
 Level = tuple[int, int]
 """``(price ticks, size ticks)``: the unscaled integers of the feed's price and size decimal types."""
@@ -29,7 +30,7 @@ Level = tuple[int, int]
 BookEvent = tuple[int, int, "str | None", "int | None", "int | None", "int | None", object, "int | None"]
 """``(frame, kind, market, sid, seq, ts_ms, change, nats_seq)``. ``change`` for a snapshot: ``(bids, asks)`` as
 :data:`Level` lists; for a delta: ``(is_bid, price, size change)``; ``None`` when the frame could not be read well
-enough to apply (the book becomes invalid until its next snapshot)."""
+enough to apply (the book becomes invalid until its next snapshot); for a level: ``(is_bid, price, new size)``."""
 
 
 @dataclass
@@ -68,6 +69,9 @@ class ExportTables(Protocol):
     """The fields the bulk reader extracts from each frame's payload, as text."""
     json_fields: frozenset[str]
     """Of those, the ones extracted as raw JSON (where a string and a number mean different things)."""
+    raw_frames: bool
+    """The bulk reader hands over each frame's whole text as column ``raw`` instead (frames that are arrays, or
+    whose fields are not under ``msg``)."""
 
     def tables_for(self, types: Collection[str]) -> frozenset[str]:
         """The tables frames of these types go into."""

@@ -24,6 +24,7 @@ class KalshiTables:
     """The book frames' types and their subject token (``orderbook``)."""
     msg_fields = columns.MSG_FIELDS
     json_fields = columns.JSON_FIELDS
+    raw_frames = False
 
     def tables_for(self, types: Collection[str]) -> frozenset[str]:
         return frozenset(columns.TABLE_OF_TYPE[t] for t in types if t in columns.TABLE_OF_TYPE)

@@ -8,9 +8,11 @@ Framing (``../shared/polymarket-protocol.md`` §2): a text frame is one JSON obj
 - an object: type token = its ``event_type`` (sanitised), key = its ``market`` (the condition id), lowercased;
 - an array: ONE message per frame (the raw bytes are never split), routed by its FIRST element: arrays mix
   markets, and splitting would make the archive differ from what was received;
-- anything else (the text words, JSON without ``event_type``, an empty array): :data:`~ssmd.feed.base.UNPARSED`,
-  which the connector publishes raw to ``{env}.polymarket.json.unparsed._`` and counts. The text words are
-  kept there rather than as data so that a socket that only answers ``PING`` still looks silent.
+- the expected text words (``PONG``, ``NO NEW ASSETS``): :data:`~ssmd.feed.base.KEPT`, published raw to
+  ``{env}.polymarket.json.unparsed._`` without a warning per frame, and not data, so that a socket that only
+  answers ``PING`` still looks silent;
+- anything else (``INVALID OPERATION``, JSON without ``event_type``, an empty array, junk):
+  :data:`~ssmd.feed.base.UNPARSED`, published raw to the same subject, counted and warned about.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import msgspec
 import orjson
 
 from ssmd.bus.subjects import sanitize_token
-from ssmd.feed.base import UNPARSED, Kind, Route
+from ssmd.feed.base import KEPT, UNPARSED, Kind, Route
 
 WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 WS_PATH = "/ws/market"
@@ -33,6 +35,8 @@ PING = "PING"
 PONG = b"PONG"
 INVALID_OPERATION = b"INVALID OPERATION"
 NO_NEW_ASSETS = b"NO NEW ASSETS"
+KEPT_WORDS = frozenset({PONG, NO_NEW_ASSETS})
+"""Text words that are part of a healthy session (kept, not warned about)."""
 PING_INTERVAL = 10.0
 """Seconds between text ``PING`` frames (the docs' value; the official examples' 50 s gets sockets closed)."""
 SILENT_AFTER = 60.0
@@ -91,7 +95,7 @@ def route(raw: bytes) -> Route:
     except msgspec.ValidationError:
         head = _tolerant(raw)
     except msgspec.DecodeError:
-        return UNPARSED
+        return KEPT if raw in KEPT_WORDS else UNPARSED
     if isinstance(head, list):
         if not head:
             return UNPARSED
