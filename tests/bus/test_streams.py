@@ -106,14 +106,15 @@ async def test_check_capture(nats_server: EmbeddedNats, unique_name: str) -> Non
         await nc.close()
 
 
-def test_stream_ensure_unreachable_nats_exits_2(tmp_path: Path) -> None:
-    """No NATS at the URL: exit 2 and one line that names the URL."""
+@pytest.mark.parametrize("command", ["ensure", "info"])
+def test_stream_command_unreachable_nats_exits_2(tmp_path: Path, command: str) -> None:
+    """No NATS at the URL: exit 2 and one error line, no traceback (both stream commands)."""
     from ssmd.bus.embedded import free_port
 
     env = env_file(tmp_path, "nowhere", f"nats://127.0.0.1:{free_port()}")
-    out = run_ssmd("stream", "ensure", "--env", str(env), env=UNREACHABLE_NATS_ENV)
+    out = run_ssmd("stream", command, "--env", str(env), env=UNREACHABLE_NATS_ENV)
     assert out.returncode == 2
-    assert "cannot connect to NATS" in out.stderr
+    assert "cannot connect to NATS" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_bad_nats_connect_timeout_exits_2_naming_the_variable(tmp_path: Path) -> None:

@@ -149,3 +149,22 @@ async def test_orderbook_depth_limits_levels(make_sim: Any, http: aiohttp.Client
     assert [row[0] for row in book["yes_dollars"]] == [f"{p / 100:.4f}" for p in best_yes]
     async with http.get(f"{server.rest_url}/markets/{m.ticker}/orderbook?depth=x") as resp:
         assert resp.status == 400
+
+
+async def test_bad_paging_is_400(make_sim: Any, http: aiohttp.ClientSession) -> None:
+    """A limit out of range or a cursor the simulator never handed out gets 400 with Kalshi's error body, on both
+    paged lists (each with its own bound)."""
+    server = await make_sim()
+    cases = {
+        "/markets?limit=0": "limit must be between 1 and 1000",
+        "/markets?limit=1001": "limit must be between 1 and 1000",
+        "/events?limit=201": "limit must be between 1 and 200",
+        "/markets?cursor=not-a-cursor": "limit and cursor must come from a previous response",
+        "/events?limit=ten": "limit and cursor must come from a previous response",
+    }
+    for path, message in cases.items():
+        async with http.get(f"{server.rest_url}{path}") as resp:
+            assert resp.status == 400, path
+            assert (await resp.json())["error"] == {"code": "invalid_parameters", "message": message}, path
+    async with http.get(f"{server.rest_url}/events?limit=200") as resp:
+        assert resp.status == 200

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ssmd.config import ConfigError, load_environment, parse_duration
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
 
 
 @click.group("nats")
@@ -92,15 +96,23 @@ def ensure(env_path: str, max_age: str, replicas: int | None, allow_fewer_replic
     sys.exit(asyncio.run(_ensure(url, spec, allow_fewer_replicas)))
 
 
-async def _ensure(url: str, spec: object, allow_fewer_replicas: bool) -> int:
+async def _connect(url: str) -> Client | None:
+    """The stream commands' connection; ``None`` once the reason it failed is printed (the caller exits 2)."""
     from ssmd.bus.connect import NatsUnavailable, connect
+
+    try:
+        return await connect(url, "ssmd-stream")
+    except NatsUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        return None
+
+
+async def _ensure(url: str, spec: object, allow_fewer_replicas: bool) -> int:
     from ssmd.bus.streams import StreamConflict, StreamSpec, StreamUnavailable, ensure_stream
 
     assert isinstance(spec, StreamSpec)
-    try:
-        nc = await connect(url, "ssmd-stream")
-    except NatsUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
+    nc = await _connect(url)
+    if nc is None:
         return 2
     try:
         info, action = await ensure_stream(nc.jetstream(), spec, allow_fewer_replicas)
@@ -140,13 +152,10 @@ async def _info(url: str, name: str) -> int:
     import orjson
     from nats.js.errors import NotFoundError
 
-    from ssmd.bus.connect import NatsUnavailable, connect
     from ssmd.bus.streams import StreamUnavailable, placement, retry_transient
 
-    try:
-        nc = await connect(url, "ssmd-stream")
-    except NatsUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
+    nc = await _connect(url)
+    if nc is None:
         return 2
     try:
         info = await retry_transient(lambda: nc.jetstream().stream_info(name), f"stream {name}")

@@ -27,13 +27,17 @@ _PATTERNS = {
     r"^[^:\s]+:[^:\s]+$": "expected NAME:VERSION, like trade:v1",
 }
 _MAPPING = ("model_type", "model_attributes_type", "dataclass_type")
-_LIST = ("list_type", "tuple_type", "set_type", "frozen_set_type", "iterable_type")
-_TEXT = ("string_type", "string_unicode", "string_sub_type")
-_WHOLE = ("int_type", "int_parsing", "int_from_float", "int_parsing_size")
-_NUMBER = ("float_type", "float_parsing", "decimal_type", "decimal_parsing")
-_BOOL = ("bool_type", "bool_parsing")
-_DATE = ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_past",
-         "date_future")
+_EXPECTED = {kind: words for kinds, words in (
+    (("dict_type",), "a mapping"),
+    (("list_type", "tuple_type", "set_type", "frozen_set_type", "iterable_type"), "a list"),
+    (("string_type", "string_unicode", "string_sub_type"), "text"),
+    (("int_type", "int_parsing", "int_from_float", "int_parsing_size"), "a whole number"),
+    (("float_type", "float_parsing", "decimal_type", "decimal_parsing"), "a number"),
+    (("bool_type", "bool_parsing"), "true or false"),
+    (("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_past",
+      "date_future"), "a date like 2026-01-31"),
+) for kind in kinds}
+"""pydantic error type -> what the field expected, in YAML words."""
 _BOUNDS = {"greater_than_equal": ("ge", "of at least"), "less_than_equal": ("le", "of at most"),
            "greater_than": ("gt", "greater than"), "less_than": ("lt", "less than")}
 
@@ -59,20 +63,8 @@ def describe(err: ErrorDetails, root: type[BaseModel]) -> str:
         return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind in _MAPPING:
         return f"expected {_mapping_of(_model_named(root, ctx.get('class_name')))}{got}"
-    if kind == "dict_type":
-        return f"expected a mapping{got}"
-    if kind in _LIST:
-        return f"expected a list{got}"
-    if kind in _TEXT:
-        return f"expected text{got}"
-    if kind in _WHOLE:
-        return f"expected a whole number{got}"
-    if kind in _NUMBER:
-        return f"expected a number{got}"
-    if kind in _BOOL:
-        return f"expected true or false{got}"
-    if kind in _DATE:
-        return f"expected a date like 2026-01-31{got}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}{got}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         want = choices[0] if len(choices) == 1 else f"one of {', '.join(choices)}"

@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 
 from ssmd.feed.base import BACKFILL_MARKER, Backfill, Credentials
+from ssmd.kalshi.frames import rfc3339_ms
 from ssmd.kalshi.rest import RestError, get_json, pages
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,8 @@ def _epoch_ms(value: Any) -> int | None:
     """RFC 3339 (``2026-01-02T03:04:05.678Z``) or Unix seconds -> epoch ms; ``None`` if neither."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value * 1000)
-    if isinstance(value, str) and value:
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return int(parsed.timestamp() * 1000)
+    if isinstance(value, str):
+        return rfc3339_ms(value)
     return None
 
 

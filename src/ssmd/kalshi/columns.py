@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from ssmd.feed.tables import DELTA, SEQ_ONLY, SNAPSHOT, BookEvents, Converted, Level
 from ssmd.kalshi import _vector as vec
+from ssmd.kalshi import values as v
 from ssmd.kalshi._vector import PRICE, QTY, Converter
 from ssmd.kalshi._vector import Converted as Values
 
@@ -66,7 +67,7 @@ BOOK_TYPES = frozenset({"orderbook_snapshot", "orderbook_delta"})
 SEQ_CONTROL = frozenset({"ok", "unsubscribed"})
 """Replies that may consume a seq of their sid (``ssmd.kalshi.book`` advances on them only when next in line)."""
 
-_SNAPSHOT_SIDES = {side: (f"{side}_dollars_fp", f"{side}_dollars", side) for side in ("yes", "no")}
+_SNAPSHOT_SIDES = {side: tuple(wire for wire, _ in v.FIELDS["orderbook_snapshot"][side]) for side in ("yes", "no")}
 _HEAD_TS = ("determination_ts", "settled_ts", "open_ts", "close_ts", "created_ts")
 _SNAPSHOT_FIELDS = {"market_ticker", "ts_ms", "time", "ts", *(n for names in _SNAPSHOT_SIDES.values() for n in names)}
 
@@ -100,62 +101,39 @@ class Col:
     """``values._Reader.required_text``: an empty or missing value is ``""`` and named in ``bad_fields``."""
 
 
-_TS_COL = Col("ts", (("ts_ms", vec.epoch_ms), ("time", vec.seconds_ms), ("ts", vec.seconds_ms)))
-
-_TABLES: dict[str, tuple[Col, ...]] = {  # in the order values.py reads them (the order of bad_fields)
-    "trades": (
-        Col("trade_id", (("trade_id", vec.text),)),
-        Col("market_ticker", (("market_ticker", vec.text),), required=True),
-        Col("yes_price", (("yes_price_dollars", _dollars), ("yes_price", _cents))),
-        Col("no_price", (("no_price_dollars", _dollars), ("no_price", _cents))),
-        Col("count", (("count_fp", _qty), ("count", _qty))),
-        Col("taker_side", (("taker_outcome_side", vec.side), ("taker_side", vec.side),
-                           ("taker_book_side", vec.book_side), ("side", vec.side))),
-        _TS_COL,
-        Col("is_block_trade", (("is_block_trade", vec.flag),)),
-    ),
-    "tickers": (
-        Col("market_ticker", (("market_ticker", vec.text),), required=True),
-        Col("market_id", (("market_id", vec.text),)),
-        Col("price", (("price_dollars", _dollars), ("price", _cents))),
-        Col("yes_bid", (("yes_bid_dollars", _dollars), ("yes_bid", _cents))),
-        Col("yes_ask", (("yes_ask_dollars", _dollars), ("yes_ask", _cents))),
-        Col("yes_bid_size", (("yes_bid_size_fp", _qty), ("yes_bid_size", _qty))),
-        Col("yes_ask_size", (("yes_ask_size_fp", _qty), ("yes_ask_size", _qty))),
-        Col("last_trade_size", (("last_trade_size_fp", _qty), ("last_trade_size", _qty))),
-        Col("volume", (("volume_fp", _qty), ("volume", _qty))),
-        Col("open_interest", (("open_interest_fp", _qty), ("open_interest", _qty))),
-        Col("dollar_volume", (("dollar_volume", _qty),)),
-        Col("dollar_open_interest", (("dollar_open_interest", _qty),)),
-        _TS_COL,
-    ),
-    "orderbook_deltas": (
-        Col("market_ticker", (("market_ticker", vec.text),), required=True),
-        Col("side", (("side", vec.side),)),
-        Col("price", (("price_dollars", _dollars), ("price", _cents))),
-        Col("delta", (("delta_fp", _qty), ("delta", _qty))),
-        _TS_COL,
-    ),
-    "market_lifecycle": (
-        Col("open_ts", (("open_ts", vec.seconds),)),
-        Col("close_ts", (("close_ts", vec.seconds),)),
-        Col("determination_ts", (("determination_ts", vec.seconds),)),
-        Col("settled_ts", (("settled_ts", vec.seconds),)),
-        _TS_COL,
-        Col("market_ticker", (("market_ticker", vec.text),), required=True),
-        Col("event_type", (("event_type", vec.text),)),
-        Col("result", (("result", vec.text),)),
-        Col("settlement_value", (("settlement_value_dollars", vec.settlement(PRICE)),
-                                 ("settlement_value", vec.settlement(PRICE)))),
-    ),
-    "event_lifecycle": (
-        Col("event_ticker", (("event_ticker", vec.text),), required=True),
-        Col("series_ticker", (("series_ticker", vec.text),)),
-        Col("title", (("title", vec.text),)),
-        Col("subtitle", (("subtitle", vec.text), ("sub_title", vec.text))),
-        _TS_COL,
-    ),
+_VECTOR: dict[str, Converter] = {
+    v.DOLLARS: _dollars, v.CENTS: _cents, v.COUNT: _qty, v.TEXT: vec.text, v.SIDE: vec.side,
+    v.BOOK_SIDE: vec.book_side, v.FLAG: vec.flag, v.EPOCH_MS: vec.epoch_ms, v.SECONDS_MS: vec.seconds_ms,
+    v.SECONDS: vec.seconds, v.SETTLEMENT: vec.settlement(PRICE),
 }
+"""``values`` unit -> its column converter. A wire name in :data:`JSON_FIELDS` arrives as JSON text, so a dollar
+amount there is read by ``vec.settlement`` (as the export always did)."""
+
+_KEYS = {  # table -> (frame type, its required key, where values.parse_* reads it: the order of bad_fields)
+    "trades": ("trade", "market_ticker", 1),
+    "tickers": ("ticker", "market_ticker", 0),
+    "orderbook_deltas": ("orderbook_delta", "market_ticker", 0),
+    "market_lifecycle": ("market_lifecycle_v2", "market_ticker", 5),
+    "event_lifecycle": ("event_lifecycle", "event_ticker", 0),
+}
+
+
+def _converter(wire: str, unit: str) -> Converter:
+    if wire in JSON_FIELDS and unit in (v.DOLLARS, v.SETTLEMENT):
+        return _VECTOR[v.SETTLEMENT]
+    return _VECTOR[unit]
+
+
+def _table(frame_type: str, key: str, key_at: int) -> tuple[Col, ...]:
+    """One table's columns, from :data:`ssmd.kalshi.values.FIELDS` (the one field table), in values' read order."""
+    cols = [Col("ts" if name == "ts_ms" else name, tuple((wire, _converter(wire, unit)) for wire, unit in cands))
+            for name, cands in v.FIELDS[frame_type].items()]
+    cols.insert(key_at, Col(key, ((key, vec.text),), required=True))
+    return tuple(cols)
+
+
+_TABLES: dict[str, tuple[Col, ...]] = {table: _table(*spec) for table, spec in _KEYS.items()}
+_SNAPSHOT_TS = tuple((wire, _converter(wire, unit)) for wire, unit in v.FIELDS["orderbook_snapshot"]["ts_ms"])
 
 
 # --- book changes (on the YES price scale) ------------------------------------------------------------------
@@ -421,7 +399,7 @@ def _snapshots(msg: _Fields, idx: pa.Array, tail: tuple[pa.Array, ...], book: Bo
             if any(flags):
                 bad.wire.append((pa.array(flags), name))
             parts.append((side_index, levels.only(take)))
-    ts = _first(n, pa.int64(), msg, _TS_COL.candidates, bad, "ts")
+    ts = _first(n, pa.int64(), msg, _SNAPSHOT_TS, bad, "ts")
     ts = _time_fallback(ts, msg)
     rows = pa.concat_arrays([pa.array(p.rows, pa.int64()) for _, p in parts]) if parts else pa.array([], pa.int64())
     side = pa.concat_arrays([pa.repeat(pa.scalar(i, pa.int8()), len(p.rows)) for i, p in parts]) if parts else \

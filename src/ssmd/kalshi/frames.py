@@ -243,12 +243,19 @@ def _to_ms(value: object, already_ms: bool = False) -> int | None:
         if already_ms or value > 10**11:  # seconds until the year 5138; larger is already ms
             return int(value)
         return int(value * 1000)
-    if isinstance(value, str) and value:
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return int(parsed.timestamp() * 1000)
+    if isinstance(value, str):
+        return rfc3339_ms(value)
     return None
+
+
+def rfc3339_ms(text: str) -> int | None:
+    """An RFC 3339 time (``2026-01-02T03:04:05.678Z``; no zone is UTC) as epoch ms; ``None`` if it is not one."""
+    if not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)

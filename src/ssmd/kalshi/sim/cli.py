@@ -93,20 +93,10 @@ def kalshi(
 
 async def _serve(config: SimConfig) -> None:
     from ssmd.kalshi.sim.server import SimServer
-    from ssmd.runtime.logging import setup_logging
-    from ssmd.runtime.shutdown import shutdown_event
+    from ssmd.sim.serve import serve_until_stopped
 
-    setup_logging()
-    stop = shutdown_event()
     server = SimServer(config)
-    await server.start()
-    print(f"ssmd sim kalshi listening on {server.url}", flush=True)
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=config.duration)
-    except TimeoutError:
-        pass
-    finally:
-        await server.stop()
+    await serve_until_stopped(server, lambda: f"ssmd sim kalshi listening on {server.url}", config.duration)
 
 
 @click.command("keygen")

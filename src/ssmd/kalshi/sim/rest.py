@@ -17,7 +17,7 @@ import base64
 import bisect
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -61,6 +61,23 @@ def _iso_ms(ms: int) -> str:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _paging(q: Mapping[str, str], default: int, most: int) -> tuple[int, int] | web.Response:
+    """``(limit, offset)`` of a paged list request (the cursor is an opaque offset), or its 400 reply."""
+    try:
+        limit = int(q.get("limit", str(default)))
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else 0
+    except ValueError:
+        return _error(400, "invalid_parameters", "limit and cursor must come from a previous response")
+    if not 1 <= limit <= most:
+        return _error(400, "invalid_parameters", f"limit must be between 1 and {most}")
+    return limit, offset
+
+
+def _next_cursor(nxt: int, total: int) -> str:
+    """The cursor of the page starting at ``nxt``; ``""`` after the last page."""
+    return base64.urlsafe_b64encode(str(nxt).encode()).decode() if nxt < total else ""
 
 
 class Rest:
@@ -158,13 +175,10 @@ class Rest:
 
     async def get_markets(self, request: web.Request) -> web.Response:
         q = request.query
-        try:
-            limit = int(q.get("limit", "100"))
-            offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else 0
-        except ValueError:
-            return _error(400, "invalid_parameters", "limit and cursor must come from a previous response")
-        if not 1 <= limit <= 1000:
-            return _error(400, "invalid_parameters", "limit must be between 1 and 1000")
+        paging = _paging(q, 100, 1000)
+        if isinstance(paging, web.Response):
+            return paging
+        limit, offset = paging
         markets = self._markets()
         if status := q.get("status"):
             if status not in STATUS_FILTER:
@@ -179,8 +193,7 @@ class Rest:
             wanted = set(tickers.split(","))
             markets = [m for m in markets if m.ticker in wanted]
         page = markets[offset:offset + limit]
-        nxt = offset + limit
-        cursor = base64.urlsafe_b64encode(str(nxt).encode()).decode() if nxt < len(markets) else ""
+        cursor = _next_cursor(offset + limit, len(markets))
         return web.json_response({"markets": [self.market(m) for m in page], "cursor": cursor})
 
     def _find(self, request: web.Request) -> Market | None:
@@ -222,13 +235,10 @@ class Rest:
         events = list(model.events.values()) if model else []
         if series := q.get("series_ticker"):
             events = [e for e in events if e.series_ticker == series]
-        try:
-            limit = int(q.get("limit", "200"))
-            offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else 0
-        except ValueError:
-            return _error(400, "invalid_parameters", "limit and cursor must come from a previous response")
-        if not 1 <= limit <= 200:
-            return _error(400, "invalid_parameters", "limit must be between 1 and 200")
+        paging = _paging(q, 200, 200)
+        if isinstance(paging, web.Response):
+            return paging
+        limit, offset = paging
         nested = q.get("with_nested_markets", "false").lower() == "true"
         by_event: dict[str, list[Market]] = {}
         for m in self._markets():
@@ -238,8 +248,7 @@ class Rest:
                 return _error(400, "invalid_parameters", f"status must be one of {', '.join(EVENT_STATUS)}")
             events = [e for e in events if _event_status(by_event.get(e.event_ticker, [])) == status]
         page = events[offset:offset + limit]
-        nxt = offset + limit
-        cursor = base64.urlsafe_b64encode(str(nxt).encode()).decode() if nxt < len(events) else ""
+        cursor = _next_cursor(offset + limit, len(events))
         body = [self.event(e, by_event.get(e.event_ticker, []) if nested else None) for e in page]
         return web.json_response({"events": body, "cursor": cursor})
 
