@@ -43,18 +43,10 @@ def polymarket(host: str, port: int, markets: int, closed_markets: int, rate: fl
 
 async def _serve(config: PolySimConfig) -> None:
     from ssmd.polymarket.sim.server import PolySim
-    from ssmd.runtime.logging import setup_logging
-    from ssmd.runtime.shutdown import shutdown_event
+    from ssmd.sim.serve import serve_until_stopped
 
-    setup_logging()
-    stop = shutdown_event()
     server = PolySim(config)
-    await server.start()
     # one line, the WebSocket URL last (``ssmd up`` and the test helpers read it); Gamma is on the same port
-    print(f"ssmd sim polymarket (Gamma GET {server.rest_url}/markets) listening on {server.url}", flush=True)
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=config.duration)
-    except TimeoutError:
-        pass
-    finally:
-        await server.stop()
+    await serve_until_stopped(
+        server, lambda: f"ssmd sim polymarket (Gamma GET {server.rest_url}/markets) listening on {server.url}",
+        config.duration)
