@@ -22,7 +22,7 @@ async def trickle(env: StreamEnv, payloads: list[bytes]) -> None:
     piece = max(1, len(payloads) // 20)
     for start in range(0, len(payloads), piece):
         await env.publish(payloads[start : start + piece])
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # about 1 s a cycle: a fast archiver still has messages in flight when killed
 
 
 async def test_kill_9_twenty_times_during_100k_messages(tmp_path: Path, stream_env: StreamEnv) -> None:
