@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nats
+import pytest
 
 from ssmd.bus.cluster import EmbeddedCluster
 from ssmd.bus.embedded import EmbeddedNats, free_port
@@ -64,6 +65,7 @@ async def test_stream_ensure_r3_reports_placement_and_refuses_to_lower(nats_clus
         await nc.close()
 
 
+@pytest.mark.slow
 async def test_ensure_waits_through_a_leader_election(nats_cluster: EmbeddedCluster) -> None:
     """Right after the leader's node dies, ensure_stream waits for the new leader instead of failing."""
     nc = await nats.connect(nats_cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)

@@ -12,6 +12,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from _cluster import CONNECTOR_CAPTURE, all_current, archiver, client, leader_of, r3_stream, until
 
 from ssmd.agent.backtest import archive_frames, run_backtest
@@ -31,6 +32,7 @@ from ssmd.testing import (
 )
 
 
+@pytest.mark.slow
 async def test_killing_the_leader_then_the_services_node_loses_nothing(nats_cluster: EmbeddedCluster,
                                                                         tmp_path: Path) -> None:
     cluster = nats_cluster

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from _cluster import CONNECTOR_CAPTURE, archiver, client, leader_of, r3_stream, until
 
 from ssmd.bus.cluster import EmbeddedCluster
@@ -19,6 +20,7 @@ from ssmd.testing import ConnectorProc, Sim, archived_lines, run_ssmd, stream_me
 BUFFER = 250
 
 
+@pytest.mark.slow
 async def test_quorum_lost_is_loud_and_what_was_buffered_is_delivered_once(nats_cluster: EmbeddedCluster,
                                                                              tmp_path: Path) -> None:
     cluster = nats_cluster

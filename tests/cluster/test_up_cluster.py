@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
+import pytest
 
 from ssmd.config import load_archiver, load_environment
 from ssmd.testing import archived_lines
@@ -30,6 +31,7 @@ def test_cluster_plan_points_everything_at_every_node(tmp_path: Path) -> None:
         assert "sync_interval: always" in config and config.count("nats-route://") == 2
 
 
+@pytest.mark.slow
 def test_up_cluster_runs_the_demo_and_archives_every_frame(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     run = subprocess.run([sys.executable, "-m", "ssmd", "up", "--cluster", "3", "--duration", "5s", "--data-dir",

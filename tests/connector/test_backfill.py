@@ -37,6 +37,7 @@ async def _rest_trades(sim: Sim) -> list[dict[str, Any]]:
                 return out
 
 
+@pytest.mark.slow
 async def test_outages_are_backfilled_once_and_marked(stream: Setup, sim: Sim) -> None:
     """Two outages (the connection dropped, the next reconnects refused) while the simulator keeps trading:
     after each, the connector backfills over REST. The WebSocket copy is still exactly what was sent; the

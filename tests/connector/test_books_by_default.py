@@ -83,6 +83,7 @@ def lifecycle(sim: Sim, event_type: str, after: int) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 async def test_guide_env_subscribes_every_open_book_follows_new_and_settled_and_records_coverage(
         own_nats: EmbeddedNats, tmp_path: Path, tap: CoverageTap) -> None:
     """prod-nats.yaml unchanged (NATS_URL, --ws-url): the book of every open market is subscribed (coverage events
@@ -144,6 +145,7 @@ async def test_guide_env_subscribes_every_open_book_follows_new_and_settled_and_
     assert {e.run for e in tap.events} == {tap.events[0].run}  # one process, one run
 
 
+@pytest.mark.slow
 async def test_archiver_counts_uncovered_seconds_while_the_only_connector_is_dead(
         stream: Setup, tmp_path: Path) -> None:
     """One connector (heartbeat 0.5 s), the archiver on the guide's filter: ssmd_coverage_uncovered_seconds_total

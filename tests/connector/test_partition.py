@@ -116,6 +116,7 @@ async def _open_markets(sim: Sim) -> set[str]:
         return {m["ticker"] for m in (await r.json())["markets"]}
 
 
+@pytest.mark.slow
 async def test_two_partitions_capture_every_market_once_across_refreshes(
     stream: Setup, churning_sim: Sim, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import duckdb
 import orjson
+import pytest
 import yaml
 
 from ssmd.bus.embedded import EmbeddedNats
@@ -46,6 +47,7 @@ async def _fault(sim: PolySim, path: str, body: dict[str, Any] | None = None) ->
         assert resp.status == 200, await resp.text()
 
 
+@pytest.mark.slow
 async def test_capture_archive_export_and_backtest_through_reconnects_and_a_silent_socket(
         nats_server: EmbeddedNats, unique_name: str, tmp_path: Path) -> None:
     """Discovery through Gamma, the array-framed dump, deltas, PONGs and ``NO NEW ASSETS`` (kept on unparsed,
