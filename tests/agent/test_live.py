@@ -53,7 +53,7 @@ async def test_live_fires_equal_backtest_fires(nats_server: EmbeddedNats, unique
     samples = await asyncio.to_thread(samples_path.read_bytes)
     frames = [*samples.splitlines(), *market_session(2500, seed=11), b"garbage{"]
     root = write_archive(tmp_path / "archive", frames, per_file=700)
-    backtest = run_backtest(archive_frames(root), load_signals(SIGNALS))
+    backtest = run_backtest(archive_frames(root, raw=True), load_signals(SIGNALS))
     assert len(backtest.outcomes) > 100  # every signal kind fires in this data
     assert {o.fire.signal for o in backtest.outcomes} == {"price_cross", "spread_wide", "volume_spike",
                                                           "flow_imbalance", "market_status"}
@@ -61,7 +61,7 @@ async def test_live_fires_equal_backtest_fires(nats_server: EmbeddedNats, unique
     js = nc.jetstream()
     stream = await capture_stream(js, env)
     try:
-        replay = [raw for raw, _ in archive_frames(root)]  # the archive's frames, in the archive's order
+        replay = [raw for raw, _ in archive_frames(root, raw=True)]  # the archive's frames, in the archive's order
         await publish_frames(js, env, replay)
         async with running(nats_server.url, env, "agent"):
             await wait_until(lambda: _acked_through(js, stream, "agent", len(replay)), what="all frames acked")

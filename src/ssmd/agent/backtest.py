@@ -135,13 +135,15 @@ def archive_frames(
     end: str | None = None,
     types: Sequence[str] | None = None,
     tickers: Sequence[str] | None = None,
+    raw: bool = False,
 ) -> Iterator[tuple[bytes, int | None]]:
     """``(raw, seq)`` of the frames in an archive (root, feed, day dir or file), in file order. ``types`` (frame types
-    or subject tokens such as ``orderbook``) and ``tickers`` select the frames a live subject filter would."""
+    or subject tokens such as ``orderbook``) and ``tickers`` select the frames a live subject filter would. The merged
+    view by default; ``raw=True``: every archived copy, i.e. exactly what a live agent on the stream consumed."""
     import ssmd.archive
 
     for frame in ssmd.archive.open(path, start=_when(start), end=_when(end), types=types or None,
-                                   tickers=tickers or None):
+                                   tickers=tickers or None, raw=raw):
         yield frame.raw, frame.seq
 
 
