@@ -77,11 +77,17 @@ class StreamEnv:
 
     async def publish(self, payloads: list[bytes], kind: str = "ticker") -> None:
         """Publish to the stream and wait until it has stored them all (core publishes are async)."""
+        await self.send(payloads, kind)
+        await self.wait_stored()
+
+    async def send(self, payloads: list[bytes], kind: str = "ticker") -> None:
+        """Publish and flush, without waiting for the stream to store them."""
         for i, payload in enumerate(payloads):
             await self.nc.publish(f"{self.prefix}.json.{kind}.T{i % 7}", payload)
         self.sent += len(payloads)
         await self.nc.flush()
 
+    async def wait_stored(self) -> None:
         async def stored() -> bool:
             return bool((await self.js.stream_info(self.stream)).state.last_seq >= self.sent)
 
