@@ -51,7 +51,8 @@ def main() -> None:
     frames = _frames(800)
 
     def routed(batch: list[bytes]) -> None:
-        route_of, session, subjects, data = feed.route, feed.session(), {}, Kind.DATA
+        route_of, session, data = feed.route, feed.session(), Kind.DATA
+        subjects: dict[tuple[str, str | None], str] = {}
         for raw in batch:
             route = route_of(raw)
             if route.kind is data:

@@ -11,10 +11,15 @@ import nats
 import pytest
 
 from ssmd.bus.embedded import EmbeddedNats
+from ssmd.bus.headers import FrameHeaders
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.publisher import JetStreamPublisher
 from ssmd.testing import wait_until
+
+
+def with_id(msg_id: str) -> FrameHeaders:
+    return FrameHeaders(time.time_ns(), msg_id=msg_id)
 
 
 async def _stream(nc: nats.NATS, name: str) -> str:
@@ -37,7 +42,7 @@ async def test_full_buffer_drops_newest_counts_logs_and_reports(own_nats: Embedd
         await wait_until(lambda: not nc.is_connected, what="the client to notice NATS is gone")
         with caplog.at_level(logging.ERROR, logger="ssmd.connector.publisher"):
             for i in range(15):
-                pub.submit(f"{unique_name}.kalshi.json.trade.X", b"%d" % i, {"Nats-Msg-Id": f"m{i}"}, "trade",
+                pub.submit(f"{unique_name}.kalshi.json.trade.X", b"%d" % i, with_id(f"m{i}"), "trade",
                            time.perf_counter())
         assert pub.dropped == 5
         assert metrics.dropped._value.get() == 5
@@ -62,7 +67,7 @@ async def test_subject_no_stream_captures_is_held_and_reported_not_lost(nats_ser
     pub = JetStreamPublisher(nc, stream, ConnectorMetrics(), publish_timeout=1.0)
     await pub.start()
     try:
-        pub.submit(f"elsewhere.{unique_name}.x", b"{}", {"Nats-Msg-Id": "a"}, "trade", time.perf_counter())
+        pub.submit(f"elsewhere.{unique_name}.x", b"{}", with_id("a"), "trade", time.perf_counter())
         def reported() -> bool:
             reason = pub.not_ready_reason() or ""
             return "no stream" in reason or "error" in reason
@@ -84,7 +89,7 @@ async def test_same_msg_id_is_stored_once(nats_server: EmbeddedNats, unique_name
     await pub.start()
     try:
         for _ in range(3):
-            pub.submit(f"{unique_name}.kalshi.json.trade.A", b'{"type":"trade"}', {"Nats-Msg-Id": "c1:2:7"},
+            pub.submit(f"{unique_name}.kalshi.json.trade.A", b'{"type":"trade"}', with_id("c1:2:7"),
                        "trade", time.perf_counter())
         assert await pub.drain(10) == 0
         assert (await nc.jetstream().stream_info(stream)).state.messages == 1
@@ -103,7 +108,7 @@ async def test_frames_are_stored_in_submit_order(nats_server: EmbeddedNats, uniq
     await pub.start()
     try:
         for i in range(2000):
-            pub.submit(f"{unique_name}.kalshi.json.ticker.T{i % 7}", b"%d" % i, {"Nats-Msg-Id": f"o{i}"},
+            pub.submit(f"{unique_name}.kalshi.json.ticker.T{i % 7}", b"%d" % i, with_id(f"o{i}"),
                        "ticker", time.perf_counter())
         assert await pub.drain(20) == 0
         js = nc.jetstream()
@@ -126,8 +131,8 @@ async def test_frame_bigger_than_max_payload_is_a_reported_drop_not_a_stall(nats
     await pub.start()
     try:
         subject = f"{unique_name}.kalshi.json.orderbook.A"
-        pub.submit(subject, b"x" * (nc.max_payload + 1), {"Nats-Msg-Id": "big"}, "orderbook", time.perf_counter())
-        pub.submit(subject, b"{}", {"Nats-Msg-Id": "after"}, "orderbook", time.perf_counter())
+        pub.submit(subject, b"x" * (nc.max_payload + 1), with_id("big"), "orderbook", time.perf_counter())
+        pub.submit(subject, b"{}", with_id("after"), "orderbook", time.perf_counter())
         assert await pub.drain(20) == 0
         assert (pub.dropped, metrics.dropped._value.get()) == (1, 1)
         sub = await nc.jetstream().subscribe(f"{unique_name}.kalshi.>", ordered_consumer=True, stream=stream)

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import aiohttp
 
+from ssmd.bus.headers import FrameHeaders
 from ssmd.bus.subjects import subject
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.connector.sinks import Sink
@@ -109,7 +110,6 @@ class Backfiller:
         for key, raw in frames:
             route = route_of(raw)
             t0 = time.perf_counter()
-            headers = {"Nats-Msg-Id": f"backfill:{key}", "Ssmd-Received-Ns": str(time.time_ns()),
-                       "Ssmd-Conn": conn, "Ssmd-Backfill": "rest"}
+            headers = FrameHeaders(time.time_ns(), conn=conn, msg_id=f"backfill:{key}", backfill="rest")
             submit(subject(prefix, route.type, route.key), raw, headers, route.type, t0)
             counter.inc()

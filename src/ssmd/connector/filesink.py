@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ssmd.archive_format.members import Origin
 from ssmd.archive_format.writer import ArchiveWriter, Record
-from ssmd.bus.headers import CONNECTION, INSTANCE
+from ssmd.bus.headers import FrameHeaders
 from ssmd.config import parse_duration
 from ssmd.connector.metrics import ConnectorMetrics
 from ssmd.feed.registry import feed_or_default
@@ -70,7 +70,7 @@ class FileSink:
     def pending(self) -> int:
         return len(self._buffer) + self._writing
 
-    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
+    def submit(self, subject: str, payload: bytes, headers: FrameHeaders, type_token: str, t0: float) -> None:
         if len(self._buffer) >= self._max_buffer:
             self.dropped += 1
             self._metrics.dropped.inc()
@@ -78,10 +78,8 @@ class FileSink:
                 log.error("file sink buffer full: DROPPING frames (%d so far): %s", self.dropped, self._error)
             return
         self._seq += 1
-        received = int(headers.get("Ssmd-Received-Ns") or time.time_ns())
-        instance, connection = headers.get(INSTANCE), headers.get(CONNECTION)
-        origin = Origin(instance, connection) if instance is not None or connection is not None else None
-        self._buffer.append((Record(payload, self._seq, subject, received, origin), type_token, t0))
+        origin = Origin(None, headers.conn) if headers.conn is not None else None
+        self._buffer.append((Record(payload, self._seq, subject, headers.received_ns, origin), type_token, t0))
         self._idle.clear()
         self._wake.set()
 

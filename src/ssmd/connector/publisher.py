@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 
-from ssmd.bus.headers import DROPPED_BEFORE, INSTANCE
+from ssmd.bus.headers import DROPPED_BEFORE, INSTANCE, FrameHeaders
 from ssmd.bus.publish import Outgoing, Publisher, TooLarge
 from ssmd.connector.metrics import ConnectorMetrics
 
@@ -81,16 +81,15 @@ class JetStreamPublisher:
     def acked(self) -> int:
         return self._pub.acked
 
-    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
-        """Queue one frame; never blocks. ``headers`` must already hold its ``Nats-Msg-Id``."""
+    def submit(self, subject: str, payload: bytes, headers: FrameHeaders, type_token: str, t0: float) -> None:
+        """Queue one frame; never blocks."""
         pub = self._pub
         if pub.pending >= self._max_buffer:
             self._drop()
             return
-        if self._unreported_drops:
-            headers[DROPPED_BEFORE] = str(self._unreported_drops)  # the archiver records the gap in the manifest
-        # The reader's own keys and values (numbers, ids it made): formatted here without nats-py's per-call checks.
-        encoded = "".join([f"{k}: {v}\r\n" for k, v in headers.items()]).encode()
+        encoded = headers.encode()
+        if self._unreported_drops:  # the archiver records the gap in the manifest
+            encoded += b"%s: %d\r\n" % (DROPPED_BEFORE.encode(), self._unreported_drops)
         try:
             pub.submit(subject, payload, encoded, type_token, t0)
         except TooLarge as exc:  # NATS cannot carry it: a counted, logged drop the archive records, not a stall

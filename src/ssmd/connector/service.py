@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from ssmd import naming
+from ssmd.bus.headers import FrameHeaders
 from ssmd.bus.streams import StreamConflict, StreamUnavailable, check_capture
 from ssmd.config import EnvironmentConfig, FeedConfig
 from ssmd.config.instance import default_instance
@@ -201,8 +202,7 @@ class Connector:
         if self.sink is None:
             return
         self._coverage_sent += 1
-        headers = {"Nats-Msg-Id": f"{self.coverage.run}:coverage:{self._coverage_sent}",
-                   "Ssmd-Received-Ns": str(time.time_ns())}
+        headers = FrameHeaders(time.time_ns(), msg_id=f"{self.coverage.run}:coverage:{self._coverage_sent}")
         self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.perf_counter())
 
     def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:

@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ssmd.bus.headers import FrameHeaders
+
 
 class Sink(Protocol):
     dropped: int
@@ -21,8 +23,8 @@ class Sink(Protocol):
 
     async def stop(self) -> None: ...
 
-    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
-        """Take one frame. ``headers`` holds ``Nats-Msg-Id`` and the ``Ssmd-*`` metadata."""
+    def submit(self, subject: str, payload: bytes, headers: FrameHeaders, type_token: str, t0: float) -> None:
+        """Take one frame with its ``Nats-Msg-Id`` and ``Ssmd-*`` metadata."""
 
     async def drain(self, limit_s: float) -> int:
         """Make everything submitted durable within ``limit_s`` s; return how many frames are not."""
@@ -50,8 +52,8 @@ class MemorySink:
     async def stop(self) -> None:
         return None
 
-    def submit(self, subject: str, payload: bytes, headers: dict[str, str], type_token: str, t0: float) -> None:
-        self.frames.append((subject, payload, headers))
+    def submit(self, subject: str, payload: bytes, headers: FrameHeaders, type_token: str, t0: float) -> None:
+        self.frames.append((subject, payload, headers.as_dict()))
 
     async def drain(self, limit_s: float) -> int:
         return 0

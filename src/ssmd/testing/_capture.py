@@ -15,6 +15,7 @@ import yaml
 
 from ssmd import naming
 from ssmd.bus.embedded import EmbeddedNats
+from ssmd.bus.headers import BACKFILL
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.coverage.events import TYPE as COVERAGE_TYPE
 from ssmd.coverage.events import is_coverage
@@ -129,7 +130,7 @@ def coverage_filter(prefix: str) -> str:
 
 def is_backfill(msg: Any) -> bool:
     """A frame the connector fetched again over REST after an outage (not in the simulator's sent-log)."""
-    return bool(msg.headers and "Ssmd-Backfill" in msg.headers)
+    return bool(msg.headers and BACKFILL in msg.headers)
 
 
 async def drain_and_compare(sim: Sim, setup: Setup, settle: float = 60.0, ordered: bool = True) -> list[Any]:
