@@ -140,6 +140,7 @@ async def test_frames_delivered_again_are_acked_not_reevaluated(nats_server: Emb
         for durable in ("first", "again"):  # the second consumer delivers the same stream seqs once more
             await js.add_consumer(stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL))
             sub = await js.pull_subscribe_bind(durable, stream)
+            runtime._next_delivery = 1  # a new consumer: its deliveries are numbered from 1
             msgs = await sub.fetch(2, timeout=30)
             await runtime._handle(js, msgs, stop)
             await wait_until(lambda d=durable: _acked_through(js, stream, d, 2), what=f"{durable} acked")
@@ -150,8 +151,46 @@ async def test_frames_delivered_again_are_acked_not_reevaluated(nats_server: Emb
         await nc.close()
 
 
+async def test_a_delivery_lost_in_transit_recreates_the_consumer_after_the_last_frame_evaluated(
+    nats_server: EmbeddedNats, unique_name: str
+) -> None:
+    """A jump in the consumer's delivery sequence (a frame lost in transit when a node died) stops evaluation
+    before the jump and acks only what was evaluated; the re-created consumer delivers the lost frame and the ones
+    after it, in stream order, so the state sees every frame once and in order."""
+    env = unique_name
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    stream = await capture_stream(js, env)
+    try:
+        frames = [trade(M, price, 1, "yes", T0 + i * 1000) for i, price in enumerate((0.55, 0.61, 0.62))]
+        await publish_frames(js, env, frames)
+        runtime = Runtime(LiveConfig(nats_url=nats_server.url, subjects=(f"{env}.kalshi.json.>",), durable="d"),
+                          load_signals(["price_cross[threshold=0.6]"]))
+        sub, fires_stream = await runtime._bind(js)
+        await runtime._open_publisher(nc, fires_stream)
+        stop = asyncio.Event()
+        first, _lost, third = await sub.fetch(3, timeout=30)
+        assert await runtime._handle(js, [first, third], stop) is not None
+        async def floor() -> int:
+            return int((await js.consumer_info(stream, "d")).ack_floor.stream_seq)
+
+        await wait_until(lambda: floor(), what="the first frame acked")
+        assert await floor() == 1
+        assert runtime.engine.frames == 1 and runtime.last_seq == 1
+        sub = await runtime._start_consumer(js)
+        again = await sub.fetch(2, timeout=30)
+        assert [m.data for m in again] == frames[1:]
+        assert await runtime._handle(js, again, stop) is None
+        await wait_until(lambda: _acked_through(js, stream, "d", 3), what="every frame acked")
+        assert runtime.engine.frames == 3 and runtime.engine.markets[M].volume.total == 3
+        assert [f["seq"] for f in await read_fires(js, env)] == [2]  # the crossing, from the frame lost at first
+    finally:
+        await nc.close()
+
+
 def test_stream_position_read_from_both_ack_subject_forms() -> None:
-    """The stream seq and pending count come from the ack subject in its 9-token and 12-token (domain) forms."""
+    """The stream seq, the consumer's delivery seq and the pending count come from the ack subject in its 9-token
+    and 12-token (domain) forms."""
     from nats.aio.msg import Msg
 
     from ssmd.agent.live import _position
@@ -159,4 +198,4 @@ def test_stream_position_read_from_both_ack_subject_forms() -> None:
     short = Msg(_client=None, subject="p.kalshi.json.trade.X", reply="$JS.ACK.S.d.1.42.7.1795619670956553894.9")  # type: ignore[arg-type]
     domain = Msg(_client=None, subject="p.kalshi.json.trade.X",  # type: ignore[arg-type]
                  reply="$JS.ACK.hub.ACCHASH.S.d.1.43.8.1795619670956553894.5.rnd")
-    assert (_position(short), _position(domain)) == ((42, 9), (43, 5))
+    assert (_position(short), _position(domain)) == ((42, 7, 9), (43, 8, 5))

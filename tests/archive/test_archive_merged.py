@@ -288,8 +288,8 @@ def test_content_keys_are_forgotten_after_the_window() -> None:
 
 async def test_through_real_archive_files(tmp_path: Path) -> None:
     """The capture written by the archive writer (origins in the files, several rotated files, a coverage line):
-    ``ssmd.archive.open``, ``cat``, ``export`` give the merged view, ``--raw`` every copy, and ``verify`` is clean
-    (copies from two instances are redundancy, not duplicates)."""
+    ``ssmd.archive.open``, ``cat``, ``export`` and ``agent backtest`` give the merged view, ``--raw`` every copy,
+    and ``verify`` is clean (copies from two instances are redundancy, not duplicates)."""
     lines, exchange, tickers = capture(7, {"a": [(0, 40), (55, 120)], "b": [(0, 70), (80, 120)]}, gap_at=90)
     coverage = CoverageEvent(feed="kalshi", instance="a", run="r1", event="subscribed", ts_ms=1_770_000_000_000,
                              conn="a0", channel="trade", markets="all").encode()
@@ -331,6 +331,11 @@ async def test_through_real_archive_files(tmp_path: Path) -> None:
 
     report = verify(tmp_path)
     assert report.ok, [str(p) for d in report.days for p in d.problems]
+
+    for flags, view in (((), frames), (("--raw",), list(ssmd.archive.open(tmp_path, raw=True)))):
+        backtest = run_ssmd("agent", "backtest", "--signals", "volume_spike", "--archive", tmp_path, "--json", *flags)
+        assert backtest.returncode == 0, backtest.stderr
+        assert orjson.loads(backtest.stdout)["frames"] == len(view) > 0, flags
 
 
 def exchange_trades(lines: list[Line]) -> set[str]:

@@ -17,12 +17,13 @@ async def test_normal_flow_every_frame_once_byte_identical(stream: Setup, sim: S
         assert conn.terminate() == 0
 
 
-async def test_headers_carry_receipt_time_connection_sid_seq_and_msg_id(stream: Setup, sim: Sim) -> None:
-    """Metadata lives in headers: Ssmd-Received-Ns, Ssmd-Conn, Ssmd-Sid, Ssmd-Seq (when the frame has one),
-    Nats-Msg-Id = conn:sid:seq for sequenced frames."""
+async def test_headers_carry_instance_receipt_time_connection_sid_seq_and_msg_id(stream: Setup, sim: Sim) -> None:
+    """Metadata lives in headers: Ssmd-Instance (``SSMD_INSTANCE``), Ssmd-Received-Ns, Ssmd-Conn, Ssmd-Sid,
+    Ssmd-Seq (when the frame has one), Nats-Msg-Id = conn:sid:seq for sequenced frames, conn:n for the others,
+    and Nats-Expected-Stream."""
     import orjson
 
-    conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
+    conn = ConnectorProc(stream.workdir, stream.env_path, sim.url, environ={"SSMD_INSTANCE": "zone-a"})
     try:
         await conn.wait_ready()
         await sim.wait_sent(200)
@@ -33,6 +34,7 @@ async def test_headers_carry_receipt_time_connection_sid_seq_and_msg_id(stream: 
     for m in msgs:
         frame = orjson.loads(m.data)
         h = m.headers
+        assert h["Ssmd-Instance"] == "zone-a" and h["Nats-Expected-Stream"] == stream.stream
         assert int(h["Ssmd-Received-Ns"]) > 1_700_000_000 * 10**9
         assert h["Ssmd-Conn"]
         assert h["Ssmd-Sid"] == str(frame["sid"])
@@ -42,6 +44,6 @@ async def test_headers_carry_receipt_time_connection_sid_seq_and_msg_id(stream: 
             assert h["Nats-Msg-Id"] == f"{h['Ssmd-Conn']}:{frame['sid']}:{frame['seq']}"
         else:
             assert "Ssmd-Seq" not in h
-            assert h["Nats-Msg-Id"].startswith(h["Ssmd-Conn"] + ":")
+            assert h["Nats-Msg-Id"].startswith(h["Ssmd-Conn"] + ":") and h["Nats-Msg-Id"].count(":") == 1
     assert sequenced > 0
     assert len({m.headers["Nats-Msg-Id"] for m in msgs}) == len(msgs)

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, wait_until
+from ssmd.coverage.events import decode, is_coverage
+from ssmd.testing import ConnectorProc, Setup, Sim, drain_and_compare, stream_messages, wait_until
 
 CHANNELS = 4
 """The default capture: global ticker, trade and market_lifecycle_v2, one subscription each, and the books of the
@@ -19,7 +20,8 @@ async def test_terminal_error_is_followed_by_a_resubscribe_and_loses_nothing(
 ) -> None:
     """After the exchange kills every subscription with a terminal error, the connector counts the error,
     subscribes again without reconnecting, data flows on the new sids, and every frame sent is in the stream
-    exactly once."""
+    exactly once. The coverage ledger gets a ``dropped`` event per subscription (the window until the resubscribe
+    is not captured), each followed by ``subscribed`` again."""
     conn = ConnectorProc(stream.workdir, stream.env_path, sim.url)
     try:
         await conn.wait_ready()
@@ -39,7 +41,14 @@ async def test_terminal_error_is_followed_by_a_resubscribe_and_loses_nothing(
         status, _ = await conn.get("/ready")
         assert status == 200
         await drain_and_compare(sim, stream)
+        events = [decode(m.data) for m in await stream_messages(stream.nats.url, stream.stream, f"{stream.prefix}.>")
+                  if is_coverage(m.data)]
     finally:
         assert conn.terminate() == 0
+    dropped = [e for e in events if e.event == "dropped"]
+    assert len(dropped) == CHANNELS and all((e.cause or "").startswith(f"error {code}:") for e in dropped), dropped
+    for e in dropped:
+        assert any(later.event == "subscribed" and later.channel == e.channel and later.ts_ms >= e.ts_ms
+                   for later in events), e
     logs = conn.logs()
     assert len(re.findall(rf"resubscribed \S+ after error {code}", logs)) == CHANNELS, logs[-3000:]

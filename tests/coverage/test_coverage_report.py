@@ -140,6 +140,21 @@ def test_market_level_seq_gap_and_deliberate_unsubscribe() -> None:
     assert uncovered_seconds(report) == 12.0 == uncovered_seconds(report, ("kalshi", "book"))
 
 
+def test_a_subscription_the_exchange_dropped_is_a_gap_until_subscribed_again_unless_another_instance_has_it(
+) -> None:
+    """Alone, a dropped ticker subscription is a gap (cause: the exchange's error) until the resubscribe; the other
+    channels of the connection stay covered. With a second instance subscribed meanwhile there is no gap."""
+    script = [(0, "a.subscribed", ("ticker", "all", 0)), (0, "a.subscribed", ("trade", "all", 0)),
+              (30, "a.dropped", ("ticker", "all", "error 17: Internal error", 0)),
+              (31, "a.subscribed", ("ticker", "all", 0))]
+    report = build([decode(r) for r in _events(script)])
+    assert [(g.start_ms - T0_MS, g.end_ms - T0_MS) for g in report.gaps] == [(30_000, 31_000)]
+    assert [c.unit for c in report.gaps[0].channels] == [("kalshi", "ticker")]
+    assert [(c.event, c.cause) for c in report.gaps[0].causes] == [("dropped", "error 17: Internal error")]
+    both = _events([*script, (0, "b.subscribed", ("ticker", "all", 0))], instances=("a", "b"))
+    assert build([decode(r) for r in both]).gaps == []
+
+
 def test_an_instance_alone_killed_leaves_a_gap_until_the_end_asked_for() -> None:
     raw = _events([(0, "a.subscribed", ("trade", "all"))])
     events = [decode(r) for r in raw if decode(r).ts_ms <= T0_MS + 50_000]  # kill -9 after the beat at 50 s

@@ -14,6 +14,8 @@ class AgentMetrics:
                                 registry=r)
         self.redelivered = Counter("ssmd_agent_redelivered_frames",
                                    "Redelivered frames already evaluated (acked, not evaluated twice)", registry=r)
+        self.resyncs = Counter("ssmd_agent_resyncs", "Consumer re-created at the frame after the last one evaluated, "
+                               "because a delivery was lost in transit (a NATS node died)", registry=r)
         self.fires = Counter("ssmd_agent_fires", "Fires published (JetStream-acked)", ["signal"], registry=r)
         self.signal_errors = Counter("ssmd_agent_signal_errors", "Exceptions raised by a signal's evaluate()",
                                      ["signal"], registry=r)

@@ -121,8 +121,10 @@ async def _bad_input_as_exit_2(run: Awaitable[None], also: tuple[type[Exception]
               help="write fires here: .jsonl, or .parquet (needs ssmd[parquet])")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--feed", "feed_name", default=None, help="the feed of the archive (default: its feed directory)")
+@click.option("--raw", is_flag=True, help="every archived copy of every frame (what a live agent on the stream "
+              "consumed) instead of the merged view")
 def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, end: str | None, types: str | None,
-             tickers: str | None, out: Path | None, as_json: bool, feed_name: str | None) -> None:
+             tickers: str | None, out: Path | None, as_json: bool, feed_name: str | None, raw: bool) -> None:
     """Run signals over archived frames; print fires per signal/market and the price move 1/5/15 min later."""
     from ssmd.agent.backtest import archive_feed, archive_frames, format_summary, run_backtest, write_fires
     from ssmd.archive import ArchiveError
@@ -136,7 +138,7 @@ def backtest(signal_specs: tuple[str, ...], archive: Path, start: str | None, en
     except (ArchiveError, ValueError) as exc:
         fail(str(exc))
     try:
-        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers)), signals, feed)
+        result = run_backtest(archive_frames(archive, start, end, _csv(types), _csv(tickers), raw), signals, feed)
     except (ArchiveError, ValueError) as exc:
         fail(str(exc))
     if out is not None:

@@ -6,6 +6,14 @@ fire carries ``Nats-Msg-Id = {stream seq}:{signal}:{market}``, so a retried publ
 window is stored once. A redelivered frame the engine already evaluated is acked without being evaluated again
 (state would double-count it). State lives in memory: after a restart of the agent itself, windows fill again
 from the frames the durable consumer still has to deliver.
+
+Order: frames are evaluated in stream order, as a backtest over the archive reads them (live == backtest). A
+delivery lost in transit (the node serving the agent died with it in flight) would break that: JetStream delivers
+newer frames at once and the lost one only after ``ack_wait``, and the AckAll of a newer frame would ack it unseen.
+Each delivery carries the consumer's delivery sequence, which counts every delivery without a hole, so a lost one
+shows as a jump: the agent then evaluates up to the jump and re-creates its consumer at the next frame after the
+last one it evaluated (the archiver does the same with its own consumer). The consumer is re-created the same
+way at start-up, so frames a previous process received but did not ack come first, not after ``ack_wait``.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import nats.errors
@@ -108,6 +116,9 @@ class Runtime:
         self.health = HealthServer(config.health_addr, self.metrics.registry, self._health, self._ready,
                                          extra_routes=[web.get("/", _on_root)])
         self.last_seq = 0
+        self._next_delivery = 1
+        self._stream = ""
+        self._consumer: ConsumerConfig | None = None
         self.published = 0
         self.nc: Client | None = None
         self._publisher: Publisher | None = None
@@ -162,7 +173,8 @@ class Runtime:
         except (StreamConflict, StreamUnavailable) as exc:
             raise AgentSetupError(str(exc)) from None
         fires_stream = await self._ensure_fires_stream(js, info.config.num_replicas or 1)
-        consumer = ConsumerConfig(
+        self._stream = stream
+        self._consumer = ConsumerConfig(
             durable_name=cfg.durable,
             ack_policy=AckPolicy.ALL,  # frames are handled in order, so one ack per batch is exact
             ack_wait=cfg.ack_wait_s,
@@ -172,14 +184,34 @@ class Runtime:
                else {"filter_subjects": list(cfg.subjects)}),
         )
         try:
-            await js.add_consumer(stream, consumer)
+            sub = await self._start_consumer(js)
         except Exception as exc:
             raise AgentSetupError(f"cannot create durable consumer {cfg.durable!r} on {stream}: {exc}") from None
-        sub = await js.pull_subscribe_bind(cfg.durable, stream)
         self._bound = True
         log.info("agent consuming", extra={"stream": stream, "subjects": list(cfg.subjects), "durable": cfg.durable,
                                            "signals": [s.id for s in self.engine.signals]})
         return sub, fires_stream
+
+    async def _start_consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        """(Re)create the durable consumer so that its first delivery is the frame after the last one evaluated (or,
+        in a new process, acked), with no delivery of an older frame pending behind newer ones (module docstring).
+        A consumer that does not exist yet starts where ``--deliver`` says."""
+        assert self._consumer is not None
+        durable, stream = self._consumer.durable_name, self._stream
+        assert durable is not None
+        config = self._consumer
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            info = None
+        done = max(self.last_seq, info.ack_floor.stream_seq if info is not None and info.ack_floor else 0)
+        if info is not None or done:
+            config = replace(config, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=done + 1)
+        if info is not None:
+            await js.delete_consumer(stream, durable)
+        await js.add_consumer(stream, config)
+        self._next_delivery = 1
+        return await js.pull_subscribe_bind(durable, stream)
 
     async def _open_publisher(self, nc: Client, fires_stream: str) -> None:
         self._publisher = Publisher(nc, fires_stream, on_acked=self._fire_stored, on_retry=self._fires_retried,
@@ -218,10 +250,27 @@ class Runtime:
                 await backoff.wait(stop)
                 continue
             backoff.reset()
-            if msgs:
-                await self._handle(js, msgs, stop)
+            if not msgs:
+                continue
+            lost = await self._handle(js, msgs, stop)
+            if lost is not None:
+                log.warning("a delivery was lost (%s): re-creating the consumer after stream seq %d", lost,
+                            self.last_seq)
+            while lost is not None and not stop.is_set():
+                try:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await self._start_consumer(js)
+                    self.metrics.resyncs.inc()
+                    lost = None
+                except Exception as exc:  # no quorum yet, say: the cluster elects a leader, then this works
+                    log.debug("re-creating the consumer failed: %s", exc)
+                    await backoff.wait(stop)
 
-    async def _handle(self, js: JetStreamContext, msgs: list[Msg], stop: asyncio.Event) -> None:
+    async def _handle(self, js: JetStreamContext, msgs: list[Msg], stop: asyncio.Event) -> str | None:
+        """Evaluate a batch in order and ack it once its fires are stored. Returns why the consumer must be
+        re-created (a delivery was lost before one of these; the frames from there on are left unevaluated and
+        unacked), else ``None``."""
         engine, metrics = self.engine, self.metrics
         on_frame = engine.on_frame
         observe = metrics.eval_seconds.observe
@@ -230,8 +279,15 @@ class Runtime:
         evaluated = 0
         unparsed_before = engine.unparsed
         pending = None
+        lost = None
+        last: Msg | None = None
         for msg in msgs:
-            seq, pending = _position(msg)
+            seq, delivery, pending = _position(msg)
+            if delivery != self._next_delivery:
+                lost = f"expected delivery {self._next_delivery}, got {delivery} (stream seq {seq})"
+                break
+            self._next_delivery += 1
+            last = msg
             if seq <= self.last_seq:
                 metrics.redelivered.inc()
                 continue
@@ -250,16 +306,18 @@ class Runtime:
             metrics.unparsed.inc(engine.unparsed - unparsed_before)
         self._count_signal_errors()
         if outgoing and not await self._publish(outgoing, stop):
-            return  # stopping with fires unstored: leave the frames unacked so they are redelivered
-        try:
-            await msgs[-1].ack()  # AckAll: one ack covers the whole batch, sent only now that its fires are stored
-        except nats.errors.Error as exc:  # failing over: the next batch's ack covers this one, or it is redelivered
-            log.debug("ack failed: %s", exc)
+            return None  # stopping with fires unstored: leave the frames unacked so they are redelivered
+        if last is not None:
+            try:
+                await last.ack()  # AckAll: one ack covers the batch, sent only now that its fires are stored
+            except nats.errors.Error as exc:  # failing over: the next ack covers this one, or it is redelivered
+                log.debug("ack failed: %s", exc)
         metrics.last_seq.set(self.last_seq)
         if pending is not None:
             metrics.lag_messages.set(pending)
         if engine.clock is not None:
             metrics.lag_seconds.set(max(0.0, time.time() - engine.clock / 1000))
+        return lost
 
     async def _publish(self, outgoing: list[tuple[str, bytes, str, Fire]], stop: asyncio.Event) -> bool:
         """Publish every fire and wait for its ack; the publisher retries (same msg id) until stored. Returns False
@@ -315,12 +373,13 @@ async def serve_idle(health_addr: str, stop: asyncio.Event, metrics: AgentMetric
         await health.stop()
 
 
-def _position(msg: Msg) -> tuple[int, int]:
-    """(stream seq, messages pending) from the ack subject (:func:`ssmd.bus.acks.parse_ack_subject`)."""
+def _position(msg: Msg) -> tuple[int, int, int]:
+    """(stream seq, the consumer's delivery seq, messages pending) from the ack subject
+    (:func:`ssmd.bus.acks.parse_ack_subject`)."""
     delivery = parse_ack_subject(msg.reply)
     if delivery is None:
         raise ValueError(f"not a JetStream message (reply subject {msg.reply!r})")
-    return delivery.stream_seq, delivery.pending
+    return delivery.stream_seq, delivery.consumer_seq, delivery.pending
 
 
 async def _close(nc: Client) -> None:

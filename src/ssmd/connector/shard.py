@@ -544,6 +544,8 @@ class Shard:
             if reply.dropped and sid is not None:
                 sub = conn.by_sid.pop(sid, None)
                 if sub is not None:
+                    self.coverage.dropped(sub.channel, ALL if sub.markets is None else sub.markets,
+                                          f"error {code}: {reply.message}", conn=self.index)
                     if self.backfiller is not None:
                         self.backfiller.lost([sub.channel], self._last_data_ms(conn))
                     conn.spawn(self._resubscribe(conn, sub, sid, f"error {code}", f"error_{code}", dead=True),

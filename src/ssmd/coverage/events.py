@@ -16,6 +16,8 @@ Schema (version 1), keys in this order, then the kind's own keys::
 - ``conn`` names the connection (a shard); ``null`` for events about the whole instance.
 - ``subscribed``/``unsubscribed``: ``channel``, ``markets`` (``"all"`` or a list of market keys).
   ``unsubscribed`` means *no longer wanted* (a market settled, the selection shrank); it is never a loss.
+- ``dropped``: ``channel``, ``markets``, ``cause``: the exchange ended that subscription (Kalshi's terminal
+  errors 10, 17 and 25); those markets are not captured on ``conn`` until its next ``subscribed``, a loss.
 - ``disconnected``: ``cause``; every channel of ``conn`` (all connections if ``conn`` is null) stops.
 - ``stalled``: ``cause``, ``since_ms`` (the last frame received, when known: the loss began there).
 - ``seq_gap``/``resnapshot``: ``channel``, ``market``, ``cause``: that market's chain on this connection is
@@ -41,10 +43,10 @@ TYPE = "ssmd_coverage"
 MARKER = b'{"ssmd_coverage":'
 ALL = "all"
 
-Kind = Literal["subscribed", "unsubscribed", "disconnected", "stalled", "seq_gap", "resnapshot", "backfill",
-               "heartbeat"]
-KINDS: frozenset[str] = frozenset(
-    ("subscribed", "unsubscribed", "disconnected", "stalled", "seq_gap", "resnapshot", "backfill", "heartbeat"))
+Kind = Literal["subscribed", "unsubscribed", "dropped", "disconnected", "stalled", "seq_gap", "resnapshot",
+               "backfill", "heartbeat"]
+KINDS: frozenset[str] = frozenset(("subscribed", "unsubscribed", "dropped", "disconnected", "stalled", "seq_gap",
+                                   "resnapshot", "backfill", "heartbeat"))
 LOSSES: frozenset[str] = frozenset(("disconnected", "stalled"))
 Markets = Literal["all"] | tuple[str, ...]
 
@@ -107,7 +109,8 @@ class CoverageEvent:
 
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "subscribed": ("channel", "markets"), "unsubscribed": ("channel", "markets"), "disconnected": (),
+    "subscribed": ("channel", "markets"), "unsubscribed": ("channel", "markets"),
+    "dropped": ("channel", "markets"), "disconnected": (),
     "stalled": (), "seq_gap": ("channel", "market"), "resnapshot": ("channel", "market"),
     "backfill": ("channel", "start_ms", "end_ms", "count"), "heartbeat": (),
 }

@@ -3,11 +3,12 @@ windows in which *no* instance did (what the merged dataset lacks), each with it
 
 The model, in one paragraph. A channel's markets are *wanted* once any instance subscribed to them, until one
 deliberately unsubscribes them. At any moment the channel is *covered* by the union of the markets of every live
-run (one process of one instance). A live run stops covering on ``disconnected``/``stalled`` (and one market on
-``seq_gap`` until its ``resnapshot``), and when it falls silent: no event for its heartbeat interval times
-:data:`GRACE_BEATS` (``kill -9`` says no goodbye), or at once when a new run of the same instance starts (the restart
-proves the old process ended). A gap is a time when ``wanted - covered`` is not empty. Backfill
-events overlapping a gap say what was recovered; any channel of a gap without a complete backfill is lost for that
+run (one process of one instance). A live run stops covering on ``disconnected``/``stalled``, a channel's markets
+on ``dropped`` until they are ``subscribed`` again, one market on ``seq_gap`` until its ``resnapshot``, and all
+of it when the run falls silent: no event for its heartbeat interval times :data:`GRACE_BEATS` (``kill -9`` says
+no goodbye), or at once when a new run of the same instance starts (the restart proves the old process ended). A
+gap is a time when ``wanted - covered`` is not empty. Backfill events overlapping a gap say what was recovered;
+any channel of a gap without a complete backfill is lost for that
 window (book and ticker frames cannot be fetched again).
 
 Why sweep events in time order instead of intersecting interval lists: seq gaps, restarts and silences change
@@ -308,6 +309,13 @@ class _Sweep:
                 if unit[1] in channels:
                     channels[unit[1]] = channels[unit[1]] - markets
             self.wanted[unit] = self.wanted.get(unit, NONE) - markets
+        elif e.event == "dropped":
+            markets = MarketSet.of(e.markets or ())
+            for conn in run.affected(e.conn):
+                channels = run.conns[conn]
+                if unit[1] in channels:
+                    channels[unit[1]] = channels[unit[1]] - markets
+            self._lost(unit, Cause(e.instance, "dropped", e.cause or "subscription ended by the exchange", e.at_ms))
         elif e.event in LOSSES:
             cause = Cause(e.instance, e.event, e.cause or "not given", e.at_ms)
             for conn in run.affected(e.conn):

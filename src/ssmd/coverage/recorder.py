@@ -64,6 +64,13 @@ class CoverageRecorder(Generic[R]):
             self._subscribed.get(_conn(conn), set()).discard(channel)
         return self._emit("unsubscribed", conn, channel=channel, markets=_markets(markets))
 
+    def dropped(self, channel: str, markets: Iterable[str] | str, cause: str, conn: str | int | None = None) -> R:
+        """The exchange ended ``channel``'s subscription to ``markets`` on ``conn``: a loss until the next
+        :meth:`subscribed` (a resubscribe on the same connection, or after a reconnect)."""
+        if markets == ALL:
+            self._subscribed.get(_conn(conn), set()).discard(channel)
+        return self._emit("dropped", conn, channel=channel, markets=_markets(markets), cause=cause)
+
     def disconnected(self, cause: str, conn: str | int | None = None) -> R:
         """Capture on ``conn`` (every connection if ``None``) stopped; ``cause`` says why (no secrets in it)."""
         self._drop(conn)

@@ -199,6 +199,10 @@ class _Service:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def error_lines(self) -> list[str]:
+        """The ``error: ...`` lines it printed: a start-up failure prints exactly one (and no traceback)."""
+        return [line for line in self.logs().splitlines() if line.startswith("error:")]
+
     def terminate(self, timeout: float = DEFAULT_TIMEOUT_S, *, or_kill: bool = False) -> int:
         """SIGTERM and wait for the exit code (SIGKILL if it does not exit within ``timeout``, then raise
         ``subprocess.TimeoutExpired``). ``or_kill``: return the SIGKILL's code (-9) instead of raising, so a test
