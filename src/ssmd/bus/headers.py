@@ -48,8 +48,9 @@ class FrameHeaders:
 
     __slots__ = ("backfill", "conn", "msg_id", "n", "received_ns", "seq", "sid")
 
-    def __init__(self, received_ns: int, *, conn: str | None = None, sid: int | None = None,
-                 seq: int | None = None, n: int = 0, msg_id: str | None = None, backfill: str | None = None) -> None:
+    def __init__(self, received_ns: int, conn: str | None = None, sid: int | None = None, seq: int | None = None,
+                 n: int = 0, *, msg_id: str | None = None, backfill: str | None = None) -> None:
+        # Positional for the reader's one call per frame: keyword arguments cost as much as the rest of it.
         if msg_id is None and conn is None:
             raise ValueError("a frame needs a msg_id or the connection it came from")
         self.received_ns = received_ns

@@ -461,8 +461,7 @@ class Shard:
                         self._market_changed(raw)
                     conn.got_data = True
                     conn.last_data = now
-                    submit(subj, raw, FrameHeaders(received_ns, conn=conn_id, sid=sid, seq=seq, n=conn.frames),
-                           token, t0)
+                    submit(subj, raw, FrameHeaders(received_ns, conn_id, sid, seq, conn.frames), token, t0)
                 elif kind is Kind.CONTROL:
                     self._on_control(conn, route, raw)
                 else:  # UNPARSED, or KEPT: a control word the feed expects (not data, no warning)
