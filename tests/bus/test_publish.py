@@ -102,3 +102,42 @@ async def test_messages_that_could_corrupt_or_double_are_refused_at_submit(nats_
         assert pub.pending == 0
     finally:
         await asyncio.wait_for(nc.close(), 10)
+
+
+async def test_publishers_started_and_stopped_in_turn_on_one_client_each_get_their_own_acks(
+    nats_server: EmbeddedNats, unique_name: str
+) -> None:
+    """Each publisher reads its acks straight from the client's parser while it runs: two at once on one client,
+    then a third after both stopped, each count exactly their own messages, and the client's other subscriptions
+    keep receiving."""
+    nc = await nats.connect(nats_server.url)
+    stream = unique_name.upper()
+    await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
+    plain: list[bytes] = []
+
+    async def on_plain(msg: Msg) -> None:
+        plain.append(msg.data)
+
+    await nc.subscribe(f"elsewhere.{unique_name}", cb=on_plain)
+    try:
+        first, second = Publisher(nc, stream, name="first"), Publisher(nc, stream, name="second")
+        for pub in (first, second):
+            await pub.start()
+        for i in range(30):
+            (first if i % 3 else second).submit(f"{unique_name}.a", b"%d" % i, msg_id_header(f"a{i}"))
+        assert (await first.wait_idle(20), await second.wait_idle(20)) == (0, 0)
+        assert (first.acked, second.acked) == (20, 10)
+        for pub in (second, first):
+            await pub.stop()
+        third = Publisher(nc, stream, name="third")
+        await third.start()
+        try:
+            for i in range(5):
+                third.submit(f"{unique_name}.b", b"%d" % i, msg_id_header(f"b{i}"))
+            assert await third.wait_idle(20) == 0 and third.acked == 5
+        finally:
+            await third.stop()
+        await nc.publish(f"elsewhere.{unique_name}", b"still here")
+        await wait_until(lambda: plain == [b"still here"], what="the plain subscription's message")
+    finally:
+        await nc.close()

@@ -11,15 +11,17 @@ from typing import Any
 
 import orjson
 
+import ssmd.archive
 from ssmd.coverage import is_coverage
 from ssmd.testing import ConnectorProc, Sim, fill_disk, write_env
 
 
 async def test_file_mode_writes_every_frame_once_into_the_archive(sim: Sim, tmp_path: Path) -> None:
-    """Every frame sent is in {path}/{feed}/{date}/*.jsonl.gz once, in order, byte for byte, with a manifest."""
+    """Every frame sent is in {path}/{feed}/{date}/*.jsonl.gz once, in order, byte for byte, with a manifest, and
+    each line's origin names the instance and its connection, as the archiver's files do."""
     data = tmp_path / "data"
     env = write_env(tmp_path / "file.yaml", "filemode", "", transport="file", storage_path=str(data))
-    conn = ConnectorProc(tmp_path, env, sim.url)
+    conn = ConnectorProc(tmp_path, env, sim.url, environ={"SSMD_INSTANCE": "laptop-1"})
     try:
         await conn.wait_ready()
         await sim.wait_sent(300)
@@ -35,6 +37,9 @@ async def test_file_mode_writes_every_frame_once_into_the_archive(sim: Sim, tmp_
     assert lines == sent
     manifest = orjson.loads((files[0].parent / "manifest.json").read_bytes())
     assert files[0].name in str(manifest)
+    origins = {(frame.origin, is_coverage(frame.raw)) for frame in ssmd.archive.open(data, raw=True)}
+    assert {origin[0] for origin, _ in origins} == {"laptop-1"}, origins
+    assert all(origin[1] for origin, coverage in origins if not coverage), origins  # frames: their connection too
 
 
 async def test_file_mode_restart_appends_and_never_overwrites(sim: Sim, tmp_path: Path) -> None:

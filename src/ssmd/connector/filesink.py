@@ -34,10 +34,12 @@ _RETRY_MAX = 4.0
 
 class FileSink:
     def __init__(self, path: str, feed: str, rotation: str, metrics: ConnectorMetrics, *,
-                 max_buffer: int = 300_000) -> None:
+                 instance: str | None = None, max_buffer: int = 300_000) -> None:
         self._writer = ArchiveWriter(Path(path), feed, parse_duration(rotation), rotation,
                                      facts=feed_or_default(feed).frame_facts)
         self._metrics = metrics
+        self._instance = instance
+        self._origins: dict[str | None, Origin] = {}
         self._max_buffer = max_buffer
         self._buffer: deque[tuple[Record, str, float]] = deque()
         self._seq = 0
@@ -78,10 +80,21 @@ class FileSink:
                 log.error("file sink buffer full: DROPPING frames (%d so far): %s", self.dropped, self._error)
             return
         self._seq += 1
-        origin = Origin(None, headers.conn) if headers.conn is not None else None
+        origin = self._origin(headers.conn)
         self._buffer.append((Record(payload, self._seq, subject, headers.received_ns, origin), type_token, t0))
         self._idle.clear()
         self._wake.set()
+
+    def _origin(self, conn: str | None) -> Origin | None:
+        """Each line's origin, as the archiver keeps it (instance, connection): one shared object per connection."""
+        if self._instance is None and conn is None:
+            return None
+        origin = self._origins.get(conn)
+        if origin is None:
+            if len(self._origins) > 10_000:  # a new connection id per reconnect: bounded
+                self._origins.clear()
+            origin = self._origins[conn] = Origin(self._instance, conn)
+        return origin
 
     async def drain(self, limit_s: float) -> int:
         with contextlib.suppress(TimeoutError):

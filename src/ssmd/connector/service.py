@@ -152,7 +152,7 @@ class Connector:
             path = self.env.storage.path
             if not path:
                 raise StartupError(f"{self.opts.env_path}: storage.path is required for transport file")
-            return FileSink(path, self.env.feed, self.opts.rotation, self.metrics,
+            return FileSink(path, self.env.feed, self.opts.rotation, self.metrics, instance=self.instance,
                             max_buffer=self.capture.buffer_frames)
         return await self._open_nats()
 

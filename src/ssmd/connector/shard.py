@@ -55,10 +55,10 @@ _SUBJECT_CACHE_MAX = 200_000
 _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
 _COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
+"""A command that got no reply or could not be sent: the connection no longer matches the plan."""
 _STALL_REASONS = ("no frame from the server", "no pong", "no data from the server")
 """How :meth:`Shard._watch_frames`, :meth:`Shard._ping` and :meth:`Shard._watch_silence` say the server fell
 silent."""
-"""A command that got no reply or could not be sent: the connection no longer matches the plan."""
 
 
 class State(enum.IntEnum):

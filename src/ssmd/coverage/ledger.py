@@ -8,8 +8,8 @@ on ``dropped`` until they are ``subscribed`` again, one market on ``seq_gap`` un
 of it when the run falls silent: no event for its heartbeat interval times :data:`GRACE_BEATS` (``kill -9`` says
 no goodbye), or at once when a new run of the same instance starts (the restart proves the old process ended). A
 gap is a time when ``wanted - covered`` is not empty. Backfill events overlapping a gap say what was recovered;
-any channel of a gap without a complete backfill is lost for that
-window (book and ticker frames cannot be fetched again).
+any channel of a gap without a complete backfill is lost for that window (book and ticker frames cannot be fetched
+again).
 
 Why sweep events in time order instead of intersecting interval lists: seq gaps, restarts and silences change
 the covered set at arbitrary points, and one sweep handles all of them with the same code.
@@ -302,20 +302,17 @@ class _Sweep:
             channels[unit[1]] = channels.get(unit[1], NONE) | markets
             self.wanted[unit] = self.wanted.get(unit, NONE) | markets
             self.last_loss.get(unit, {}).pop(e.instance, None)
-        elif e.event == "unsubscribed":
+        elif e.event in ("unsubscribed", "dropped"):
             markets = MarketSet.of(e.markets or ())
             for conn in run.affected(e.conn):
                 channels = run.conns[conn]
                 if unit[1] in channels:
                     channels[unit[1]] = channels[unit[1]] - markets
-            self.wanted[unit] = self.wanted.get(unit, NONE) - markets
-        elif e.event == "dropped":
-            markets = MarketSet.of(e.markets or ())
-            for conn in run.affected(e.conn):
-                channels = run.conns[conn]
-                if unit[1] in channels:
-                    channels[unit[1]] = channels[unit[1]] - markets
-            self._lost(unit, Cause(e.instance, "dropped", e.cause or "subscription ended by the exchange", e.at_ms))
+            if e.event == "unsubscribed":  # no longer wanted: not a loss
+                self.wanted[unit] = self.wanted.get(unit, NONE) - markets
+            else:
+                self._lost(unit, Cause(e.instance, "dropped", e.cause or "subscription ended by the exchange",
+                                       e.at_ms))
         elif e.event in LOSSES:
             cause = Cause(e.instance, e.event, e.cause or "not given", e.at_ms)
             for conn in run.affected(e.conn):
