@@ -347,8 +347,9 @@ def test_archive_sync_cronjob_reads_the_archive_on_the_archivers_node() -> None:
 
 
 def test_single_writer_deployments_use_recreate() -> None:
-    """Connector and archiver never run two pods at once (RWO volume, one WebSocket per key)."""
-    for name in ("ssmd-connector-nats", "ssmd-archiver"):
+    """Connector, archiver and agent never run two pods at once (RWO volume, one WebSocket per key, one evaluator
+    per durable consumer)."""
+    for name in ("ssmd-connector-nats", "ssmd-archiver", "ssmd-agent"):
         assert _by(PROD, "Deployment", name)["spec"]["strategy"] == {"type": "Recreate"}
 
 
