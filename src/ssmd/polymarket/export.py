@@ -54,18 +54,16 @@ class _Rows:
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
         self.cols: dict[str, list[Any]] = {name: [] for name in (*schema.names, "_frame")}
-        self.bad: list[str] = []
+        tail = {"_frame", *(name for name, _ in _TAIL)}
+        self._values = [(name, column) for name, column in self.cols.items() if name not in tail]
+        self._frames, self._nats, self._bad = self.cols["_frame"], self.cols["nats_seq"], self.cols["bad_fields"]
 
     def add(self, frame: int, nats: int | None, bad: list[str], **values: Any) -> None:
-        for name, column in self.cols.items():
-            if name == "_frame":
-                column.append(frame)
-            elif name == "nats_seq":
-                column.append(nats)
-            elif name == "bad_fields":
-                column.append(",".join(bad))
-            else:
-                column.append(values.get(name))
+        self._frames.append(frame)
+        self._nats.append(nats)
+        self._bad.append(",".join(bad))
+        for name, column in self._values:
+            column.append(values.get(name))
 
     def table(self) -> pa.Table:
         arrays = [pa.array(self.cols[f.name], f.type) for f in self.schema]
@@ -77,6 +75,11 @@ def _decimal(raw: object, typ: pa.Decimal128Type, wire: str, bad: list[str]) -> 
     """A decimal string (or JSON number) exactly; ``""``/missing: null; unreadable or too precise: null + bad."""
     if raw is None or raw == "":
         return None
+    if type(raw) is str:  # the wire's usual "0.55": plain digits that fit the column are exact as they are
+        whole, _, places = raw.partition(".")
+        if (whole.isdecimal() and len(whole) <= typ.precision - typ.scale and len(places) <= typ.scale
+                and (not places or places.isdecimal())):
+            return Decimal(raw)
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         bad.append(wire)
         return None
