@@ -333,6 +333,23 @@ def first_floats(msg: Mapping[str, Any],
     return out
 
 
+_SAME_AS_SENT = {SIDE: "raw == 'yes' or raw == 'no'", TEXT: "type(raw) is str", EPOCH_MS: "type(raw) is int"}
+"""Per unit, a test for the common value that its converter would return unchanged (generated readers skip the
+call for it)."""
+
+
+def _as_sent(i: int, unit: str, pad: str = "            ") -> list[str]:
+    """Generated lines: ``v{i}`` is ``raw`` itself when it is the unit's common, already-converted value."""
+    same = _SAME_AS_SENT.get(unit)
+    return [f"{pad}if {same}:", f"{pad}    v{i} = raw", f"{pad}    break"] if same else []
+
+
+def _converted(i: int, j: int, pad: str = "            ") -> list[str]:
+    """Generated lines: ``v{i}`` from candidate ``j``'s converter ``c{i}_{j}``; on to the next candidate if it
+    refuses the value."""
+    return [f"{pad}try:", f"{pad}    v{i} = c{i}_{j}(raw)", f"{pad}    break", f"{pad}except _Bad:", f"{pad}    pass"]
+
+
 def float_reader(*fields: Candidates) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A function reading ``fields`` (candidates from :data:`FIELDS`) from a ``msg`` at once, like
     :func:`first_float` for each, written out as straight-line code from the table once, at import: the agent's
@@ -358,43 +375,14 @@ def float_reader(*fields: Candidates) -> Callable[[Mapping[str, Any]], tuple[Any
                           "                        break",
                           f"                    v{i} = None",
                           "            else:",
-                          "                try:",
-                          f"                    v{i} = c{i}_{j}(raw)",
-                          "                    break",
-                          "                except _Bad:",
-                          "                    pass"]
-            elif convert is _side:
-                lines += ["            if raw == 'yes' or raw == 'no':",
-                          f"                v{i} = raw",
-                          "                break",
-                          "            try:",
-                          f"                v{i} = c{i}_{j}(raw)",
-                          "                break",
-                          "            except _Bad:",
-                          "                pass"]
-            elif convert is _text:
-                lines += ["            if type(raw) is str:",
-                          f"                v{i} = raw",
-                          "                break",
-                          "            try:",
-                          f"                v{i} = c{i}_{j}(raw)",
-                          "                break",
-                          "            except _Bad:",
-                          "                pass"]
+                          *_converted(i, j, "                ")]
             else:
-                lines += ["            try:",
-                          f"                v{i} = c{i}_{j}(raw)",
-                          "                break",
-                          "            except _Bad:",
-                          "                pass"]
+                lines += _as_sent(i, unit) + _converted(i, j)
         lines.append("        break")
     lines.append(f"    return ({', '.join(f'v{i}' for i in range(len(fields)))},)")
     exec("\n".join(lines), env)
     reader: Callable[[Mapping[str, Any]], tuple[Any, ...]] = env["read"]
     return reader
-
-
-_SAME_AS_SENT = {SIDE: "raw == 'yes' or raw == 'no'", TEXT: "type(raw) is str", EPOCH_MS: "type(raw) is int"}
 
 
 class Untyped(Exception):
@@ -440,14 +428,7 @@ def typed_reader(
                           "            raise Untyped"]
             else:
                 env[f"c{i}_{j}"] = _FLOAT.get(unit) or _EXACT[unit]
-                same = _SAME_AS_SENT.get(unit)  # the common value, as its converter would return it
-                if same:
-                    lines += [f"            if {same}:", f"                v{i} = raw", "                break"]
-                lines += ["            try:",
-                          f"                v{i} = c{i}_{j}(raw)",
-                          "                break",
-                          "            except _Bad:",
-                          "                pass"]
+                lines += _as_sent(i, unit) + _converted(i, j)
         lines.append("        break")
     out = [f"k_{attr[key]}" for key in keys] + [f"v{i}" for i in range(len(fields))]
     lines.append(f"    return ({', '.join(out)},)")
