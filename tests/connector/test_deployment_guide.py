@@ -75,5 +75,5 @@ async def test_rejected_credentials_exit_2_at_start(setup: Setup, tmp_path: Path
         assert conn.wait() == 2
     finally:
         sim.stop()
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "401" in line and "KALSHI_PRIVATE_KEY" in line

@@ -11,8 +11,7 @@ from ssmd.testing import UNREACHABLE_NATS_ENV, ConnectorProc, Setup, Sim, write_
 async def test_missing_credentials_exit_2_naming_the_variables(setup: Setup, sim: Sim) -> None:
     """Without KALSHI_API_KEY/KALSHI_PRIVATE_KEY (and no --no-auth) the connector says which to set, exit 2."""
     conn = ConnectorProc(setup.workdir, setup.env_path, sim.url, no_auth=False)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "KALSHI_API_KEY" in line and "KALSHI_PRIVATE_KEY" in line
 
 
@@ -21,8 +20,7 @@ async def test_bad_private_key_exit_2_without_echoing_it(setup: Setup, sim: Sim)
     secret = "not-a-pem-SECRET-9f8e7d"
     conn = ConnectorProc(setup.workdir, setup.env_path, sim.url, no_auth=False,
                          environ={"KALSHI_API_KEY": "key-id-1", "KALSHI_PRIVATE_KEY": secret})
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "KALSHI_PRIVATE_KEY" in line
     assert secret not in conn.logs()
 
@@ -32,16 +30,14 @@ async def test_unreadable_config_exit_2_naming_file_and_field(setup: Setup, sim:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nfeed: kalshi\ntransport: {type: carrier-pigeon}\nstorage: {type: local}\n")
     conn = ConnectorProc(setup.workdir, bad, sim.url)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "bad.yaml" in line and "transport" in line
 
 
 async def test_missing_config_file_exit_2(setup: Setup, sim: Sim, tmp_path: Path) -> None:
     """A path that does not exist is an exit-2 error naming it."""
     conn = ConnectorProc(setup.workdir, tmp_path / "nope.yaml", sim.url)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "nope.yaml" in line
 
 
@@ -50,8 +46,7 @@ async def test_nats_unreachable_exit_2(sim: Sim, tmp_path: Path) -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     env = write_env(tmp_path / "e.yaml", "nonats", url)
     conn = ConnectorProc(tmp_path, env, sim.url, environ=UNREACHABLE_NATS_ENV)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert url in line
 
 
@@ -62,14 +57,13 @@ async def test_nats_url_env_overrides_the_file(sim: Sim, tmp_path: Path) -> None
         url = f"nats://127.0.0.1:{free_port()}"
         conn = ConnectorProc(tmp_path, env, sim.url, environ={"NATS_URL": url, **UNREACHABLE_NATS_ENV})
         assert conn.wait() == 2
-    assert url in conn.error_lines()[0]
+    assert url in conn.startup_error()
 
 
 async def test_missing_stream_exit_2_with_the_command_that_creates_it(setup: Setup, sim: Sim) -> None:
     """No stream capturing {env}.{feed}.json.>: exit 2, and the line says `ssmd stream ensure --env <path>`."""
     conn = ConnectorProc(setup.workdir, setup.env_path, sim.url)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert setup.stream in line
     assert f"ssmd stream ensure --env {setup.env_path}" in line
 
@@ -83,8 +77,7 @@ async def test_stream_not_covering_our_subjects_exit_2(setup: Setup, sim: Sim) -
     await nc.jetstream().add_stream(StreamConfig(name=setup.stream, subjects=[f"{setup.name}.other.>"]))
     await nc.close()
     conn = ConnectorProc(setup.workdir, setup.env_path, sim.url)
-    assert conn.wait() == 2
-    [line] = conn.error_lines()
+    line = conn.startup_error()
     assert "does not cover" in line and "ssmd stream ensure" in line
 
 

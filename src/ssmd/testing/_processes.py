@@ -199,9 +199,14 @@ class _Service:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def error_lines(self) -> list[str]:
-        """The ``error: ...`` lines it printed: a start-up failure prints exactly one (and no traceback)."""
-        return [line for line in self.logs().splitlines() if line.startswith("error:")]
+    def startup_error(self, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+        """The ``error: ...`` line of a process that refused to start with what an operator must fix: it exits 2,
+        prints exactly one such line, and no traceback (an assertion says otherwise, with the log)."""
+        code = self.wait(timeout)
+        logs = self.logs()
+        lines = [line for line in logs.splitlines() if line.startswith("error:")]
+        assert code == 2 and len(lines) == 1 and "Traceback" not in logs, f"exit {code}: {logs[-3000:]}"
+        return lines[0]
 
     def terminate(self, timeout: float = DEFAULT_TIMEOUT_S, *, or_kill: bool = False) -> int:
         """SIGTERM and wait for the exit code (SIGKILL if it does not exit within ``timeout``, then raise
