@@ -10,7 +10,8 @@ import pytest
 from nats.aio.msg import Msg
 
 from ssmd.bus.embedded import EmbeddedNats
-from ssmd.bus.publish import Outgoing, Publisher, encode_headers, msg_id_header
+from ssmd.bus.headers import encode_headers
+from ssmd.bus.publish import Outgoing, Publisher, msg_id_header
 from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.testing import wait_until
 

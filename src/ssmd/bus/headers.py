@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 DROPPED_BEFORE = "Ssmd-Dropped-Before"
 """On the first frame the connector accepted after its publish buffer overflowed: how many frames it dropped just
 before this one. The archiver records them as a gap in the day's manifest (cause ``connector_buffer_full``), so
@@ -34,6 +37,26 @@ BACKFILL = "Ssmd-Backfill"
 _SEQ_LINES = (f"{RECEIVED_NS}: %d\r\n{CONNECTION}: %s\r\n{SID}: %d\r\n{SEQ}: %d\r\n{MSG_ID}: %s:%d:%d\r\n").encode()
 _SID_LINES = f"{RECEIVED_NS}: %d\r\n{CONNECTION}: %s\r\n{SID}: %d\r\n{MSG_ID}: %s:%d\r\n".encode()
 _CONN_LINES = f"{RECEIVED_NS}: %d\r\n{CONNECTION}: %s\r\n{MSG_ID}: %s:%d\r\n".encode()
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def encode_headers(headers: Mapping[str, str]) -> bytes:
+    """``Key: value\\r\\n`` lines for :meth:`ssmd.bus.publish.Publisher.submit` (or a publisher's constant
+    headers).
+
+    Keys must be HTTP tokens and values single-line: a header written into the protocol stream unchecked would
+    corrupt the connection. Hot paths that build the same keys every time may format the lines themselves.
+    """
+    parts = []
+    for key, value in headers.items():
+        if not _TOKEN.fullmatch(key):
+            raise ValueError(f"header name {key!r} is not a token")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"header {key}: value must be one line")
+        parts.append(f"{key}: {value}\r\n")
+    return "".join(parts).encode()
 
 
 class FrameHeaders:
@@ -83,7 +106,8 @@ class FrameHeaders:
         return out
 
     def encode(self) -> bytes:
-        """``Key: value\\r\\n`` lines. Every value is a number or an id ssmd made (no CR/LF: nothing to check)."""
+        """``Key: value\\r\\n`` lines. A frame's are numbers and the connection id ssmd made: one ``%``-format,
+        nothing to check. Anything else goes through :func:`encode_headers`."""
         conn, sid, seq = self.conn, self.sid, self.seq
         if self.msg_id is None and conn is not None and self.backfill is None:
             c = conn.encode()
@@ -92,4 +116,4 @@ class FrameHeaders:
             if seq is None:
                 return _SID_LINES % (self.received_ns, c, sid, c, self.n)
             return _SEQ_LINES % (self.received_ns, c, sid, seq, c, sid, seq)
-        return "".join([f"{k}: {v}\r\n" for k, v in self.as_dict().items()]).encode()
+        return encode_headers(self.as_dict())

@@ -48,7 +48,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from ssmd.bus.headers import MSG_ID
+from ssmd.bus.headers import MSG_ID, encode_headers
 from ssmd.runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -61,28 +61,11 @@ _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
 _TICK = 0.2
 _SUBJECT_CACHE_MAX = 200_000
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_IN_SUBJECT = re.compile(r"[\s]")
 
 
 class TooLarge(ValueError):
     """The message is bigger than the server's ``max_payload``: the server would close the connection on it."""
-
-
-def encode_headers(headers: Mapping[str, str]) -> bytes:
-    """``Key: value\\r\\n`` lines for :meth:`Publisher.submit` (or a publisher's constant headers).
-
-    Keys must be HTTP tokens and values single-line: a header written into the protocol stream unchecked would
-    corrupt the connection. Hot paths that build the same keys every time may format the lines themselves.
-    """
-    parts = []
-    for key, value in headers.items():
-        if not _TOKEN.fullmatch(key):
-            raise ValueError(f"header name {key!r} is not a token")
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"header {key}: value must be one line")
-        parts.append(f"{key}: {value}\r\n")
-    return "".join(parts).encode()
 
 
 def msg_id_header(msg_id: str) -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 
-from ssmd.bus.headers import DROPPED_BEFORE, INSTANCE, FrameHeaders
+from ssmd.bus.headers import DROPPED_BEFORE, INSTANCE, FrameHeaders, encode_headers
 from ssmd.bus.publish import Outgoing, Publisher, TooLarge
 from ssmd.connector.metrics import ConnectorMetrics
 
@@ -89,7 +89,7 @@ class JetStreamPublisher:
             return
         encoded = headers.encode()
         if self._unreported_drops:  # the archiver records the gap in the manifest
-            encoded += b"%s: %d\r\n" % (DROPPED_BEFORE.encode(), self._unreported_drops)
+            encoded += encode_headers({DROPPED_BEFORE: str(self._unreported_drops)})
         try:
             pub.submit(subject, payload, encoded, type_token, t0)
         except TooLarge as exc:  # NATS cannot carry it: a counted, logged drop the archive records, not a stall
