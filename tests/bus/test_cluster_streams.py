@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -117,13 +118,25 @@ def test_nats_serve_cluster_runs_three_nodes_that_fsync_every_write(tmp_path: Pa
 
 
 def _three_free() -> int:
-    """A port that is free together with the next two (distinct from any this helper returned before)."""
-    for _ in range(100):
-        base = free_port()
+    """A port that is free together with the next two (distinct from any this helper returned before), below the
+    kernel's ephemeral range when there is room: ports in that range go to every outgoing connection the other
+    tests open meanwhile, and one of them took a node's port between this check and the node's bind (CI)."""
+    ceiling = _ephemeral_low() - 3
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10_000, ceiling) if ceiling > 10_000 else free_port()
         if base + 2 < 65536 and all(_port_free(base + i) for i in range(3)) and base not in _TAKEN:
             _TAKEN.update(range(base - 2, base + 3))
             return base
     raise AssertionError("no three consecutive free ports")
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out by itself (Linux's ``ip_local_port_range``; 32768 where unreadable)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 _TAKEN: set[int] = set()
