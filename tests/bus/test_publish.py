@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
+import nats.aio.client
 import pytest
 from nats.aio.msg import Msg
 
@@ -23,7 +24,7 @@ async def test_constant_and_own_headers_arrive_and_payloads_are_byte_identical(n
     await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
     acked: list[tuple[int, bool]] = []
     pub = Publisher(nc, stream, headers={"Ssmd-Instance": "zone-a"}, max_in_flight=7,
-                    on_acked=lambda item, dup: acked.append((item.tag, dup)))
+                    on_acked=lambda items: acked.extend((item.tag, item.duplicate) for item in items))
     await pub.start()
     try:
         payloads = [b"", b"x", b"\r\n{}\r\n", bytes(range(256)) * 40]
@@ -141,4 +142,39 @@ async def test_publishers_started_and_stopped_in_turn_on_one_client_each_get_the
         await nc.publish(f"elsewhere.{unique_name}", b"still here")
         await wait_until(lambda: plain == [b"still here"], what="the plain subscription's message")
     finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("read_size", [1, 13])
+async def test_acks_cut_anywhere_by_socket_reads_each_settle_once(nats_server: EmbeddedNats, unique_name: str,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   read_size: int) -> None:
+    """The client reads the socket ``read_size`` bytes at a time, so every ack arrives cut at every place: each
+    stored message is settled exactly once, duplicates are told apart, and an error ack between stored ones is
+    still reported with the server's reason."""
+    nc = await nats.connect(nats_server.url)
+    stream = unique_name.upper()
+    await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
+    monkeypatch.setattr(nats.aio.client, "DEFAULT_BUFFER_SIZE", read_size)  # read per loop, after the handshake
+    await nc.flush()  # the read waiting now asked for the old size: let it return, the next one asks for read_size
+    acked: list[tuple[int, bool]] = []
+    failed: list[tuple[int, str]] = []
+    pub = Publisher(nc, stream, retry_rejected=False,
+                    on_acked=lambda items: acked.extend((item.tag, item.duplicate) for item in items),
+                    on_failed=lambda item, why: failed.append((item.tag, why)))
+    await pub.start()
+    try:
+        for i in range(60):
+            pub.submit(f"{unique_name}.a", b"%d" % i, msg_id_header(f"m{i}"), i)
+        pub.submit(f"{unique_name}.a", b"late", encode_headers({"Nats-Msg-Id": "bad",
+                                                                "Nats-Expected-Last-Sequence": "999999"}), "bad")
+        for i in range(0, 60, 7):
+            pub.submit(f"{unique_name}.a", b"again", msg_id_header(f"m{i}"), 100 + i)
+        assert await pub.wait_idle(60) == 0
+        assert sorted(acked) == sorted([(i, False) for i in range(60)] + [(100 + i, True) for i in range(0, 60, 7)])
+        assert len(failed) == 1 and failed[0][0] == "bad" and "wrong last sequence" in failed[0][1], failed
+        info = await nc.jetstream().stream_info(stream)
+        assert info.state.messages == 60
+    finally:
+        await pub.stop()
         await nc.close()

@@ -336,9 +336,10 @@ class Runtime:
         self._failing_since = None
         return True
 
-    def _fire_stored(self, item: Outgoing, duplicate: bool) -> None:
-        self.published += 1
-        self.metrics.fires.labels(item.tag).inc()
+    def _fire_stored(self, items: list[Outgoing]) -> None:
+        self.published += len(items)
+        for item in items:
+            self.metrics.fires.labels(item.tag).inc()
 
     def _fires_retried(self, count: int, reason: str) -> None:
         self.metrics.publish_failures.inc(count)

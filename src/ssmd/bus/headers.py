@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import msgspec
+
 DROPPED_BEFORE = "Ssmd-Dropped-Before"
 """On the first frame the connector accepted after its publish buffer overflowed: how many frames it dropped just
 before this one. The archiver records them as a gap in the day's manifest (cause ``connector_buffer_full``), so
@@ -59,35 +61,31 @@ def encode_headers(headers: Mapping[str, str]) -> bytes:
     return "".join(parts).encode()
 
 
-class FrameHeaders:
+class FrameHeaders(msgspec.Struct, gc=False):
     """The headers of one message a connector publishes, kept as fields until a sink needs them: the JetStream sink
     formats them straight into protocol bytes (one ``%``-format, a third of the cost of building and encoding a
-    dict, per frame), the file sink reads the fields.
+    dict, per frame), the file sink reads the fields. A msgspec struct: one is built per frame, in C.
 
     The ``Nats-Msg-Id`` of a frame from a WebSocket connection is ``{conn}:{sid}:{seq}`` when the frame has a
     sequence (a retry, or the same frame read twice, is stored once), else ``{conn}:{n}`` with ``n`` the frame's
-    number on its connection. Frames from anywhere else (a backfill, a coverage event) bring their own ``msg_id``.
+    number on its connection. Frames from anywhere else (a backfill, a coverage event) bring their own ``msg_id``;
+    a frame with neither is refused when its headers are read.
     """
 
-    __slots__ = ("backfill", "conn", "msg_id", "n", "received_ns", "seq", "sid")
-
-    def __init__(self, received_ns: int, conn: str | None = None, sid: int | None = None, seq: int | None = None,
-                 n: int = 0, *, msg_id: str | None = None, backfill: str | None = None) -> None:
-        # Positional for the reader's one call per frame: keyword arguments cost as much as the rest of it.
-        if msg_id is None and conn is None:
-            raise ValueError("a frame needs a msg_id or the connection it came from")
-        self.received_ns = received_ns
-        self.conn = conn
-        self.sid = sid
-        self.seq = seq
-        self.n = n
-        self.msg_id = msg_id
-        self.backfill = backfill
+    received_ns: int
+    conn: str | None = None
+    sid: int | None = None
+    seq: int | None = None
+    n: int = 0
+    msg_id: str | None = None
+    backfill: str | None = None
 
     @property
     def message_id(self) -> str:
         if self.msg_id is not None:
             return self.msg_id
+        if self.conn is None:
+            raise ValueError("a frame needs a msg_id or the connection it came from")
         if self.sid is not None and self.seq is not None:
             return f"{self.conn}:{self.sid}:{self.seq}"
         return f"{self.conn}:{self.n}"

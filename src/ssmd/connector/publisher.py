@@ -91,21 +91,24 @@ class JetStreamPublisher:
         if self._unreported_drops:  # the archiver records the gap in the manifest
             encoded += encode_headers({DROPPED_BEFORE: str(self._unreported_drops)})
         try:
-            pub.submit(subject, payload, encoded, type_token, t0)
+            pub.submit_frame(subject, payload, encoded, type_token, t0)
         except TooLarge as exc:  # NATS cannot carry it: a counted, logged drop the archive records, not a stall
             log.error("frame dropped: %s", exc, extra={"type": type_token})
             self._drop()
             return
         self._unreported_drops = 0
 
-    def _acked(self, item: Outgoing, duplicate: bool) -> None:
-        if duplicate:
-            self._duplicates()
-        self._count_published(item.tag)
-        latency = time.perf_counter() - item.t0
-        self._observe(latency)
-        if self._on_ack_hook is not None:
-            self._on_ack_hook(latency)
+    def _acked(self, items: list[Outgoing]) -> None:
+        now = time.perf_counter()
+        count, observe, hook = self._count_published, self._observe, self._on_ack_hook
+        for item in items:
+            if item.duplicate:
+                self._duplicates()
+            count(item.tag)
+            latency = now - item.t0
+            observe(latency)
+            if hook is not None:
+                hook(latency)
 
     def _retried(self, count: int, reason: str) -> None:
         self._metrics.retries.inc(count)

@@ -164,7 +164,8 @@ class Shard:
         self._down_since: float | None = None
         """When the last subscribed connection ended; cleared when capture resumes."""
         self._conn: _Conn | None = None
-        self._subjects: dict[tuple[str, str | None], str] = {}
+        self._subjects: dict[str, dict[str | None, str]] = {}
+        """type token -> market key -> subject: two small-key lookups cost less than one on a tuple."""
         self._state_gauge = metrics.shard_state.labels(str(index))
         self._markets_gauge = metrics.shard_markets.labels(str(index))
         self._update_markets_gauge()
@@ -427,11 +428,12 @@ class Shard:
         route_of = self._route
         session = conn.session
         lifecycle = self.feed.lifecycle_token if self._on_market_change is not None else None
+        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
         while True:
             msg = await ws.receive()
             now = time.monotonic()
             mtype = msg.type
-            if mtype is aiohttp.WSMsgType.TEXT or mtype is aiohttp.WSMsgType.BINARY:
+            if mtype is text or mtype is binary:
                 t0 = time.perf_counter()
                 received_ns = time.time_ns()
                 conn.last_server_frame = now
@@ -440,16 +442,19 @@ class Shard:
                 conn.frames += 1
                 if conn.frames % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
-                route = route_of(raw) if mtype is aiohttp.WSMsgType.TEXT else UNPARSED
+                route = route_of(raw) if mtype is text else UNPARSED
                 kind = route.kind
                 if kind is Kind.DATA:
                     token = route.type
                     key = route.key
-                    subj = subjects.get((token, key))
+                    by_key = subjects.get(token)
+                    if by_key is None:
+                        by_key = subjects[token] = {}
+                    subj = by_key.get(key)
                     if subj is None:
-                        if len(subjects) > _SUBJECT_CACHE_MAX:
-                            subjects.clear()
-                        subj = subjects[(token, key)] = subject(prefix, token, key)
+                        if len(by_key) > _SUBJECT_CACHE_MAX:
+                            by_key.clear()
+                        subj = by_key[key] = subject(prefix, token, key)
                     sid = route.sid
                     seq = route.seq
                     if sid is not None and seq is not None:
