@@ -21,6 +21,11 @@ from ssmd.polymarket.sim.server import PolySim, PolySimConfig
 from ssmd.testing import wait_until
 
 
+def _dumps(sink: MemorySink) -> list[tuple[str, bytes, dict[str, str]]]:
+    """The subscribe dumps (one array of every subscribed asset's book) the shard published."""
+    return [f for f in sink.frames if f[1].startswith(b'[{"market"')]
+
+
 class QuickFeed(PolymarketFeed):
     """Polymarket with a 0.3 s PING and a 1.5 s silence limit (production: 10 s and 60 s)."""
 
@@ -46,14 +51,15 @@ async def test_silent_socket_that_answers_ping_is_reconnected_and_resubscribed(t
             async with http.post(f"{sim.rest_url}/_sim/fault", json={"kind": "silent", "seconds": 600}) as resp:
                 assert resp.status == 200
             await wait_until(lambda: sim.stats["connections_total"] >= 2, what="a reconnect after the silence")
-            await wait_until(lambda: sim.stats["subscribes"] >= 2, what="the resubscribe")
+            # the resubscribe's fresh snapshot, read by the shard (the simulator counts the subscribe before sending it)
+            await wait_until(lambda: len(_dumps(sink)) >= 2, what="the resubscribe's snapshot")
         finally:
             stop.set()
             await shard.close()
             await asyncio.wait_for(task, 30)
             await sim.stop()
     assert sim.stats["closed_1008"] == 0  # PING only after the subscribe, and often enough
-    dumps = [f for f in sink.frames if f[1].startswith(b'[{"market"')]
+    dumps = _dumps(sink)
     assert len(dumps) == 2  # the resubscribe brought a fresh snapshot of every asset
     assert {f[2]["Ssmd-Conn"] for f in dumps} == {f[2]["Ssmd-Conn"] for f in sink.frames if f[1] != b"PONG"}
 

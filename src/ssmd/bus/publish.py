@@ -43,7 +43,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -172,7 +172,8 @@ class Publisher:
         self._parse_before: Any = None
         self._parse_fast: Any = None
         self._ack_run: re.Pattern[bytes] | None = None
-        self._ack_one: re.Pattern[bytes] | None = None
+        self._ack_numbers: re.Pattern[bytes] | None = None
+        self._ack_duplicates: re.Pattern[bytes] | None = None
         self.last_error: str | None = None
         """Why the last send was not acked; ``None`` again once an ack arrives."""
         self.last_ack = 0.0
@@ -195,8 +196,9 @@ class Publisher:
             # starts with the stream (an error's starts with "error": nats-server writes the fields in that order)
             ack = rb"MSG %s\.%s " + str(sub._id).encode() + rb" \d+\r\n%s\r\n"
             inbox, payload = re.escape(self._inbox.encode()), rb'\{"stream":[^\r\n]*'
-            self._ack_one = re.compile(ack % (inbox, rb"(\d+)", b"(" + payload + b")"))
             self._ack_run = re.compile(b"(?:" + ack % (inbox, rb"\d+", payload) + b")+")
+            self._ack_numbers = re.compile(ack % (inbox, rb"(\d+)", payload))
+            self._ack_duplicates = re.compile(ack % (inbox, rb"(\d+)", payload + rb'"duplicate"[^\r\n]*'))
             self._parser, self._parse_before = parser, parser.parse
             parser.parse = self._parse_fast = _scan_acks(parser, self._parse_before, self._take_acks)
         else:  # nats-py changed: the ordinary (slower) way
@@ -380,18 +382,20 @@ class Publisher:
         """Settle the run of stored-message acks at the head of ``buf`` (a parser's buffer); return how many bytes
         it took. The run is found with one match and split with one ``findall``, both in C; nats-py parses the rest
         (see the module doc)."""
-        assert self._ack_run is not None and self._ack_one is not None
+        assert self._ack_run is not None and self._ack_numbers is not None and self._ack_duplicates is not None
         run = self._ack_run.match(buf)
         if run is None:
             return 0
         end = run.end()
-        duplicates = buf.find(b'"duplicate"', 0, end) >= 0  # rare: look per ack only then
+        duplicates: Collection[int] = ()
+        if buf.find(b'"duplicate"', 0, end) >= 0:  # rare: only then a second pass for which
+            duplicates = set(map(int, self._ack_duplicates.findall(buf, 0, end)))
         pop = self._inflight.pop
         stored = []
-        for n, data in self._ack_one.findall(buf, 0, end):
-            item = pop(int(n), None)
+        for n in map(int, self._ack_numbers.findall(buf, 0, end)):
+            item = pop(n, None)
             if item is not None:  # else: queued again meanwhile, and its next send's ack counts it
-                if duplicates and b'"duplicate"' in data:
+                if n in duplicates:
                     item.duplicate = True
                 stored.append(item)
         if stored:

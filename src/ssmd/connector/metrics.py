@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -84,6 +84,12 @@ class Counts:
         values = self.values
         values[value] = values.get(value, 0) + 1
 
+    def add_each(self, values: Iterable[str]) -> None:
+        """``add_one`` for each of ``values``, in one call (a run of acks)."""
+        counts = self.values
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._doc, labels=[self._label])
         for value, count in list(self.values.items()):
@@ -104,6 +110,13 @@ class FastHistogram:
     def observe(self, value: float) -> None:
         self._counts[bisect_left(self._bounds, value)] += 1  # le is inclusive, as Prometheus's buckets are
         self._sum += value
+
+    def observe_each(self, values: list[float]) -> None:
+        """``observe`` for each of ``values``, in one call (a run of acks)."""
+        counts, bounds = self._counts, self._bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        self._sum += sum(values)
 
     def collect(self) -> Iterator[Metric]:
         cumulative, buckets = 0, []

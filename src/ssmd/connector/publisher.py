@@ -52,8 +52,8 @@ class JetStreamPublisher:
         self._pub = Publisher(nc, stream, headers={INSTANCE: instance} if instance else None,
                               max_in_flight=max_in_flight, ack_timeout=publish_timeout, on_acked=self._acked,
                               on_retry=self._retried, name="connector-publisher")
-        self._count_published = metrics.count_published
-        self._observe = metrics.latency.observe
+        self._count_published = metrics.published.add_each
+        self._observe = metrics.latency.observe_each
         self._duplicates = metrics.duplicates.inc
         metrics.buffered.set_function(lambda: self.pending)
         self.dropped = 0
@@ -100,15 +100,15 @@ class JetStreamPublisher:
 
     def _acked(self, items: list[Outgoing]) -> None:
         now = time.perf_counter()
-        count, observe, hook = self._count_published, self._observe, self._on_ack_hook
-        for item in items:
-            if item.duplicate:
-                self._duplicates()
-            count(item.tag)
-            latency = now - item.t0
-            observe(latency)
-            if hook is not None:
-                hook(latency)
+        latencies = [now - item.t0 for item in items]
+        self._count_published([item.tag for item in items])
+        self._observe(latencies)
+        duplicates = sum(item.duplicate for item in items)
+        if duplicates:
+            self._duplicates(duplicates)
+        if self._on_ack_hook is not None:
+            for latency in latencies:
+                self._on_ack_hook(latency)
 
     def _retried(self, count: int, reason: str) -> None:
         self._metrics.retries.inc(count)

@@ -92,7 +92,7 @@ class Subscription:
     """Subscribed on the current connection (with or without a ``sid``)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Conn:
     ws: aiohttp.ClientWebSocketResponse[Literal[False]]
     conn_id: str
