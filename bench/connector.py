@@ -129,7 +129,7 @@ async def _publisher_path(servers: list[str], stream: str, payloads: list[tuple[
     cpu0, t0 = time.process_time(), time.perf_counter()
     for i, (subject, payload) in enumerate(payloads):
         sink.submit(subject, payload, FrameHeaders(time.time_ns(), conn=conn, sid=3, seq=i), "orderbook",
-                    time.perf_counter())
+                    time.monotonic())
         if i % 100 == 99:
             await asyncio.sleep(0)
     left = await sink.drain(120)
@@ -184,7 +184,7 @@ async def measure(args: argparse.Namespace, servers: list[str], replicas: int, w
         latencies: list[float] = []
         conn = Connector(load_feed(FEED), load_environment(env_path),
                          Options(str(env_path), f"ws://127.0.0.1:{sim_port}/trade-api/ws/v2", None, "127.0.0.1:0",
-                                 on_ack=latencies.append))
+                                 on_ack=latencies.extend))
         await _control(sim_port, "/_sim/pause")  # subscribing 5,000 markets, not racing a flood (see below)
         await conn.start()
         deadline = time.monotonic() + 120

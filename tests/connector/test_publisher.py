@@ -43,7 +43,7 @@ async def test_full_buffer_drops_newest_counts_logs_and_reports(own_nats: Embedd
         with caplog.at_level(logging.ERROR, logger="ssmd.connector.publisher"):
             for i in range(15):
                 pub.submit(f"{unique_name}.kalshi.json.trade.X", b"%d" % i, with_id(f"m{i}"), "trade",
-                           time.perf_counter())
+                           time.monotonic())
         assert pub.dropped == 5
         assert metrics.dropped._value.get() == 5
         assert any("DROPPING" in r.getMessage() for r in caplog.records)
@@ -67,7 +67,7 @@ async def test_subject_no_stream_captures_is_held_and_reported_not_lost(nats_ser
     pub = JetStreamPublisher(nc, stream, ConnectorMetrics(), publish_timeout=1.0)
     await pub.start()
     try:
-        pub.submit(f"elsewhere.{unique_name}.x", b"{}", with_id("a"), "trade", time.perf_counter())
+        pub.submit(f"elsewhere.{unique_name}.x", b"{}", with_id("a"), "trade", time.monotonic())
         def reported() -> bool:
             reason = pub.not_ready_reason() or ""
             return "no stream" in reason or "error" in reason
@@ -90,7 +90,7 @@ async def test_same_msg_id_is_stored_once(nats_server: EmbeddedNats, unique_name
     try:
         for _ in range(3):
             pub.submit(f"{unique_name}.kalshi.json.trade.A", b'{"type":"trade"}', with_id("c1:2:7"),
-                       "trade", time.perf_counter())
+                       "trade", time.monotonic())
         assert await pub.drain(10) == 0
         assert (await nc.jetstream().stream_info(stream)).state.messages == 1
         assert metrics.duplicates._value.get() == 2
@@ -109,7 +109,7 @@ async def test_frames_are_stored_in_submit_order(nats_server: EmbeddedNats, uniq
     try:
         for i in range(2000):
             pub.submit(f"{unique_name}.kalshi.json.ticker.T{i % 7}", b"%d" % i, with_id(f"o{i}"),
-                       "ticker", time.perf_counter())
+                       "ticker", time.monotonic())
         assert await pub.drain(20) == 0
         js = nc.jetstream()
         sub = await js.subscribe(f"{unique_name}.kalshi.>", ordered_consumer=True, stream=stream)
@@ -131,8 +131,8 @@ async def test_frame_bigger_than_max_payload_is_a_reported_drop_not_a_stall(nats
     await pub.start()
     try:
         subject = f"{unique_name}.kalshi.json.orderbook.A"
-        pub.submit(subject, b"x" * (nc.max_payload + 1), with_id("big"), "orderbook", time.perf_counter())
-        pub.submit(subject, b"{}", with_id("after"), "orderbook", time.perf_counter())
+        pub.submit(subject, b"x" * (nc.max_payload + 1), with_id("big"), "orderbook", time.monotonic())
+        pub.submit(subject, b"{}", with_id("after"), "orderbook", time.monotonic())
         assert await pub.drain(20) == 0
         assert (pub.dropped, metrics.dropped._value.get()) == (1, 1)
         sub = await nc.jetstream().subscribe(f"{unique_name}.kalshi.>", ordered_consumer=True, stream=stream)

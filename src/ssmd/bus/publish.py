@@ -135,7 +135,7 @@ class Publisher:
         on_retry: RetryCallback | None = None,
         name: str = "publisher",
     ) -> None:
-        for attr in ("_pending", "_pending_data_size", "_flush_pending", "_flush_queue", "new_inbox"):
+        for attr in ("_pending", "_pending_data_size", "_flush_pending", "_flush_queue", "_max_payload", "new_inbox"):
             if not hasattr(nc, attr):  # pinned nats-py internals (see the module doc): fail loudly, not corruptly
                 raise RuntimeError(f"nats-py client has no {attr}: ssmd.bus.publish needs nats-py 2.x internals")
         self._nc = nc
@@ -253,7 +253,7 @@ class Publisher:
         if head is None:
             head = self._subject_head(subject)
         hdr_len = len(self._hdr_head) + len(headers) + 2
-        if hdr_len + len(payload) > self._nc.max_payload:
+        if hdr_len + len(payload) > self._nc._max_payload:  # the property's value, without the call
             raise TooLarge(f"publish to {subject}: {hdr_len + len(payload)} bytes with headers, more than the "
                            f"server's max_payload ({self._nc.max_payload})")
         n = next(self._numbers)
@@ -378,7 +378,7 @@ class Publisher:
             return
         self._stored(n, data)
 
-    def _take_acks(self, buf: bytearray) -> int:
+    def _take_acks(self, buf: bytes | bytearray) -> int:
         """Settle the run of stored-message acks at the head of ``buf`` (a parser's buffer); return how many bytes
         it took. The run is found with one match and split with one ``findall``, both in C; nats-py parses the rest
         (see the module doc)."""
@@ -475,17 +475,18 @@ class Publisher:
                 self._wake.set()
 
 
-def _scan_acks(parser: Any, before: Any, take: Callable[[bytearray], int]) -> Any:
+def _scan_acks(parser: Any, before: Any, take: Callable[[bytes | bytearray], int]) -> Any:
     """Wrap nats-py parser ``parser``'s ``parse``: between protocol messages (never inside one), ``take`` consumes
     what it recognises at the head of the buffer, and the parser's own ``parse`` (``before``) does the rest."""
 
     async def parse(data: bytes = b"") -> None:
         if parser.state == AWAITING_CONTROL_LINE:
             buf = parser.buf  # read each time: a reconnect gives the parser a new one
-            buf.extend(data)
-            used = take(buf)
-            if used:
-                del buf[:used]
+            if buf:  # the end of the last read is waiting: this read continues it
+                buf.extend(data)
+                del buf[:take(buf)]
+            else:  # most reads: scan them where they are, keep only what is left
+                buf.extend(memoryview(data)[take(data):])
             # A short message cut by the end of the read (an ack, most likely) waits here for its end rather than in
             # nats-py's parser, which would then parse the whole next read itself.
             if buf and not (len(buf) < _CUT_SHORT and buf.startswith(b"MSG ") and buf.count(b"\r\n") < 2):

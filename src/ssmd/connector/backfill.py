@@ -109,7 +109,7 @@ class Backfiller:
         counter = self._metrics.backfilled.labels(channel)
         for key, raw in frames:
             route = route_of(raw)
-            t0 = time.perf_counter()
+            t0 = time.monotonic()
             headers = FrameHeaders(time.time_ns(), conn=conn, msg_id=f"backfill:{key}", backfill="rest")
             submit(subject(prefix, route.type, route.key), raw, headers, route.type, t0)
             counter.inc()

@@ -137,7 +137,7 @@ class FileSink:
             retry.reset()
             self._writing = 0
             self._error = None
-            now = time.perf_counter()
+            now = time.monotonic()
             for _, token, t0 in batch:
                 self._metrics.count_published(token)
                 self._metrics.latency.observe(now - t0)

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 _DROP_LOG_EVERY = 5.0
 _DROP_UNREADY_FOR = 60.0
 
-AckHook = Callable[[float], None]
-"""Called with the receipt-to-ack latency in seconds of every acked frame (benchmarks use it)."""
+AckHook = Callable[[list[float]], None]
+"""Called with the receipt-to-ack latencies in seconds of each run of acked frames (benchmarks use it)."""
 
 
 class JetStreamPublisher:
@@ -88,18 +88,20 @@ class JetStreamPublisher:
             self._drop()
             return
         encoded = headers.encode()
-        if self._unreported_drops:  # the archiver records the gap in the manifest
-            encoded += encode_headers({DROPPED_BEFORE: str(self._unreported_drops)})
+        dropped = self._unreported_drops
+        if dropped:  # the archiver records the gap in the manifest
+            encoded += encode_headers({DROPPED_BEFORE: str(dropped)})
         try:
             pub.submit_frame(subject, payload, encoded, type_token, t0)
         except TooLarge as exc:  # NATS cannot carry it: a counted, logged drop the archive records, not a stall
             log.error("frame dropped: %s", exc, extra={"type": type_token})
             self._drop()
             return
-        self._unreported_drops = 0
+        if dropped:
+            self._unreported_drops = 0
 
     def _acked(self, items: list[Outgoing]) -> None:
-        now = time.perf_counter()
+        now = time.monotonic()
         latencies = [now - item.t0 for item in items]
         self._count_published([item.tag for item in items])
         self._observe(latencies)
@@ -107,8 +109,7 @@ class JetStreamPublisher:
         if duplicates:
             self._duplicates(duplicates)
         if self._on_ack_hook is not None:
-            for latency in latencies:
-                self._on_ack_hook(latency)
+            self._on_ack_hook(latencies)
 
     def _retried(self, count: int, reason: str) -> None:
         self._metrics.retries.inc(count)

@@ -203,7 +203,7 @@ class Connector:
             return
         self._coverage_sent += 1
         headers = FrameHeaders(time.time_ns(), msg_id=f"{self.coverage.run}:coverage:{self._coverage_sent}")
-        self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.perf_counter())
+        self.sink.submit(subject, payload, headers, COVERAGE_TYPE, time.monotonic())
 
     def _backfiller(self, index: int, subs: list[Subscription]) -> Backfiller | None:
         """A shard that carries one of the feed's backfillable channels refetches what it misses (None: nothing

@@ -434,7 +434,6 @@ class Shard:
             now = time.monotonic()
             mtype = msg.type
             if mtype is text or mtype is binary:
-                t0 = time.perf_counter()
                 received_ns = time.time_ns()
                 conn.last_server_frame = now
                 metrics.last_frame_at = now
@@ -466,7 +465,7 @@ class Shard:
                         self._market_changed(raw)
                     conn.got_data = True
                     conn.last_data = now
-                    submit(subj, raw, FrameHeaders(received_ns, conn_id, sid, seq, conn.frames), token, t0)
+                    submit(subj, raw, FrameHeaders(received_ns, conn_id, sid, seq, conn.frames), token, now)
                 elif kind is Kind.CONTROL:
                     self._on_control(conn, route, raw)
                 else:  # UNPARSED, or KEPT: a control word the feed expects (not data, no warning)
@@ -476,7 +475,7 @@ class Shard:
                         log.warning("frame without JSON or type, published raw to %s", self._unparsed,
                                     extra={"shard": self.index, "conn": conn_id, "bytes": len(raw)})
                     submit(self._unparsed, raw, FrameHeaders(received_ns, conn=conn_id, n=conn.frames), "unparsed",
-                           t0)
+                           now)
             elif mtype is aiohttp.WSMsgType.PING:
                 conn.last_server_frame = now
                 await ws.pong(msg.data)

@@ -24,7 +24,8 @@ class Sink(Protocol):
     async def stop(self) -> None: ...
 
     def submit(self, subject: str, payload: bytes, headers: FrameHeaders, type_token: str, t0: float) -> None:
-        """Take one frame with its ``Nats-Msg-Id`` and ``Ssmd-*`` metadata."""
+        """Take one frame with its ``Nats-Msg-Id`` and ``Ssmd-*`` metadata; ``t0`` is ``time.monotonic()`` when it was
+        read (its publish latency runs from there)."""
 
     async def drain(self, limit_s: float) -> int:
         """Make everything submitted durable within ``limit_s`` s; return how many frames are not."""
