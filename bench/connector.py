@@ -38,6 +38,7 @@ from ssmd.bus.streams import StreamSpec, ensure_stream
 from ssmd.config import load_environment, load_feed
 from ssmd.connector.service import Connector, Options
 from ssmd.connector.shard import State
+from ssmd.runtime.process import settle_heap
 
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "examples" / "local" / "feeds" / "kalshi.yaml"
@@ -187,6 +188,7 @@ async def measure(args: argparse.Namespace, servers: list[str], replicas: int, w
                                  on_ack=latencies.extend))
         await _control(sim_port, "/_sim/pause")  # subscribing 5,000 markets, not racing a flood (see below)
         await conn.start()
+        settle_heap()  # as ssmd-connector does once started
         deadline = time.monotonic() + 120
         while not all(s.state is State.LIVE for s in conn.shards):
             if time.monotonic() > deadline:

@@ -4,6 +4,8 @@ back-off wakes at once on shutdown."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pytest
@@ -61,3 +63,28 @@ def test_backoff_wait_wakes_at_once_on_stop() -> None:
 
     stopping, took = asyncio.run(scenario())
     assert stopping and took < 10.0
+
+
+_SETTLE = """
+import gc, weakref
+from ssmd.runtime.process import settle_heap
+
+class Node:
+    pass
+
+gc.disable()  # only settle_heap collects here
+old = Node(); old.me = old; old_ref = weakref.ref(old); del old
+kept = [Node() for _ in range(100)]
+settle_heap()
+assert old_ref() is None, "garbage from before was frozen instead of collected"
+assert gc.get_freeze_count() >= 100, gc.get_freeze_count()
+new = Node(); new.me = new; new_ref = weakref.ref(new); del new
+gc.collect()
+assert new_ref() is None, "garbage made later is not collected"
+"""
+
+
+def test_settle_heap_collects_freezes_what_lives_and_still_collects_what_comes_later() -> None:
+    """In a process of its own: freezing the test runner's heap would keep its garbage for good."""
+    done = subprocess.run([sys.executable, "-c", _SETTLE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

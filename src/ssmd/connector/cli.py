@@ -83,6 +83,7 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
     from ssmd.connector.service import Connector, Options, StartupError, TaskCrashed
     from ssmd.feed.registry import feed_name_for, get_feed
     from ssmd.runtime.http import parse_addr
+    from ssmd.runtime.process import settle_heap
 
     try:
         feed = load_feed(feed_path)
@@ -114,6 +115,7 @@ async def _main(feed_path: str, env_path: str, health_addr: str, ws_url: str | N
                            exchange=exchange)
     try:
         await connector_.start()
+        settle_heap()
         log.info("connector started", extra={"feed": feed.name, "env": env.name, "ws_url": redact_url(url),
                                              "health_addr": health_addr, "shards": len(connector_.shards),
                                              "partition": str(partition), "markets": len(connector_.markets)})

@@ -9,6 +9,7 @@ traceback reaches an operator for something they must fix.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,16 @@ def checked(call: Callable[[], T], prefix: str = "error: ", logger: logging.Logg
         return call()
     except SsmdError as exc:
         sys.exit(report(exc, prefix, logger))
+
+
+def settle_heap() -> None:
+    """Collect once, then take every object alive now out of the garbage collector's full passes (``gc.freeze``).
+
+    For a long-running service once it has started: what it built by then (modules, configuration, the market list)
+    lives as long as the process, and a full pass over it took 50-65 ms in a connector with 5,000 markets on a 2-core
+    VM, a stall for every frame in flight each time one ran. Objects created later are still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_service(main: Callable[[asyncio.Event], Awaitable[int | None]], prefix: str = "error: ",
