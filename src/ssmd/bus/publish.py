@@ -380,8 +380,8 @@ class Publisher:
 
     def _take_acks(self, buf: bytes | bytearray) -> int:
         """Settle the run of stored-message acks at the head of ``buf`` (a read off the socket, or the parser's buffer
-        when a read continues a cut message); return how many bytes it took. The run is found with one match and split with one ``findall``, both in C; nats-py parses the rest
-        (see the module doc)."""
+        when a read continues a cut message); return how many bytes it took. The run is found with one match and
+        split with one ``findall``, both in C; nats-py parses the rest (see the module doc)."""
         assert self._ack_run is not None and self._ack_numbers is not None and self._ack_duplicates is not None
         run = self._ack_run.match(buf)
         if run is None:
