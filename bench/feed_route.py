@@ -1,6 +1,6 @@
 """The connector's per-frame routing step through the feed seam, against a bare JSON decode of the same frames.
 
-For every frame the shard calls ``Feed.route`` once, looks the subject up in its (type token, key) cache and, for
+For every frame the shard calls ``Feed.route`` once, looks the subject up in its ``SubjectCache`` and, for
 frames with a sequence number, ``Session.gap``. This bench runs that step (the same calls, outside the socket loop)
 over real captured Kalshi frames with many tickers, and as the ceiling a msgspec decode of each frame into a
 struct of its ``type`` only: the least any router can do. Prints one JSON object (ns per frame, best of rounds).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from ssmd.bus.subjects import subject
+from ssmd.bus.subjects import SubjectCache
 from ssmd.feed import Kind, get_feed
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "kalshi-captured-frames.jsonl"
@@ -51,14 +51,11 @@ def main() -> None:
     frames = _frames(800)
 
     def routed(batch: list[bytes]) -> None:
-        route_of, session, data = feed.route, feed.session(), Kind.DATA
-        subjects: dict[tuple[str, str | None], str] = {}
+        route_of, session, data, subjects = feed.route, feed.session(), Kind.DATA, SubjectCache("bench.kalshi")
         for raw in batch:
             route = route_of(raw)
             if route.kind is data:
-                key = (route.type, route.key)
-                if subjects.get(key) is None:
-                    subjects[key] = subject("bench.kalshi", route.type, route.key)
+                subjects[route.type][route.key]  # the shard's lookup (the subject is built on a miss)
                 if route.seq is not None:
                     session.gap(route)
 

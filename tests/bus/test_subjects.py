@@ -2,7 +2,8 @@
 
 import pytest
 
-from ssmd.bus.subjects import filter_covers, sanitize_token, subject_for, unparsed_subject
+import ssmd.bus.subjects
+from ssmd.bus.subjects import SubjectCache, filter_covers, sanitize_token, subject, subject_for, unparsed_subject
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,14 @@ def test_sanitize_whitespace_variants() -> None:
 def test_filter_covers(outer: str, inner: str, covers: bool) -> None:
     """Every subject the inner filter matches must be matched by the outer one."""
     assert filter_covers(outer, inner) is covers
+
+
+def test_subject_cache_gives_the_rules_subject_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cache[token][key]`` is :func:`subject` for that token and key (sanitised, ``_`` for none), and a token's
+    keys never grow past the bound: the cache starts over instead."""
+    monkeypatch.setattr(ssmd.bus.subjects, "_CACHE_MAX", 3)
+    cache = SubjectCache("prod.kalshi")
+    for key in ("A", "FED-23DEC-T3.00", None, "a b*c>d", "A"):
+        assert cache["orderbook"][key] == subject("prod.kalshi", "orderbook", key)
+    assert cache["trade"]["A"] == "prod.kalshi.json.trade.A"
+    assert len(cache["orderbook"]) <= 3 and set(cache) == {"orderbook", "trade"}

@@ -10,10 +10,40 @@ from __future__ import annotations
 
 from ssmd.naming import NO_KEY, UNPARSED, filter_covers, sanitize_token, subject, unparsed_subject
 
-__all__ = ["NO_TICKER", "UNPARSED", "filter_covers", "sanitize_token", "subject", "subject_for", "type_token",
-           "unparsed_subject"]
+__all__ = ["NO_TICKER", "UNPARSED", "SubjectCache", "filter_covers", "sanitize_token", "subject", "subject_for",
+           "type_token", "unparsed_subject"]
 
 NO_TICKER = NO_KEY
+_CACHE_MAX = 200_000
+
+
+class SubjectCache(dict[str, "_KeySubjects"]):
+    """``cache[token][key]``: the subject of a frame under ``prefix``, built (sanitised) once per type token and market
+    key. For per-frame paths: a hit is two plain dict lookups in C, a miss builds the subject (``__missing__``)."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, token: str) -> _KeySubjects:
+        by_key = self[token] = _KeySubjects(self.prefix, token)
+        return by_key
+
+
+class _KeySubjects(dict[str | None, str]):
+    __slots__ = ("prefix", "token")
+
+    def __init__(self, prefix: str, token: str) -> None:
+        super().__init__()
+        self.prefix, self.token = prefix, token
+
+    def __missing__(self, key: str | None) -> str:
+        if len(self) >= _CACHE_MAX:  # keys come from the exchange: bounded
+            self.clear()
+        built = self[key] = subject(self.prefix, self.token, key)
+        return built
 
 
 def type_token(frame_type: str, feed: str = "kalshi") -> str:

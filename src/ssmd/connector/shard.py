@@ -36,7 +36,7 @@ from typing import Any, Literal
 import aiohttp
 
 from ssmd.bus.headers import FrameHeaders
-from ssmd.bus.subjects import subject, unparsed_subject
+from ssmd.bus.subjects import SubjectCache, unparsed_subject
 from ssmd.config.capture import CaptureConfig
 from ssmd.connector.backfill import Backfiller
 from ssmd.connector.metrics import ConnectorMetrics
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 _BACKOFF_BASE = 0.25
 _CONNECT_TIMEOUT = 10.0
-_SUBJECT_CACHE_MAX = 200_000
 _YIELD_EVERY = 128
 """``ws.receive()`` does not yield while frames are buffered: let the publisher and acks run regularly."""
 _COMMAND_FAILURES = (TimeoutError, aiohttp.ClientError, ConnectionError)
@@ -149,7 +148,6 @@ class Shard:
         self.url = url
         self._creds = credentials
         self._sink = sink
-        self._prefix = prefix
         self._unparsed = unparsed_subject(prefix)
         self._cfg = capture
         self._metrics = metrics
@@ -164,8 +162,7 @@ class Shard:
         self._down_since: float | None = None
         """When the last subscribed connection ended; cleared when capture resumes."""
         self._conn: _Conn | None = None
-        self._subjects: dict[str, dict[str | None, str]] = {}
-        """type token -> market key -> subject: two small-key lookups cost less than one on a tuple."""
+        self._subjects = SubjectCache(prefix)
         self._state_gauge = metrics.shard_state.labels(str(index))
         self._markets_gauge = metrics.shard_markets.labels(str(index))
         self._update_markets_gauge()
@@ -422,7 +419,6 @@ class Shard:
         ws = conn.ws
         metrics = self._metrics
         submit = self._sink.submit
-        prefix = self._prefix
         conn_id = conn.conn_id
         subjects = self._subjects
         route_of = self._route
@@ -445,15 +441,7 @@ class Shard:
                 kind = route.kind
                 if kind is Kind.DATA:
                     token = route.type
-                    key = route.key
-                    by_key = subjects.get(token)
-                    if by_key is None:
-                        by_key = subjects[token] = {}
-                    subj = by_key.get(key)
-                    if subj is None:
-                        if len(by_key) > _SUBJECT_CACHE_MAX:
-                            by_key.clear()
-                        subj = by_key[key] = subject(prefix, token, key)
+                    subj = subjects[token][route.key]
                     sid = route.sid
                     seq = route.seq
                     if sid is not None and seq is not None:
