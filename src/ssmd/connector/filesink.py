@@ -138,9 +138,7 @@ class FileSink:
             self._writing = 0
             self._error = None
             now = time.monotonic()
-            for _, token, t0 in batch:
-                self._metrics.count_published(token)
-                self._metrics.latency.observe(now - t0)
+            self._metrics.count_durable([token for _, token, _ in batch], [now - t0 for _, _, t0 in batch])
             self._metrics.buffered.set(len(self._buffer))
             if not self._buffer:
                 self._idle.set()

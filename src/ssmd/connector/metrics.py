@@ -62,7 +62,12 @@ class ConnectorMetrics:
         self.last_frame_age.set_function(self._age)
         self.last_frame_at = 0.0
         self.count_received = self.received.add_one
-        self.count_published = self.published.add_one
+
+    def count_durable(self, tokens: list[str], latencies: list[float]) -> None:
+        """A run of frames made durable (acked by JetStream, or written by the file sink): counted as published by
+        type token, and each one's receipt-to-durable latency observed."""
+        self.published.add_each(tokens)
+        self.latency.observe_each(latencies)
 
     def _age(self) -> float:
         return time.monotonic() - self.last_frame_at if self.last_frame_at else float("nan")
@@ -85,7 +90,7 @@ class Counts:
         values[value] = values.get(value, 0) + 1
 
     def add_each(self, values: Iterable[str]) -> None:
-        """``add_one`` for each of ``values``, in one call (a run of acks)."""
+        """``add_one`` for each of ``values``, in one call (a run of frames made durable)."""
         counts = self.values
         for value in values:
             counts[value] = counts.get(value, 0) + 1
@@ -112,7 +117,7 @@ class FastHistogram:
         self._sum += value
 
     def observe_each(self, values: list[float]) -> None:
-        """``observe`` for each of ``values``, in one call (a run of acks)."""
+        """``observe`` for each of ``values``, in one call (a run of frames made durable)."""
         counts, bounds = self._counts, self._bounds
         for value in values:
             counts[bisect_left(bounds, value)] += 1

@@ -52,8 +52,6 @@ class JetStreamPublisher:
         self._pub = Publisher(nc, stream, headers={INSTANCE: instance} if instance else None,
                               max_in_flight=max_in_flight, ack_timeout=publish_timeout, on_acked=self._acked,
                               on_retry=self._retried, name="connector-publisher")
-        self._count_published = metrics.published.add_each
-        self._observe = metrics.latency.observe_each
         self._duplicates = metrics.duplicates.inc
         metrics.buffered.set_function(lambda: self.pending)
         self.dropped = 0
@@ -103,8 +101,7 @@ class JetStreamPublisher:
     def _acked(self, items: list[Outgoing]) -> None:
         now = time.monotonic()
         latencies = [now - item.t0 for item in items]
-        self._count_published([item.tag for item in items])
-        self._observe(latencies)
+        self._metrics.count_durable([item.tag for item in items], latencies)
         duplicates = sum(item.duplicate for item in items)
         if duplicates:
             self._duplicates(duplicates)
