@@ -21,11 +21,11 @@ stored once, by msg-id, but can land ahead of older messages of the window that 
 Acks are taken from the client's reader before its parser sees them: the publisher wraps the parser's ``parse``
 and consumes the run of successful acks at the head of each buffer read off the socket (one regex match finds the
 run, one ``findall`` splits it, both in C), then settles them together (one clock read, one wake-up, one callback),
-with no ``Msg``, no coroutine and no header parse per ack:
-nats-py's parser spent more per ack than the rest of the publisher per message. Whatever does not match (status
-replies, errors, a message cut by the end of the buffer, other subscriptions' messages) is left for nats-py's own
-parser, and the reply subscription's message queue is replaced by a direct call (no queue, no task switch). If a
-nats-py release changes those internals, the publisher falls back to an ordinary subscription callback, only slower.
+with no ``Msg``, no coroutine and no header parse per ack: nats-py's parser spent more per ack than the rest of the
+publisher per message. Whatever does not match (status replies, errors, a message cut by the end of the buffer,
+other subscriptions' messages) is left for nats-py's own parser, and the reply subscription's message queue is
+replaced by a direct call (no queue, no task switch). If a nats-py release changes those internals, the publisher
+falls back to an ordinary subscription callback, only slower.
 
 Retries: when an ack times out (while no other ack arrives either), an ack says "no responders"/an error and the
 publisher retries rejections, or the client reconnected, *every* unacked message goes back to the front of the
@@ -62,6 +62,8 @@ EXPECTED_STREAM = "Nats-Expected-Stream"
 _MSG_ID_LINE = MSG_ID.encode() + b": "
 _HDR_OPEN = b"NATS/1.0\r\n"
 _CRLF = b"\r\n"
+_DUPLICATE = b'"duplicate"'
+"""In an ack only when true (nats-server omits it otherwise): the stream had the message already."""
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
 _TICK = 0.2
@@ -198,7 +200,7 @@ class Publisher:
             inbox, payload = re.escape(self._inbox.encode()), rb'\{"stream":[^\r\n]*'
             self._ack_run = re.compile(b"(?:" + ack % (inbox, rb"\d+", payload) + b")+")
             self._ack_numbers = re.compile(ack % (inbox, rb"(\d+)", payload))
-            self._ack_duplicates = re.compile(ack % (inbox, rb"(\d+)", payload + rb'"duplicate"[^\r\n]*'))
+            self._ack_duplicates = re.compile(ack % (inbox, rb"(\d+)", payload + _DUPLICATE + rb"[^\r\n]*"))
             self._parser, self._parse_before = parser, parser.parse
             parser.parse = self._parse_fast = _scan_acks(parser, self._parse_before, self._take_acks)
         else:  # nats-py changed: the ordinary (slower) way
@@ -388,7 +390,7 @@ class Publisher:
             return 0
         end = run.end()
         duplicates: Collection[int] = ()
-        if buf.find(b'"duplicate"', 0, end) >= 0:  # rare: only then a second pass for which
+        if buf.find(_DUPLICATE, 0, end) >= 0:  # rare: only then a second pass for which
             duplicates = set(map(int, self._ack_duplicates.findall(buf, 0, end)))
         pop = self._inflight.pop
         stored = []
@@ -405,7 +407,7 @@ class Publisher:
     def _stored(self, n: int, data: bytes) -> None:
         item = self._inflight.pop(n, None)
         if item is not None:
-            item.duplicate = b'"duplicate"' in data  # present only when true (omitted otherwise)
+            item.duplicate = _DUPLICATE in data
             self._settle([item])
 
     def _settle(self, stored: list[Outgoing]) -> None:
