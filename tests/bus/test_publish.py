@@ -73,6 +73,36 @@ async def test_unacked_publish_is_resent_with_the_same_msg_id_then_reported(nats
         await nc.close()
 
 
+async def test_after_a_retry_a_few_acks_are_not_acks_flowing_again(nats_server: EmbeddedNats,
+                                                                      unique_name: str) -> None:
+    """``last_error`` stays until every message pending at the retry is acked: a stream leader that lost its quorum
+    still answers re-sent messages it had stored (as duplicates) and nothing newer, and the connector's ``/ready``
+    must not turn 200 on those few acks."""
+    nc = await nats.connect(nats_server.url)
+    answered: set[str] = set()
+
+    async def leader_without_quorum(msg: Msg) -> None:
+        if msg.headers and msg.headers["Nats-Msg-Id"] in answered:
+            await nc.publish(msg.reply, b'{"stream":"S","seq":1,"duplicate": true}')
+
+    await nc.subscribe(f"{unique_name}.>", cb=leader_without_quorum)
+    pub = Publisher(nc, None, ack_timeout=0.5)
+    await pub.start()
+    try:
+        for i in range(3):
+            pub.submit(f"{unique_name}.x", b"{}", msg_id_header(f"m{i}"))
+        await wait_until(lambda: pub.last_error is not None, timeout=30, what="a retry: no ack within 0.5 s")
+        answered.add("m0")
+        await wait_until(lambda: pub.acked == 1, timeout=30, what="the stored message's duplicate ack")
+        assert pub.last_error is not None and pub.pending == 2, (pub.last_error, pub.pending)
+        answered.update({"m1", "m2"})
+        assert await pub.wait_idle(30) == 0
+        assert pub.last_error is None and pub.acked == 3
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
 async def test_a_rejection_is_reported_with_the_servers_reason(nats_server: EmbeddedNats, unique_name: str) -> None:
     nc = await nats.connect(nats_server.url)
     stream = unique_name.upper()

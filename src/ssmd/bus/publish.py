@@ -177,7 +177,9 @@ class Publisher:
         self._ack_numbers: re.Pattern[bytes] | None = None
         self._ack_duplicates: re.Pattern[bytes] | None = None
         self.last_error: str | None = None
-        """Why the last send was not acked; ``None`` again once an ack arrives."""
+        """Why the last send was not acked; ``None`` again once everything pending then has been acked."""
+        self._trouble_upto = 0
+        """The newest message pending when ``last_error`` was set."""
         self.last_ack = 0.0
         self.acked = 0
         self.failed = 0
@@ -334,7 +336,7 @@ class Publisher:
             if self._inflight:
                 self._retry_all("NATS reconnected; re-sending unacked messages", pause=False)
             elif self._queue:
-                self.last_error = "NATS reconnected; no ack yet"  # a server without a quorum acks nothing
+                self._trouble("NATS reconnected; no ack yet")  # a server without a quorum acks nothing
         queue, inflight = self._queue, self._inflight
         room = self._max_in_flight - len(inflight)
         if room <= 0 or not queue:
@@ -413,7 +415,7 @@ class Publisher:
     def _settle(self, stored: list[Outgoing]) -> None:
         self.acked += len(stored)
         self.last_ack = time.monotonic()
-        if self.last_error is not None:
+        if self.last_error is not None and self._caught_up():
             log.info("%s: publish acks flowing again", self._name, extra={"pending": self.pending})
             self.last_error = None
         self._backoff = _BACKOFF_MIN
@@ -430,6 +432,18 @@ class Publisher:
         if self._room_below and pending < self._room_below:
             self._room_below = 0
             self._room.set()
+
+    def _trouble(self, reason: str) -> None:
+        self.last_error = reason
+        self._trouble_upto = self._queue[-1].n if self._queue else 0
+
+    def _caught_up(self) -> bool:
+        """Nothing that was pending when the trouble began still is. A few acks are no proof that acks flow again: a
+        stream leader that lost its quorum still answers re-sent stored messages as duplicates, and commits what its
+        last follower had taken, while everything newer goes unanswered. (The queue and the in-flight window are
+        each in submit order, so their first messages are their oldest.)"""
+        upto, inflight, queue = self._trouble_upto, self._inflight, self._queue
+        return (not inflight or next(iter(inflight)) > upto) and (not queue or queue[0].n > upto)
 
     def _give_up(self, item: Outgoing, reason: str) -> None:
         self.failed += 1
@@ -455,7 +469,7 @@ class Publisher:
         if again and reason != self.last_error:
             log.warning("%s: JetStream publish not acked, retrying %d messages with the same Nats-Msg-Id: %s",
                         self._name, len(again), reason, extra={"queued": len(self._queue)})
-        self.last_error = reason  # until the next ack, paused or not
+        self._trouble(reason)  # until all of these are acked, paused or not
         if pause:
             self._resume_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, _BACKOFF_MAX)

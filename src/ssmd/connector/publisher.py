@@ -138,10 +138,10 @@ class JetStreamPublisher:
         if pub.stalled_for() > self._timeout:
             return f"publish acks are not flowing ({pub.last_error or 'ack timeout'})"
         if pub.last_error is not None and pub.pending:
-            # Set by the last retry and cleared only by the next ack: between re-sends (while a quorum of a cluster
-            # is down, say) nothing else says so, and /ready would flap to 200 with every frame unacked.
-            return (f"publishes not acked, retrying with the same Nats-Msg-Id: {pub.last_error}; "
-                    f"{pub.pending} frames buffered")
+            # Set by a retry or a reconnect and cleared once all that was buffered then is acked: between re-sends
+            # (while a quorum of a cluster is down, say) nothing else says so, and /ready would flap to 200.
+            return (f"publishes not acked since: {pub.last_error}; {pub.pending} frames buffered, re-sent with the "
+                    "same Nats-Msg-Id")
         if self._last_drop and time.monotonic() - self._last_drop < _DROP_UNREADY_FOR:
             return f"publish buffer overflowed: {self.dropped} frames dropped"
         return None
