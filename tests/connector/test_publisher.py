@@ -58,6 +58,29 @@ async def test_full_buffer_drops_newest_counts_logs_and_reports(own_nats: Embedd
         await nc.close()
 
 
+async def test_after_a_nats_reconnect_not_ready_until_a_frame_is_acked(own_nats: EmbeddedNats,
+                                                                          unique_name: str) -> None:
+    """A reconnect with nothing buffered is not ready either: the server it lands on may have no quorum behind it
+    (two of three nodes dead), and until a frame is acked nothing says it has."""
+    nc = await nats.connect(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=0)
+    stream = await _stream(nc, unique_name)
+    pub = JetStreamPublisher(nc, stream, ConnectorMetrics(), publish_timeout=1.0)
+    await pub.start()
+    try:
+        assert pub.not_ready_reason() is None
+        await asyncio.to_thread(own_nats.stop)
+        await asyncio.to_thread(own_nats.start)
+        await wait_until(lambda: nc.is_connected and nc.stats["reconnects"] == 1, timeout=30, what="a reconnect")
+        assert pub.pending == 0
+        assert "NATS reconnected" in (pub.not_ready_reason() or ""), pub.not_ready_reason()
+        pub.submit(f"{unique_name}.kalshi.json.trade.X", b"{}", with_id("after"), "trade", time.monotonic())
+        assert await pub.drain(20) == 0
+        assert pub.not_ready_reason() is None
+    finally:
+        await pub.stop()
+        await nc.close()
+
+
 async def test_subject_no_stream_captures_is_held_and_reported_not_lost(nats_server: EmbeddedNats,
                                                                          unique_name: str) -> None:
     """A subject outside the expected stream is never acked: the frame stays buffered (retried) and

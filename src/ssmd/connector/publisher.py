@@ -133,8 +133,8 @@ class JetStreamPublisher:
         pub = self._pub
         if not self._nc.is_connected:
             return "NATS is not connected"
-        if pub.pending and pub.reconnected:
-            return f"NATS reconnected; re-sending {pub.pending} buffered frames"
+        if pub.reconnected:  # even with nothing buffered: the new server may have no quorum behind it
+            return f"NATS reconnected; nothing acked since ({pub.pending} frames buffered)"
         if pub.stalled_for() > self._timeout:
             return f"publish acks are not flowing ({pub.last_error or 'ack timeout'})"
         if pub.last_error is not None and pub.pending:
