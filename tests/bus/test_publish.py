@@ -23,7 +23,7 @@ async def test_constant_and_own_headers_arrive_and_payloads_are_byte_identical(n
     stream = unique_name.upper()
     await ensure_stream(nc.jetstream(), StreamSpec.for_prefix(stream, unique_name))
     acked: list[tuple[int, bool]] = []
-    pub = Publisher(nc, stream, headers={"Ssmd-Instance": "zone-a"}, max_in_flight=7,
+    pub = Publisher(nc, stream, headers={"Ssmd-Instance": "zone-a%d"}, max_in_flight=7,
                     on_acked=lambda items: acked.extend((item.tag, item.duplicate) for item in items))
     await pub.start()
     try:
@@ -39,7 +39,7 @@ async def test_constant_and_own_headers_arrive_and_payloads_are_byte_identical(n
         for i, m in enumerate(got):
             assert m.headers is not None
             assert (m.headers["Nats-Msg-Id"], m.headers["K"], m.headers["Ssmd-Instance"],
-                    m.headers["Nats-Expected-Stream"]) == (f"m{i}", f"v{i}", "zone-a", stream)
+                    m.headers["Nats-Expected-Stream"]) == (f"m{i}", f"v{i}", "zone-a%d", stream)
     finally:
         await pub.stop()
         await nc.close()

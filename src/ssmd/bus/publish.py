@@ -144,7 +144,11 @@ class Publisher:
         constant = dict(headers or {})
         if stream is not None:
             constant[EXPECTED_STREAM] = stream
-        self._hdr_head = _HDR_OPEN + encode_headers(constant)
+        hdr_head = _HDR_OPEN + encode_headers(constant)
+        self._hdr_fixed = len(hdr_head) + len(_CRLF)
+        self._middle = b"%d %d %d\r\n" + hdr_head.replace(b"%", b"%%") + b"%s\r\n"
+        """What follows ``HPUB {subject} {reply}``: ``{hdr_len} {total_len}``, the header block (constant lines, then
+        the message's own) and the blank line that ends it. One ``%``-format per message."""
         self._max_in_flight = max_in_flight
         self._timeout = ack_timeout
         self._retry_rejected = retry_rejected
@@ -189,6 +193,7 @@ class Publisher:
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()
         self._reply_head = f" {self._inbox}.".encode()
+        self._subjects.clear()  # the heads cached hold the reply subject
         self._cut = len(self._inbox) + 1
         self._epoch = self._nc.stats["reconnects"]
         sub = await self._nc.subscribe(f"{self._inbox}.*", pending_bytes_limit=0)
@@ -256,15 +261,15 @@ class Publisher:
         head = self._subjects.get(subject)
         if head is None:
             head = self._subject_head(subject)
-        hdr_len = len(self._hdr_head) + len(headers) + 2
-        if hdr_len + len(payload) > self._nc._max_payload:  # the property's value, without the call
-            raise TooLarge(f"publish to {subject}: {hdr_len + len(payload)} bytes with headers, more than the "
-                           f"server's max_payload ({self._nc.max_payload})")
+        hdr_len = self._hdr_fixed + len(headers)
+        total = hdr_len + len(payload)
+        if total > self._nc._max_payload:  # the property's value, without the call
+            raise TooLarge(f"publish to {subject}: {total} bytes with headers, more than the server's max_payload "
+                           f"({self._nc.max_payload})")
         n = next(self._numbers)
-        reply, total = self._reply_head, hdr_len + len(payload)
-        counts = b"%d %d %d\r\n" % (n, hdr_len, total)
-        self._queue.append(Outgoing(n, subject, (head, reply, counts, self._hdr_head, headers, _CRLF, payload, _CRLF),
-                                    len(head) + len(reply) + len(counts) + total + 2, tag, t0))
+        middle = self._middle % (n, hdr_len, total, headers)
+        self._queue.append(Outgoing(n, subject, (head, middle, payload, _CRLF),
+                                    len(head) + len(middle) + len(payload) + 2, tag, t0))
         self._idle.clear()
         self._wake.set()
 
@@ -273,7 +278,7 @@ class Publisher:
             raise ValueError(f"subject {subject!r}: must be non-empty, without blanks")
         if len(self._subjects) >= _SUBJECT_CACHE_MAX:
             self._subjects.clear()
-        head = self._subjects[subject] = b"HPUB " + subject.encode()
+        head = self._subjects[subject] = b"HPUB " + subject.encode() + self._reply_head  # "... {inbox}." + n
         return head
 
     async def wait_idle(self, limit_s: float | None = None) -> int:
